@@ -1,0 +1,72 @@
+# Developer entry points. `make test` and `make demo` set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMVENV := .venv-sam
+
+# Lambda target: python3.13 on arm64 (see template.yaml).
+LAMBDA_PYTHON   ?= 3.13
+LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
+
+.PHONY: setup test lint unit demo lock sam-build clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+## make test: lint, type-check, template lint, the whole pytest suite, and a real `sam build`
+test: lint unit sam-build
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## make demo: a loopback issuer, fresh tokens, every sample event through the real handler
+demo: $(STAMP)
+	$(BIN)/python -m authorizer_tools.demo
+
+## make lock: re-pin requirements*.txt from requirements*.in (needs uv)
+lock:
+	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes -o requirements.txt
+	uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.txt
+	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
+
+## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
+sam-build: $(STAMP) $(SAMVENV)/.installed
+	$(SAMVENV)/bin/sam validate --lint --template template.yaml
+	$(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+	$(BIN)/python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
+
+$(SAMVENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-sam.txt
+	touch $@
+
+# --- Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set. ---------------
+# Only the authorizer package and its pinned runtime wheels for the Lambda platform.
+build-AuthorizerFunction:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		--only-binary=:all: --implementation cp --python-version $(LAMBDA_PYTHON) $(LAMBDA_PLATFORM) \
+		--target "$(ARTIFACTS_DIR)" -r requirements.txt
+	cp -R authorizer "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)"/bin "$(ARTIFACTS_DIR)"/*.dist-info/RECORD
+	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The example downstream function: the stdlib-only claims reader and the handler.
+build-WhoAmIFunction:
+	mkdir -p "$(ARTIFACTS_DIR)/authorizer"
+	cp authorizer/__init__.py authorizer/claims.py "$(ARTIFACTS_DIR)/authorizer/"
+	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,74 @@
+"""Read the verified claims back in a downstream Lambda (standard library only).
+
+The authorizer's context reaches an integration Lambda at:
+
+* REST APIs, HTTP API payload 1.0 and WebSocket: ``event.requestContext.authorizer``
+  (every value stringified by API Gateway);
+* HTTP API payload 2.0: ``event.requestContext.authorizer.lambda``.
+
+:func:`claims_from_event` finds it in either place and restores the claims'
+original JSON types using the ``jsonClaims`` list written by
+:mod:`authorizer.context`. Copy this file into any function, or depend on this
+package; it imports nothing outside the standard library.
+
+    from authorizer.claims import claims_from_event
+
+    def handler(event, context):
+        claims = claims_from_event(event)
+        return {"statusCode": 200, "body": f"hello {claims['sub']}"}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+JSON_CLAIMS_KEY = "jsonClaims"
+DROPPED_CLAIMS_KEY = "droppedClaims"
+_NOT_CLAIMS = frozenset({"principalId", "integrationLatency", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY})
+
+
+class NoClaims(LookupError):
+    """The event carries no context from this authorizer."""
+
+
+def authorizer_context(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The raw authorizer context of a proxy event, wherever the API kind put it."""
+    request_context = event.get("requestContext") if isinstance(event, Mapping) else None
+    authorizer = request_context.get("authorizer") if isinstance(request_context, Mapping) else None
+    if not isinstance(authorizer, Mapping):
+        raise NoClaims("event has no requestContext.authorizer")
+    nested = authorizer.get("lambda")
+    context = nested if isinstance(nested, Mapping) else authorizer
+    if JSON_CLAIMS_KEY not in context and "sub" not in context:
+        raise NoClaims("requestContext.authorizer holds no claims from this authorizer")
+    return context
+
+
+def claims_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The verified claims, with their original types (numbers, booleans, arrays, objects)."""
+    context = authorizer_context(event)
+    json_names = set(_load_list(context.get(JSON_CLAIMS_KEY)))
+    claims: dict[str, Any] = {}
+    for name, value in context.items():
+        if name in _NOT_CLAIMS:
+            continue
+        if name in json_names and isinstance(value, str):
+            value = json.loads(value)
+        claims[name] = value
+    return claims
+
+
+def dropped_claims(event: Mapping[str, Any]) -> list[str]:
+    """Names of claims the authorizer left out to fit API Gateway's size limits."""
+    return _load_list(authorizer_context(event).get(DROPPED_CLAIMS_KEY))
+
+
+def _load_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    loaded = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(loaded, list):
+        raise ValueError("malformed claims marker in the authorizer context")
+    return [str(item) for item in loaded]

@@ -1,0 +1,89 @@
+"""Verified claims to an API Gateway-safe authorizer ``context``.
+
+REST and WebSocket APIs accept only string, number and boolean context values
+(anything else is a 500 ``AuthorizerConfigurationException``) and hand every
+value downstream as a string. So:
+
+* string claims pass through; ``null`` claims are dropped;
+* every other claim (number, boolean, array, object) is written as JSON text
+  or a JSON scalar, and its name is listed in ``jsonClaims`` (itself a JSON
+  array) so that :mod:`authorizer.claims` can restore the original types;
+* names API Gateway reserves (``principalId``, ``integrationLatency``, and
+  ``claims`` on HTTP API 1.0) and our own marker names are never used for claims;
+* the whole context stays under :data:`MAX_CONTEXT_BYTES`: when the claims do
+  not fit, the largest ones are dropped and named in ``droppedClaims``.
+
+The same encoding is used for every API kind, so one reader serves them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .claims import DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY
+from .policy import ContextValue
+
+RESERVED_KEYS = frozenset(
+    {"principalId", "integrationLatency", "claims", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY}
+)
+#: WebSocket APIs refuse authorizer responses over 8 KiB; leave room for the policy.
+MAX_CONTEXT_BYTES = 6 * 1024
+#: Claims kept even when others must be dropped to fit.
+ESSENTIAL_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "client_id", "scope", "scp")
+
+
+def build_context(claims: Mapping[str, Any], max_bytes: int = MAX_CONTEXT_BYTES) -> dict[str, ContextValue]:
+    """Encode verified ``claims`` as a flat context of at most ``max_bytes`` of JSON."""
+    encoded: dict[str, ContextValue] = {}
+    json_names: list[str] = []
+    dropped = [name for name in claims if name in RESERVED_KEYS]
+    for name, value in claims.items():
+        if name in RESERVED_KEYS or value is None:
+            continue
+        if isinstance(value, str):
+            encoded[name] = value
+        elif isinstance(value, (bool, int, float)):
+            encoded[name] = value
+            json_names.append(name)
+        else:
+            encoded[name] = _json(value)
+            json_names.append(name)
+    return _fit(encoded, json_names, dropped, max_bytes)
+
+
+def _fit(
+    encoded: dict[str, ContextValue], json_names: list[str], dropped: list[str], max_bytes: int
+) -> dict[str, ContextValue]:
+    def assemble() -> dict[str, ContextValue]:
+        context = dict(encoded)
+        kept_json = [name for name in json_names if name in encoded]
+        if kept_json:
+            context[JSON_CLAIMS_KEY] = _json(kept_json)
+        if dropped:
+            context[DROPPED_CLAIMS_KEY] = _json(dropped)
+        return context
+
+    context = assemble()
+    # Drop the largest non-essential claims until the context fits.
+    candidates = sorted(
+        (name for name in encoded if name not in ESSENTIAL_CLAIMS),
+        key=lambda name: len(_json(encoded[name])) + len(name),
+        reverse=True,
+    )
+    for name in candidates:
+        if _size(context) <= max_bytes:
+            break
+        del encoded[name]
+        dropped.append(name)
+        context = assemble()
+    return context
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _size(context: Mapping[str, ContextValue]) -> int:
+    return len(_json(context).encode("utf-8"))

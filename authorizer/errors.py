@@ -1,0 +1,133 @@
+"""The exception tree of the authorizer.
+
+One root, :class:`AuthorizerError`, with a branch per way a request can end:
+
+* :class:`TokenError` - the caller sent no usable token (API Gateway: 401).
+* :class:`AccessDenied` - the token is valid but fails an authorization rule (403).
+* :class:`KeysUnavailable` - no issuer keys to check against (500, clients retry).
+* :class:`ConfigError` - the deployment is misconfigured (fails the cold start).
+
+Every request-time error carries a fixed ``reason`` code. Codes are the
+vocabulary of logs and metrics, so they never change meaning; messages are for
+humans and never contain the token or its signature.
+"""
+
+from __future__ import annotations
+
+
+class AuthorizerError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, details: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+        #: Safe, bounded facts for the decision log (``kid``, ``alg``); never the token.
+        self.details: dict[str, str] = dict(details or {})
+
+
+class ConfigError(AuthorizerError):
+    """A setting is missing or invalid; the message names the setting."""
+
+    reason = "config_error"
+
+
+# --- 401: the request carries no token we can accept -------------------------
+
+
+class TokenError(AuthorizerError):
+    """The token is missing, malformed or fails verification (401)."""
+
+    reason = "invalid_token"
+
+
+class MissingToken(TokenError):
+    reason = "missing_token"
+
+
+class MalformedToken(TokenError):
+    """Not a compact JWS we are willing to parse (shape, size, encoding, JSON)."""
+
+    reason = "malformed"
+
+
+class MalformedEvent(TokenError):
+    """The event is not one of the API Gateway authorizer shapes we know."""
+
+    reason = "malformed_event"
+
+
+class DisallowedAlgorithm(TokenError):
+    reason = "disallowed_algorithm"
+
+
+class UnknownKid(TokenError):
+    """No key with the token's ``kid`` in the issuer's key set."""
+
+    reason = "unknown_kid"
+
+
+class IncompatibleKey(TokenError):
+    """The key named by ``kid`` cannot be used with the token's ``alg``."""
+
+    reason = "incompatible_key"
+
+
+class BadSignature(TokenError):
+    reason = "bad_signature"
+
+
+class InvalidClaims(TokenError):
+    """A registered claim is missing or has the wrong type."""
+
+    reason = "invalid_claims"
+
+
+class Expired(TokenError):
+    reason = "expired"
+
+
+class NotYetValid(TokenError):
+    """``nbf`` or ``iat`` lies in the future beyond the leeway."""
+
+    reason = "not_yet_valid"
+
+
+class WrongIssuer(TokenError):
+    reason = "wrong_issuer"
+
+
+class WrongAudience(TokenError):
+    reason = "wrong_audience"
+
+
+# --- 403: valid token, not allowed ---------------------------------------------
+
+
+class AccessDenied(AuthorizerError):
+    """The token verified but fails an authorization rule (403)."""
+
+    reason = "forbidden"
+
+
+class InsufficientScope(AccessDenied):
+    reason = "insufficient_scope"
+
+
+# --- 500: we cannot decide ------------------------------------------------------
+
+
+class FetchError(AuthorizerError):
+    """Fetching a document from the issuer failed (network, status, size, JSON)."""
+
+    reason = "fetch_failed"
+
+
+class KeysUnavailable(AuthorizerError):
+    """No usable key set: the issuer is unreachable and nothing fresh enough is cached."""
+
+    reason = "jwks_unavailable"

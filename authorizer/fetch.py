@@ -1,0 +1,154 @@
+"""The only module that talks HTTP: fetch one small JSON document, defensively.
+
+A JSON fetch here is deliberately narrow, because the documents it reads (the
+discovery document and the key set) decide which tokens are trusted:
+
+* one GET, no redirects, no retries inside the call (the key cache decides
+  when to try again);
+* a hard wall-clock deadline covering connect, headers and body, so that a
+  server dripping one byte at a time cannot hold the invocation;
+* a size cap on the body, no content-encoding (so no decompression bombs);
+* only HTTP 200 whose body is a UTF-8 JSON object with no duplicate members.
+
+Failures raise :class:`~authorizer.errors.FetchError`; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from . import __version__
+from .errors import FetchError
+from .strictjson import loads_strict
+
+USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3/{urllib3.__version__})"
+MAX_DOCUMENT_BYTES = 256 * 1024
+_CHUNK = 16 * 1024
+
+
+class JsonFetcher(Protocol):
+    """What the key cache needs from the network: one JSON object per URL."""
+
+    def get_json(self, url: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFetcher:
+    """Fetch JSON documents with urllib3 under a hard deadline.
+
+    ``timeout`` bounds the whole exchange (connect, request, headers, body).
+    ``ca_file`` overrides the system trust store (used by tests with a
+    loopback certificate authority).
+    """
+
+    timeout: float = 3.0
+    max_bytes: int = MAX_DOCUMENT_BYTES
+    ca_file: str | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def get_json(self, url: str) -> dict[str, Any]:
+        body = self._get(url)
+        return parse_json_object(body, url)
+
+    def _get(self, url: str) -> bytes:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
+        deadline = self.clock() + self.timeout
+        conn = self._connection(parts.scheme, parts.hostname, parts.port)
+        # The watchdog is what makes the deadline hard: socket timeouts only
+        # bound each recv, and a drip-feeding server never lets one expire.
+        watchdog = threading.Timer(self.timeout, _abort, (conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._exchange(conn, url, _path(parts.path, parts.query), deadline)
+        except FetchError:
+            raise
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if self.clock() >= deadline:
+                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline") from None
+            raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            watchdog.cancel()
+            conn.close()
+
+    def _connection(self, scheme: str, host: str, port: int | None) -> HTTPConnection:
+        timeout = self.timeout  # per connect and per recv; the watchdog bounds the total
+        if scheme == "https":
+            return HTTPSConnection(
+                host, port or 443, timeout=timeout, cert_reqs="CERT_REQUIRED", ca_certs=self.ca_file
+            )
+        return HTTPConnection(host, port or 80, timeout=timeout)
+
+    def _exchange(self, conn: HTTPConnection, url: str, path: str, deadline: float) -> bytes:
+        conn.request(
+            "GET",
+            path,
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+                "User-Agent": USER_AGENT,
+            },
+            preload_content=False,
+        )
+        response = conn.getresponse()
+        if response.status != 200:
+            where = response.headers.get("Location")
+            detail = f" (redirect to {where!r} not followed)" if where else ""
+            raise FetchError(f"GET {url} answered HTTP {response.status}{detail}")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise FetchError(f"GET {url} answered with Content-Encoding {encoding!r}")
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(f"GET {url} body is {declared} bytes, over the {self.max_bytes} cap")
+        return self._read_body(response, url, deadline)
+
+    def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = response.read1(_CHUNK, decode_content=False)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"GET {url} body exceeds the {self.max_bytes} byte cap")
+            if self.clock() >= deadline:
+                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline")
+            chunks.append(chunk)
+
+
+def parse_json_object(body: bytes, source: str) -> dict[str, Any]:
+    """Decode ``body`` as a UTF-8 JSON object, refusing duplicates and NaN/Infinity."""
+    try:
+        value = loads_strict(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise FetchError(f"{source} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise FetchError(f"{source} is not a JSON object")
+    return value
+
+
+def _path(path: str, query: str) -> str:
+    return (path or "/") + (f"?{query}" if query else "")
+
+
+def _abort(conn: HTTPConnection) -> None:
+    """Wake a blocked recv from the watchdog thread by shutting the socket down."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

@@ -1,0 +1,169 @@
+"""The key cache: the issuer's keys, warm across invocations, refreshed with restraint.
+
+Policy, in order of priority:
+
+1. Fail closed. With no key set at all, or one older than
+   ``fresh + max_stale`` seconds, :meth:`KeyCache.get` raises
+   :class:`~authorizer.errors.KeysUnavailable`.
+2. Never hammer the issuer. Fetches other than the first are at least
+   ``cooldown`` seconds apart, however many unknown ``kid`` values arrive and
+   however often the issuer fails.
+3. Stay available. A failed refresh never wipes the cache: the last good set
+   keeps serving (up to ``max_stale`` past its freshness) while the issuer is down.
+4. Follow the issuer. A successful refresh replaces the set, so a key the
+   issuer removed stops working.
+
+Time comes from an injected monotonic clock, so tests drive it without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from .config import check_url
+from .errors import ConfigError, FetchError, KeysUnavailable, UnknownKid
+from .fetch import JsonFetcher
+from .keys import KeySet, VerificationKey, parse_key_set
+
+Clock = Callable[[], float]
+
+
+class KeySource(Protocol):
+    """Where fresh key sets come from. ``load`` raises :class:`FetchError` on failure."""
+
+    def load(self) -> KeySet: ...
+
+
+@dataclass(slots=True)
+class IssuerKeySource:
+    """Load the issuer's keys, finding ``jwks_uri`` through OIDC discovery unless given.
+
+    The discovered ``jwks_uri`` is remembered; it is looked up again only
+    after a key-set fetch fails, in case the issuer moved it.
+    """
+
+    issuer: str
+    discovery_uri: str
+    fetcher: JsonFetcher
+    jwks_uri: str | None = None
+    pinned: bool = False
+
+    @classmethod
+    def create(
+        cls, issuer: str, discovery_uri: str, fetcher: JsonFetcher, jwks_uri: str | None
+    ) -> IssuerKeySource:
+        return cls(issuer, discovery_uri, fetcher, jwks_uri, pinned=jwks_uri is not None)
+
+    def load(self) -> KeySet:
+        uri = self.jwks_uri or self._discover()
+        try:
+            return parse_key_set(self.fetcher.get_json(uri), uri)
+        except FetchError:
+            if not self.pinned:
+                self.jwks_uri = None
+            raise
+
+    def _discover(self) -> str:
+        document = self.fetcher.get_json(self.discovery_uri)
+        advertised = document.get("issuer")
+        if advertised != self.issuer:
+            raise FetchError(
+                f"{self.discovery_uri} advertises issuer {advertised!r}, expected {self.issuer!r}"
+            )
+        uri = document.get("jwks_uri")
+        if not isinstance(uri, str):
+            raise FetchError(f"{self.discovery_uri} has no jwks_uri")
+        try:
+            check_url("jwks_uri", uri)
+        except ConfigError as exc:
+            raise FetchError(f"{self.discovery_uri}: {exc}") from None
+        self.jwks_uri = uri
+        return uri
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshOutcome:
+    """What one fetch attempt did, for logs and metrics."""
+
+    ok: bool
+    trigger: str  # "prefetch", "cold", "expired" or "unknown_kid"
+    key_count: int
+    detail: str
+    seconds: float
+
+
+class KeyCache:
+    """Hold the current :class:`KeySet` and decide when to fetch a new one."""
+
+    def __init__(
+        self,
+        source: KeySource,
+        *,
+        fresh_seconds: float,
+        cooldown_seconds: float,
+        max_stale_seconds: float,
+        clock: Clock,
+        on_refresh: Callable[[RefreshOutcome], None] = lambda outcome: None,
+    ) -> None:
+        self._source = source
+        self._fresh = fresh_seconds
+        self._cooldown = cooldown_seconds
+        self._max_stale = max_stale_seconds
+        self._clock = clock
+        self._on_refresh = on_refresh
+        self._keys: KeySet | None = None
+        self._loaded_at = 0.0
+        self._attempted_at: float | None = None
+        self._last_error = "no key set fetched yet"
+
+    def prefetch(self) -> bool:
+        """Try one fetch now (at init); report success, never raise."""
+        return self._refresh(self._clock(), "prefetch")
+
+    def get(self, kid: str) -> VerificationKey:
+        """Return the key for ``kid``.
+
+        Raises :class:`UnknownKid` when the set (after at most one allowed
+        refresh) has no such key, and :class:`KeysUnavailable` when there is
+        no set fresh enough to answer with.
+        """
+        now = self._clock()
+        if self._keys is None and self._may_fetch(now):
+            self._refresh(now, "cold")
+        elif self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
+            self._refresh(now, "expired")
+        key = self._usable(now).get(kid)
+        if key is None and self._may_fetch(now):
+            self._refresh(now, "unknown_kid")
+            key = self._usable(now).get(kid)
+        if key is None:
+            raise UnknownKid("no key with this kid in the issuer's key set")
+        return key
+
+    def _may_fetch(self, now: float) -> bool:
+        return self._attempted_at is None or now - self._attempted_at >= self._cooldown
+
+    def _usable(self, now: float) -> KeySet:
+        if self._keys is None:
+            raise KeysUnavailable(f"no issuer keys available: {self._last_error}")
+        if now >= self._loaded_at + self._fresh + self._max_stale:
+            raise KeysUnavailable(f"cached issuer keys are too old to use: {self._last_error}")
+        return self._keys
+
+    def _refresh(self, now: float, trigger: str) -> bool:
+        self._attempted_at = now
+        try:
+            keys = self._source.load()
+        except FetchError as exc:
+            self._last_error = str(exc)
+            self._report(False, trigger, 0, str(exc), now)
+            return False
+        self._keys = keys
+        self._loaded_at = now
+        self._report(True, trigger, len(keys.keys), "; ".join(keys.skipped), now)
+        return True
+
+    def _report(self, ok: bool, trigger: str, count: int, detail: str, started: float) -> None:
+        self._on_refresh(RefreshOutcome(ok, trigger, count, detail, self._clock() - started))

@@ -1,0 +1,91 @@
+"""Authorizer responses: IAM policies and HTTP API simple responses.
+
+A policy answers for the whole API stage (``.../{apiId}/{stage}/*``), never
+for the one method in the event: API Gateway caches the answer per token and
+applies it to every route the token is then used on, so a policy naming one
+method would wrongly deny (or, with a Deny, wrongly allow) the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MalformedEvent
+
+ContextValue = str | int | float | bool
+
+# arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{rest}
+_ARN = re.compile(
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):execute-api:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
+    r"(?P<account>\d{12}):(?P<api>[A-Za-z0-9]+)/(?P<stage>[^/*?\s]+)/(?P<rest>\S*)"
+)
+_MAX_ARN_LENGTH = 1600  # API Gateway answers 414 beyond this; anything longer is not from it
+
+
+@dataclass(frozen=True, slots=True)
+class ApiArn:
+    """The parts of a method or route ARN that a policy needs."""
+
+    partition: str
+    region: str
+    account: str
+    api_id: str
+    stage: str
+
+    @property
+    def stage_wildcard(self) -> str:
+        """Every method and route of this API stage."""
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
+            f"{self.api_id}/{self.stage}/*"
+        )
+
+
+def parse_arn(arn: str) -> ApiArn:
+    """Parse an ``execute-api`` ARN from an event; raise :class:`MalformedEvent` otherwise."""
+    match = _ARN.fullmatch(arn) if len(arn) <= _MAX_ARN_LENGTH else None
+    if match is None:
+        raise MalformedEvent("methodArn/routeArn is not an execute-api ARN")
+    return ApiArn(
+        partition=match["partition"],
+        region=match["region"],
+        account=match["account"],
+        api_id=match["api"],
+        stage=match["stage"],
+    )
+
+
+def iam_response(
+    principal_id: str,
+    effect: str,
+    arn: ApiArn,
+    context: Mapping[str, ContextValue] | None = None,
+) -> dict[str, Any]:
+    """An IAM policy response allowing or denying the whole stage."""
+    if effect not in ("Allow", "Deny"):
+        raise ValueError(f"effect must be Allow or Deny, not {effect!r}")
+    response: dict[str, Any] = {
+        "principalId": principal_id,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": arn.stage_wildcard}
+            ],
+        },
+    }
+    if context:
+        response["context"] = dict(context)
+    return response
+
+
+def simple_response(
+    authorized: bool, context: Mapping[str, ContextValue] | None = None
+) -> dict[str, Any]:
+    """An HTTP API payload 2.0 simple response (``enableSimpleResponses: true``)."""
+    response: dict[str, Any] = {"isAuthorized": authorized}
+    if context:
+        response["context"] = dict(context)
+    return response

@@ -1,0 +1,158 @@
+"""Claim rules as data, checked by one function against an injected time.
+
+Each rule is a small frozen object naming the claim it reads and the error it
+raises. :func:`check_claims` runs a sequence of them in order and stops at the
+first failure, so the order of a rule list is the order of the checks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import (
+    Expired,
+    InsufficientScope,
+    InvalidClaims,
+    NotYetValid,
+    WrongAudience,
+    WrongIssuer,
+)
+
+Claims = Mapping[str, Any]
+
+
+class Rule(Protocol):
+    """A check of verified claims at time ``now`` (seconds since the epoch)."""
+
+    def check(self, claims: Claims, now: float) -> None: ...
+
+
+def check_claims(claims: Claims, rules: Iterable[Rule], now: float) -> None:
+    """Apply ``rules`` in order; the first failing rule raises."""
+    for rule in rules:
+        rule.check(claims, now)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerIs:
+    """``iss`` equals the configured issuer, character for character."""
+
+    issuer: str
+
+    def check(self, claims: Claims, now: float) -> None:
+        value = claims.get("iss")
+        if not isinstance(value, str):
+            raise InvalidClaims("iss is missing or not a string")
+        if value != self.issuer:
+            raise WrongIssuer("iss does not match the configured issuer")
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceAnyOf:
+    """``aud`` (a string or an array of strings) contains one accepted audience."""
+
+    audiences: frozenset[str]
+
+    def check(self, claims: Claims, now: float) -> None:
+        value = claims.get("aud")
+        if isinstance(value, str):
+            values: Sequence[object] = (value,)
+        elif isinstance(value, list) and value:
+            values = value
+        else:
+            raise WrongAudience("aud is missing or not a string or array")
+        if not all(isinstance(item, str) for item in values):
+            raise InvalidClaims("aud holds a value that is not a string")
+        if self.audiences.isdisjoint(values):
+            raise WrongAudience("aud holds none of the accepted audiences")
+
+
+@dataclass(frozen=True, slots=True)
+class NotExpired:
+    """``exp`` is present and ``now < exp + leeway`` (RFC 7519 section 4.1.4)."""
+
+    leeway: int
+
+    def check(self, claims: Claims, now: float) -> None:
+        if now >= numeric_date(claims, "exp", required=True) + self.leeway:
+            raise Expired("the token has expired")
+
+
+@dataclass(frozen=True, slots=True)
+class NotBefore:
+    """``nbf``, when present, is not later than ``now + leeway``."""
+
+    leeway: int
+
+    def check(self, claims: Claims, now: float) -> None:
+        nbf = numeric_date(claims, "nbf", required=False)
+        if nbf is not None and nbf > now + self.leeway:
+            raise NotYetValid("the token is not valid yet (nbf)")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInPast:
+    """``iat`` is present and not later than ``now + leeway``."""
+
+    leeway: int
+
+    def check(self, claims: Claims, now: float) -> None:
+        if numeric_date(claims, "iat", required=True) > now + self.leeway:
+            raise NotYetValid("the token was issued in the future (iat)")
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectPresent:
+    """``sub`` is a non-empty string (RFC 9068 section 2.2); it becomes the principal."""
+
+    def check(self, claims: Claims, now: float) -> None:
+        value = claims.get("sub")
+        if not isinstance(value, str) or not value:
+            raise InvalidClaims("sub is missing or not a non-empty string")
+
+
+@dataclass(frozen=True, slots=True)
+class HasScopes:
+    """Every required scope is granted, by ``scope`` (space-separated) or ``scp``."""
+
+    required: frozenset[str]
+
+    def check(self, claims: Claims, now: float) -> None:
+        missing = self.required - granted_scopes(claims)
+        if missing:
+            raise InsufficientScope(f"missing required scopes: {' '.join(sorted(missing))}")
+
+
+def granted_scopes(claims: Claims) -> frozenset[str]:
+    """Scopes from ``scope`` (RFC 8693/9068 string) and ``scp`` (string or array, Okta/Entra)."""
+    granted: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            granted.update(value.split())
+        elif isinstance(value, list):
+            granted.update(item for item in value if isinstance(item, str))
+        elif value is not None:
+            raise InvalidClaims(f"{name} is neither a string nor an array")
+    return frozenset(granted)
+
+
+def numeric_date(claims: Claims, name: str, *, required: bool) -> float | None:
+    """Read a NumericDate claim: a finite JSON number, never a boolean or a string."""
+    value = claims.get(name)
+    if value is None:
+        if required:
+            raise InvalidClaims(f"{name} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidClaims(f"{name} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidClaims(f"{name} is out of range") from None
+    if not math.isfinite(number):
+        raise InvalidClaims(f"{name} is not a finite number")
+    return number

@@ -1,0 +1,152 @@
+"""From a compact JWS string to verified claims.
+
+The order is the security argument (RFC 8725):
+
+1. size cap and a strict shape check, before any decoding;
+2. the protected header: a JSON object whose ``alg`` is on our allow-list and
+   whose ``kid`` names the key; ``crit`` is refused; ``jku``, ``x5u``, ``jwk``
+   and ``x5c`` are never read;
+3. the key comes only from the issuer's key set, and must fit ``alg``;
+4. the signature is checked by ``cryptography`` through PyJWT's algorithm objects;
+5. only then is the payload decoded, and the claim rules applied.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jwt.algorithms import Algorithm, get_default_algorithms
+
+from .errors import (
+    BadSignature,
+    DisallowedAlgorithm,
+    IncompatibleKey,
+    MalformedToken,
+    TokenError,
+)
+from .jwks import KeyCache
+from .keys import MAX_KID_LENGTH
+from .rules import Rule, check_claims
+from .strictjson import loads_strict
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims checked out."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+    @property
+    def kid(self) -> str:
+        return str(self.header["kid"])
+
+    @property
+    def alg(self) -> str:
+        return str(self.header["alg"])
+
+
+class TokenVerifier:
+    """Verify tokens from one issuer against its key cache and a list of claim rules."""
+
+    def __init__(
+        self,
+        *,
+        keys: KeyCache,
+        algorithms: Sequence[str],
+        rules: Sequence[Rule],
+        max_token_bytes: int,
+        clock: Callable[[], float],
+    ) -> None:
+        implementations = get_default_algorithms()
+        self._algorithms: dict[str, Algorithm] = {
+            name: implementations[name] for name in algorithms
+        }
+        self._keys = keys
+        self._rules = tuple(rules)
+        self._max_bytes = max_token_bytes
+        self._clock = clock
+
+    def verify(self, token: str) -> VerifiedToken:
+        """Return the verified header and claims, or raise a :class:`TokenError`.
+
+        :class:`~authorizer.errors.KeysUnavailable` passes through untouched:
+        it is not the token's fault.
+        """
+        header_b64, payload_b64, signature_b64 = split_compact(token, self._max_bytes)
+        header = decode_json_segment(header_b64, "header")
+        alg, kid = self._check_header(header)
+        try:
+            key = self._keys.get(kid)
+            if not key.accepts(alg):
+                raise IncompatibleKey("the key named by kid cannot verify this alg")
+            signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+            signature = b64url_decode(signature_b64, "signature")
+            if not self._algorithms[alg].verify(signing_input, key.key, signature):
+                raise BadSignature("signature does not verify")
+            claims = decode_json_segment(payload_b64, "payload")
+            check_claims(claims, self._rules, self._clock())
+        except TokenError as exc:
+            exc.details.update(kid=kid, alg=alg)
+            raise
+        return VerifiedToken(header=header, claims=claims)
+
+    def _check_header(self, header: dict[str, Any]) -> tuple[str, str]:
+        alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise MalformedToken("header alg is missing or not a string")
+        if alg not in self._algorithms:
+            raise DisallowedAlgorithm("alg is not on the allow-list", details={"alg": alg[:32]})
+        if "crit" in header:
+            # RFC 7515 section 4.1.11: we understand no extensions, so we must refuse.
+            raise MalformedToken("header carries crit extensions")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+            raise MalformedToken("header kid is missing, empty, too long or not a string")
+        return alg, kid
+
+
+def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
+    """Split a JWS Compact Serialization into its three non-empty base64url segments."""
+    if len(token) > max_bytes:
+        raise MalformedToken(f"token is longer than {max_bytes} bytes")
+    parts = token.split(".")
+    if len(parts) != 3:
+        kind = "JWE tokens are not accepted" if len(parts) == 5 else "not a compact JWS"
+        raise MalformedToken(f"{kind} ({len(parts)} segments)")
+    for part in parts:
+        if not _SEGMENT.fullmatch(part):
+            raise MalformedToken("a segment is empty or not base64url")
+    return parts[0], parts[1], parts[2]
+
+
+def b64url_decode(segment: str, what: str) -> bytes:
+    """Decode unpadded base64url, refusing non-canonical encodings (stray trailing bits)."""
+    if len(segment) % 4 == 1:
+        raise MalformedToken(f"{what} is not valid base64url")
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise MalformedToken(f"{what} is not valid base64url") from None
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+        raise MalformedToken(f"{what} is not canonical base64url")
+    return raw
+
+
+def decode_json_segment(segment: str, what: str) -> dict[str, Any]:
+    """Decode a segment as a UTF-8 JSON object (strict: see :mod:`authorizer.strictjson`)."""
+    raw = b64url_decode(segment, what)
+    try:
+        value = loads_strict(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedToken(f"{what} is not a valid JSON object") from None
+    if not isinstance(value, dict):
+        raise MalformedToken(f"{what} is not a JSON object")
+    return value

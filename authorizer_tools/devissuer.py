@@ -1,0 +1,240 @@
+"""A real OpenID issuer on loopback: discovery and JWKS served over a socket.
+
+Keys are generated in memory when the issuer starts (no private key is ever
+written to disk), tokens are minted with PyJWT, and ``responder`` lets a test
+replace any answer (status, body, delay, drip) to play a failing issuer.
+
+    with DevIssuer() as issuer:
+        token = issuer.mint({"sub": "alice", "aud": "api"})
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+_CURVES: dict[str, ec.EllipticCurve] = {
+    "ES256": ec.SECP256R1(),
+    "ES384": ec.SECP384R1(),
+    "ES512": ec.SECP521R1(),
+}
+
+
+def generate_key(alg: str, rsa_bits: int = 2048) -> PrivateKey:
+    """A fresh private key suited to ``alg``."""
+    if alg.startswith(("RS", "PS")):
+        return rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+    if alg in _CURVES:
+        return ec.generate_private_key(_CURVES[alg])
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(f"unsupported algorithm {alg!r}")
+
+
+def public_jwk(key: PrivateKey, kid: str, alg: str | None) -> dict[str, Any]:
+    """The public JWK of ``key``, with ``kid``, ``use: sig`` and (if given) ``alg``."""
+    public = key.public_key()
+    if isinstance(public, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(public, as_dict=True)
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(public, as_dict=True)
+    else:
+        jwk = OKPAlgorithm.to_jwk(public, as_dict=True)
+    jwk.update(kid=kid, use="sig")
+    if alg is not None:
+        jwk["alg"] = alg
+    return jwk
+
+
+@dataclass
+class Reply:
+    """One scripted HTTP answer. ``drip`` > 0 sends the body a byte at a time."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drip: float = 0.0
+
+
+@dataclass
+class SigningKey:
+    kid: str
+    alg: str
+    private: PrivateKey
+    publish_alg: bool = True
+
+
+class DevIssuer:
+    """An OpenID issuer on ``127.0.0.1`` with its discovery document and key set."""
+
+    def __init__(self, algorithms: tuple[str, ...] = ("RS256",), host: str = "127.0.0.1") -> None:
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.issuer = f"http://{host}:{self._server.server_address[1]}"
+        self.keys: dict[str, SigningKey] = {}
+        self.requests: list[str] = []
+        self.responder: Callable[[str], Reply | None] | None = None
+        self._lock = threading.Lock()
+        for alg in algorithms:
+            self.add_key(alg)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> DevIssuer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> DevIssuer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- keys ------------------------------------------------------------------
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.issuer}/jwks"
+
+    @property
+    def discovery_uri(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    def add_key(self, alg: str = "RS256", kid: str | None = None, *, rsa_bits: int = 2048,
+                publish_alg: bool = True) -> str:
+        kid = kid or f"{alg.lower()}-{uuid.uuid4().hex[:8]}"
+        self.keys[kid] = SigningKey(kid, alg, generate_key(alg, rsa_bits), publish_alg)
+        return kid
+
+    def remove_key(self, kid: str) -> None:
+        del self.keys[kid]
+
+    def rotate(self, alg: str = "RS256") -> str:
+        """Publish a new key and withdraw every older one; return the new kid."""
+        new = self.add_key(alg)
+        for kid in [kid for kid in self.keys if kid != new]:
+            self.remove_key(kid)
+        return new
+
+    def jwks(self) -> dict[str, Any]:
+        return {
+            "keys": [
+                public_jwk(key.private, key.kid, key.alg if key.publish_alg else None)
+                for key in self.keys.values()
+            ]
+        }
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": self.jwks_uri,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": sorted({k.alg for k in self.keys.values()}),
+        }
+
+    def fetches(self, path: str = "/jwks") -> int:
+        """How many times ``path`` has been requested."""
+        with self._lock:
+            return sum(1 for seen in self.requests if seen == path)
+
+    # -- tokens ----------------------------------------------------------------
+
+    def mint(
+        self,
+        claims: dict[str, Any] | None = None,
+        *,
+        kid: str | None = None,
+        lifetime: int = 300,
+        headers: dict[str, Any] | None = None,
+        now: float | None = None,
+    ) -> str:
+        """A signed access token. Defaults: ``iss``, ``sub``, ``iat``, ``exp``, ``jti``.
+
+        A claim given as ``None`` is removed from the defaults.
+        """
+        key = self.keys[kid] if kid else next(iter(self.keys.values()))
+        issued = int(time.time() if now is None else now)
+        payload: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": "user-123",
+            "iat": issued,
+            "exp": issued + lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        payload.update(claims or {})
+        payload = {name: value for name, value in payload.items() if value is not None}
+        header = {"kid": key.kid, "typ": "at+jwt"}
+        header.update(headers or {})
+        return jwt.encode(payload, key.private, algorithm=key.alg, headers=header)
+
+    # -- serving ---------------------------------------------------------------
+
+    def _reply(self, path: str) -> Reply:
+        with self._lock:
+            self.requests.append(path)
+        if self.responder is not None:
+            scripted = self.responder(path)
+            if scripted is not None:
+                return scripted
+        if path == "/.well-known/openid-configuration":
+            return _json_reply(self.discovery())
+        if path == "/jwks":
+            return _json_reply(self.jwks())
+        return Reply(404, b'{"error":"not_found"}', {"Content-Type": "application/json"})
+
+
+def _json_reply(document: dict[str, Any]) -> Reply:
+    return Reply(200, json.dumps(document).encode(), {"Content-Type": "application/json"})
+
+
+def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            reply = issuer._reply(self.path.split("?")[0])
+            if reply.delay:
+                time.sleep(reply.delay)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if "Content-Length" not in reply.headers:
+                self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            try:
+                if reply.drip:
+                    for byte in reply.body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(reply.drip)
+                else:
+                    self.wfile.write(reply.body)
+            except OSError:
+                pass  # the client gave up, as it should with a slow server
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    return Handler

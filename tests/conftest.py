@@ -1,0 +1,76 @@
+"""Shared fixtures: a real loopback issuer, a controllable clock, authorizer factories."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports authorizer.app: a valid configuration whose issuer is
+# a closed loopback port, and no prefetch, so the import does no network work.
+os.environ.setdefault("JWT_ISSUER", "http://127.0.0.1:9")
+os.environ.setdefault("JWT_AUDIENCE", "https://api.example.test")
+os.environ.setdefault("JWKS_PREFETCH", "false")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AuthorizerTests")
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
+
+from authorizer.app import Authorizer  # noqa: E402
+from authorizer.config import load_settings  # noqa: E402
+from authorizer.fetch import HttpFetcher  # noqa: E402
+from authorizer_tools.devissuer import DevIssuer  # noqa: E402
+
+AUDIENCE = "https://api.example.test"
+START = 1_800_000_000.0
+
+
+class FakeClock:
+    """Wall and monotonic time in one, moved only by the test."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def issuer() -> Iterator[DevIssuer]:
+    with DevIssuer() as running:
+        yield running
+
+
+def env_for(issuer: DevIssuer, **overrides: str) -> dict[str, str]:
+    env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE}
+    env.update(overrides)
+    return env
+
+
+def build_authorizer(issuer: DevIssuer, clock: FakeClock, **overrides: str) -> Authorizer:
+    """An authorizer configured for ``issuer``, with time driven by ``clock``."""
+    settings = load_settings(env_for(issuer, **overrides))
+    return Authorizer(
+        settings,
+        logger=Logger(service="authorizer-tests"),
+        metrics=Metrics(namespace="AuthorizerTests", service="authorizer-tests"),
+        fetcher=HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds),
+        clock=clock,
+        monotonic=clock,
+    )
+
+
+def mint(issuer: DevIssuer, clock: FakeClock, **claims: Any) -> str:
+    """A token valid at ``clock`` for the test audience; keyword claims override."""
+    base: dict[str, Any] = {"aud": AUDIENCE}
+    base.update(claims)
+    return issuer.mint(base, now=clock.now)
