@@ -11,6 +11,7 @@ replace any answer (status, body, delay, drip) to play a failing issuer.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -67,6 +68,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     drip: float = 0.0
+    declare_length: bool = True
 
 
 @dataclass
@@ -80,13 +82,25 @@ class SigningKey:
 class DevIssuer:
     """An OpenID issuer on ``127.0.0.1`` with its discovery document and key set."""
 
-    def __init__(self, algorithms: tuple[str, ...] = ("RS256",), host: str = "127.0.0.1") -> None:
-        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
+    def __init__(
+        self,
+        algorithms: tuple[str, ...] = ("RS256",),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.issuer = f"http://{host}:{self._server.server_address[1]}"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        scheme = "https" if tls is not None else "http"
+        self.issuer = f"{scheme}://{host}:{self._server.server_address[1]}"
         self.keys: dict[str, SigningKey] = {}
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[str], Reply | None] | None = None
         self._lock = threading.Lock()
         for alg in algorithms:
@@ -190,9 +204,10 @@ class DevIssuer:
 
     # -- serving ---------------------------------------------------------------
 
-    def _reply(self, path: str) -> Reply:
+    def _reply(self, path: str, headers: dict[str, str]) -> Reply:
         with self._lock:
             self.requests.append(path)
+            self.request_headers.append(headers)
         if self.responder is not None:
             scripted = self.responder(path)
             if scripted is not None:
@@ -213,13 +228,13 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            reply = issuer._reply(self.path.split("?")[0])
+            reply = issuer._reply(self.path.split("?")[0], dict(self.headers.items()))
             if reply.delay:
                 time.sleep(reply.delay)
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            if "Content-Length" not in reply.headers:
+            if reply.declare_length and "Content-Length" not in reply.headers:
                 self.send_header("Content-Length", str(len(reply.body)))
             self.send_header("Connection", "close")
             self.end_headers()

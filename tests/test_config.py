@@ -1,0 +1,123 @@
+"""Settings are validated once; every bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from authorizer.config import SUPPORTED_ALGORITHMS, load_settings
+from authorizer.errors import ConfigError
+
+BASE = {"JWT_ISSUER": "https://example.authgear.cloud", "JWT_AUDIENCE": "https://api.example"}
+
+
+def settings_with(**changes: str):  # type: ignore[no-untyped-def]
+    env = dict(BASE)
+    env.update(changes)
+    return load_settings(env)
+
+
+def test_defaults_match_the_documented_table() -> None:
+    settings = load_settings(BASE)
+    assert settings.issuer == "https://example.authgear.cloud"
+    assert settings.audiences == ("https://api.example",)
+    assert settings.jwks_uri is None
+    assert settings.algorithms == ("RS256",)
+    assert settings.required_scopes == ()
+    assert settings.leeway_seconds == 60
+    assert settings.http_api_response == "simple"
+    assert settings.jwks_cache_seconds == 600
+    assert settings.jwks_refresh_cooldown_seconds == 30
+    assert settings.jwks_max_stale_seconds == 86400
+    assert settings.token_header == "Authorization"
+    assert settings.token_query_parameter == "access_token"
+
+
+def test_lists_are_split_trimmed_and_deduplicated() -> None:
+    settings = settings_with(
+        JWT_AUDIENCE=" a , b,a,, ",
+        JWT_ALGORITHMS="RS256, ES256,EdDSA",
+        JWT_REQUIRED_SCOPES="read:orders  write:orders read:orders",
+    )
+    assert settings.audiences == ("a", "b")
+    assert settings.algorithms == ("RS256", "ES256", "EdDSA")
+    assert settings.required_scopes == ("read:orders", "write:orders")
+
+
+def test_discovery_uri_strips_one_trailing_slash() -> None:
+    assert settings_with(JWT_ISSUER="https://tenant.auth0.com/").discovery_uri == (
+        "https://tenant.auth0.com/.well-known/openid-configuration"
+    )
+    assert settings_with(JWT_ISSUER="https://kc.example/realms/r").discovery_uri == (
+        "https://kc.example/realms/r/.well-known/openid-configuration"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"JWT_ISSUER": ""}, "JWT_ISSUER"),
+        ({"JWT_AUDIENCE": " , "}, "JWT_AUDIENCE"),
+        ({"JWT_ISSUER": "http://idp.example.com"}, "JWT_ISSUER"),
+        ({"JWT_ISSUER": "ftp://idp.example.com"}, "JWT_ISSUER"),
+        ({"JWT_ISSUER": "https://user:pw@idp.example.com"}, "JWT_ISSUER"),
+        ({"JWT_ISSUER": "https://idp.example.com#frag"}, "JWT_ISSUER"),
+        ({"JWT_ISSUER": "https://idp.example.com:99999"}, "JWT_ISSUER"),
+        ({"JWT_JWKS_URI": "http://10.0.0.1/jwks"}, "JWT_JWKS_URI"),
+        ({"JWT_ALGORITHMS": "HS256"}, "JWT_ALGORITHMS"),
+        ({"JWT_ALGORITHMS": "none"}, "JWT_ALGORITHMS"),
+        ({"JWT_ALGORITHMS": "rs256"}, "JWT_ALGORITHMS"),
+        ({"JWT_LEEWAY_SECONDS": "301"}, "JWT_LEEWAY_SECONDS"),
+        ({"JWT_LEEWAY_SECONDS": "-1"}, "JWT_LEEWAY_SECONDS"),
+        ({"JWT_LEEWAY_SECONDS": "1.5"}, "JWT_LEEWAY_SECONDS"),
+        ({"AUTHORIZER_HTTP_API_RESPONSE": "both"}, "AUTHORIZER_HTTP_API_RESPONSE"),
+        ({"AUTHORIZER_TOKEN_HEADER": "X Auth"}, "AUTHORIZER_TOKEN_HEADER"),
+        ({"JWKS_CACHE_SECONDS": "ten"}, "JWKS_CACHE_SECONDS"),
+        ({"JWKS_REFRESH_COOLDOWN_SECONDS": "0"}, "JWKS_REFRESH_COOLDOWN_SECONDS"),
+        ({"JWKS_MAX_STALE_SECONDS": "-5"}, "JWKS_MAX_STALE_SECONDS"),
+        ({"JWKS_FETCH_TIMEOUT_SECONDS": "nan"}, "JWKS_FETCH_TIMEOUT_SECONDS"),
+        ({"JWKS_PREFETCH": "maybe"}, "JWKS_PREFETCH"),
+        ({"JWT_REQUIRED_SCOPE": "admin"}, "JWT_REQUIRED_SCOPE"),
+    ],
+)
+def test_a_bad_value_fails_with_a_message_naming_the_variable(
+    changes: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_with(**changes)
+    message = str(caught.value)
+    assert message.startswith(variable), message
+    assert "\n" not in message
+
+
+def test_a_typo_in_a_setting_name_suggests_the_right_one() -> None:
+    with pytest.raises(ConfigError, match="did you mean JWT_REQUIRED_SCOPES"):
+        settings_with(JWT_REQUIRED_SCOPE="admin")
+
+
+def test_missing_required_settings_are_named() -> None:
+    with pytest.raises(ConfigError, match="^JWT_ISSUER is required"):
+        load_settings({"JWT_AUDIENCE": "a"})
+    with pytest.raises(ConfigError, match="^JWT_AUDIENCE is required"):
+        load_settings({"JWT_ISSUER": "https://idp.example"})
+
+
+@pytest.mark.parametrize(
+    "issuer", ["http://localhost:8080", "http://127.0.0.1:9000/realms/x", "http://127.8.9.10", "http://[::1]:8443"]
+)
+def test_plain_http_is_allowed_for_loopback_hosts_only(issuer: str) -> None:
+    assert settings_with(JWT_ISSUER=issuer).issuer == issuer
+
+
+def test_every_supported_algorithm_is_accepted() -> None:
+    settings = settings_with(JWT_ALGORITHMS=",".join(SUPPORTED_ALGORITHMS))
+    assert settings.algorithms == SUPPORTED_ALGORITHMS
+
+
+def test_an_empty_query_parameter_setting_disables_query_tokens() -> None:
+    assert settings_with(AUTHORIZER_TOKEN_QUERY_PARAMETER="").token_query_parameter is None
+    assert settings_with(AUTHORIZER_TOKEN_QUERY_PARAMETER="token").token_query_parameter == "token"
+
+
+def test_unrelated_environment_variables_are_ignored() -> None:
+    settings = settings_with(AWS_REGION="eu-west-1", POWERTOOLS_SERVICE_NAME="x", PATH="/bin")
+    assert settings.issuer == BASE["JWT_ISSUER"]
