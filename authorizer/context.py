@@ -5,8 +5,8 @@ REST and WebSocket APIs accept only string, number and boolean context values
 value downstream as a string. So:
 
 * string claims pass through; ``null`` claims are dropped;
-* every other claim (number, boolean, array, object) is written as JSON text
-  or a JSON scalar, and its name is listed in ``jsonClaims`` (itself a JSON
+* every other claim (number, boolean, array, object) is written as JSON text,
+  and its name is listed in ``jsonClaims`` (itself a JSON
   array) so that :mod:`authorizer.claims` can restore the original types;
 * names API Gateway reserves (``principalId``, ``integrationLatency``, and
   ``claims`` on HTTP API 1.0) and our own marker names are never used for claims;
@@ -44,10 +44,9 @@ def build_context(claims: Mapping[str, Any], max_bytes: int = MAX_CONTEXT_BYTES)
             continue
         if isinstance(value, str):
             encoded[name] = value
-        elif isinstance(value, (bool, int, float)):
-            encoded[name] = value
-            json_names.append(name)
         else:
+            # Numbers too: we write their JSON text ourselves rather than rely
+            # on how API Gateway would stringify them (1800000300 vs 1.8E9).
             encoded[name] = _json(value)
             json_names.append(name)
     return _fit(encoded, json_names, dropped, max_bytes)

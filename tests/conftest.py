@@ -11,6 +11,9 @@ os.environ.setdefault("JWT_AUDIENCE", "https://api.example.test")
 os.environ.setdefault("JWKS_PREFETCH", "false")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AuthorizerTests")
 
+import io  # noqa: E402
+import logging  # noqa: E402
+import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -19,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics  # noqa: E402
 
 from authorizer.app import Authorizer  # noqa: E402
 from authorizer.config import load_settings  # noqa: E402
-from authorizer.fetch import HttpFetcher  # noqa: E402
+from authorizer.fetch import HttpFetcher, JsonFetcher  # noqa: E402
 from authorizer_tools.devissuer import DevIssuer  # noqa: E402
 
 AUDIENCE = "https://api.example.test"
@@ -56,14 +59,26 @@ def env_for(issuer: DevIssuer, **overrides: str) -> dict[str, str]:
     return env
 
 
-def build_authorizer(issuer: DevIssuer, clock: FakeClock, **overrides: str) -> Authorizer:
-    """An authorizer configured for ``issuer``, with time driven by ``clock``."""
+def build_authorizer(
+    issuer: DevIssuer,
+    clock: FakeClock,
+    log: io.StringIO | None = None,
+    fetcher: JsonFetcher | None = None,
+    **overrides: str,
+) -> Authorizer:
+    """An authorizer configured for ``issuer``, with time driven by ``clock``.
+
+    Log lines go to ``log`` when given (a fresh logger each time, since
+    Powertools reuses the handlers of a logger with the same service name).
+    """
     settings = load_settings(env_for(issuer, **overrides))
+    service = f"authorizer-tests-{uuid.uuid4().hex[:8]}"
+    handler = logging.StreamHandler(log if log is not None else io.StringIO())
     return Authorizer(
         settings,
-        logger=Logger(service="authorizer-tests"),
+        logger=Logger(service=service, logger_handler=handler),
         metrics=Metrics(namespace="AuthorizerTests", service="authorizer-tests"),
-        fetcher=HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds),
+        fetcher=fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds),
         clock=clock,
         monotonic=clock,
     )

@@ -23,11 +23,15 @@ def segment(value: Any) -> str:
 
 
 def signed(issuer: DevIssuer, header: dict[str, Any], payload: dict[str, Any] | bytes,
-           kid: str | None = None) -> str:
-    """Sign ``header``/``payload`` exactly as given with the issuer key ``kid``."""
+           kid: str | None = None, alg: str | None = None) -> str:
+    """Sign ``header``/``payload`` exactly as given with the issuer key ``kid``.
+
+    ``alg`` picks the signing algorithm when it differs from the key's own.
+    """
     key = issuer.keys[kid] if kid else next(iter(issuer.keys.values()))
     signing_input = f"{segment(header)}.{segment(payload)}"
-    signature = get_default_algorithms()[key.alg].sign(signing_input.encode(), key.private)
+    algorithm = get_default_algorithms()[alg or key.alg]
+    signature = algorithm.sign(signing_input.encode(), key.private)
     return f"{signing_input}.{b64(signature)}"
 
 

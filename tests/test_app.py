@@ -1,0 +1,272 @@
+"""The handler end to end: real tokens, a real loopback issuer, every event kind and outcome."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from authorizer.app import AuthorizerUnavailable
+from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer_tools.eventgen import KINDS, make_event
+from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
+from tests.tokens import b64, segment, signed
+
+IAM_KINDS = ("rest_token", "rest_request", "http_v1", "websocket")
+
+
+def log_records(log: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.getvalue().splitlines() if line.strip()]
+
+
+def decisions(log: io.StringIO) -> list[dict[str, Any]]:
+    return [r for r in log_records(log) if r["message"] == "authorization decision"]
+
+
+def expect_unauthorized(call: Any) -> None:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the exact type is the point
+        call()
+    assert type(caught.value) is Exception
+    assert str(caught.value) == "Unauthorized"
+
+
+@pytest.mark.parametrize("kind", IAM_KINDS)
+def test_a_valid_token_gets_an_allow_for_the_whole_stage(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log)
+    token = mint(issuer, clock, sub="alice", scope="read:orders")
+    response = authorizer.handle(make_event(kind, f"Bearer {token}", method="POST", path="/o/1"))
+    assert response["principalId"] == "alice"
+    statement = response["policyDocument"]["Statement"]
+    assert statement == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/*",
+        }
+    ]
+    assert response["context"]["sub"] == "alice"
+    assert response["context"]["scope"] == "read:orders"
+    record = decisions(log)[-1]
+    assert record["decision"] == "allow" and record["reason"] == "allowed"
+    assert record["sub"] == "alice" and record["kid"] == next(iter(issuer.keys))
+    assert record["event_kind"] == kind
+
+
+def test_http_api_v2_gets_a_simple_response_by_default(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    response = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    assert response["isAuthorized"] is True
+    assert response["context"]["sub"] == "user-123"
+    assert "policyDocument" not in response
+
+
+def test_http_api_v2_gets_an_iam_policy_when_configured(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock, AUTHORIZER_HTTP_API_RESPONSE="iam")
+    response = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.handle(make_event("http_v2", None))
+
+
+def test_the_arn_partition_is_kept(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    event = make_event("rest_token", f"Bearer {mint(issuer, clock)}", partition="aws-cn")
+    resource = authorizer.handle(event)["policyDocument"]["Statement"][0]["Resource"]
+    assert resource.startswith("arn:aws-cn:execute-api:")
+
+
+@pytest.mark.parametrize("kind", IAM_KINDS)
+def test_no_token_raises_exactly_unauthorized(issuer: DevIssuer, clock: FakeClock, kind: str) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    expect_unauthorized(lambda: authorizer.handle(make_event(kind, None)))
+
+
+def test_no_token_on_http_api_simple_is_not_authorized(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    assert authorizer.handle(make_event("http_v2", None)) == {"isAuthorized": False}
+    assert authorizer.handle(make_event("http_v2", "Bearer a.b.c")) == {"isAuthorized": False}
+
+
+@pytest.mark.parametrize("kind", IAM_KINDS)
+def test_a_missing_scope_is_an_explicit_deny(issuer: DevIssuer, clock: FakeClock, kind: str) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log, JWT_REQUIRED_SCOPES="read:orders write:orders")
+    token = mint(issuer, clock, sub="bob", scope="read:orders read:orders:all")
+    response = authorizer.handle(make_event(kind, f"Bearer {token}"))
+    assert response["principalId"] == "bob"
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert response["policyDocument"]["Statement"][0]["Resource"].endswith("/prod/*")
+    assert "context" not in response
+    record = decisions(log)[-1]
+    assert record["decision"] == "deny" and record["reason"] == "insufficient_scope"
+    assert "write:orders" in record["detail"]
+
+
+def test_scopes_may_come_from_an_scp_array(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock, JWT_REQUIRED_SCOPES="orders.read")
+    token = mint(issuer, clock, scp=["orders.read", "profile"])
+    assert authorizer.handle(make_event("rest_token", f"Bearer {token}"))["policyDocument"][
+        "Statement"
+    ][0]["Effect"] == "Allow"
+
+
+def test_a_missing_scope_on_http_api_simple_is_not_authorized(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer = build_authorizer(issuer, clock, JWT_REQUIRED_SCOPES="admin")
+    response = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    assert response == {"isAuthorized": False}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_unreachable_issuer_with_nothing_cached_is_a_500_not_a_401(
+    clock: FakeClock, kind: str
+) -> None:
+    log = io.StringIO()
+    with DevIssuer() as issuer:
+        token = mint(issuer, clock)
+        issuer.responder = lambda path: Reply(503, b"maintenance")
+        authorizer = build_authorizer(issuer, clock, log)
+        with pytest.raises(AuthorizerUnavailable) as caught:
+            authorizer.handle(make_event(kind, f"Bearer {token}"))
+        assert str(caught.value) != "Unauthorized"
+    records = log_records(log)
+    assert any(r["message"] == "issuer keys fetch failed" for r in records)
+    decision = decisions(log)[-1]
+    assert decision["level"] == "ERROR" and decision["reason"] == "jwks_unavailable"
+
+
+class ExplodingFetcher:
+    def get_json(self, url: str) -> dict[str, Any]:
+        raise RuntimeError("a bug, not a network failure")
+
+
+def test_an_unexpected_error_fails_closed_as_a_500(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log, fetcher=ExplodingFetcher())
+    with pytest.raises(AuthorizerUnavailable, match="internal_error"):
+        authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    assert decisions(log)[-1]["reason"] == "internal_error"
+
+
+def reason_cases(issuer: DevIssuer, clock: FakeClock) -> dict[str, tuple[str, dict[str, str]]]:
+    """One token (or event tweak) per reason code, with the settings that provoke it."""
+    key = next(iter(issuer.keys.values()))
+    head = {"alg": "RS256", "kid": key.kid}
+    good = {"iss": issuer.issuer, "sub": "u", "aud": AUDIENCE, "iat": int(clock.now),
+            "exp": int(clock.now) + 60}
+    return {
+        "malformed": (f"{b64(b'not json')}.{segment(good)}.{b64(b'signature-bytes')}", {}),
+        "disallowed_algorithm": (
+            f"{segment({'alg': 'none', 'kid': key.kid})}.{segment(good)}.{b64(b'sig')}", {}
+        ),
+        "unknown_kid": (signed(issuer, {**head, "kid": "nope"}, good), {}),
+        "bad_signature": (
+            signed(issuer, head, good).rsplit(".", 1)[0]
+            + "."
+            + signed(issuer, head, {**good, "sub": "other"}).rsplit(".", 1)[1],
+            {},
+        ),
+        # A PS256 signature under a JWK that pins alg RS256.
+        "incompatible_key": (
+            signed(issuer, {**head, "alg": "PS256"}, good, alg="PS256"),
+            {"JWT_ALGORITHMS": "RS256,PS256"},
+        ),
+        "invalid_claims": (signed(issuer, head, {**good, "exp": "soon"}), {}),
+        "expired": (signed(issuer, head, {**good, "exp": int(clock.now) - 3600}), {}),
+        "not_yet_valid": (signed(issuer, head, {**good, "nbf": int(clock.now) + 3600}), {}),
+        "wrong_issuer": (signed(issuer, head, {**good, "iss": issuer.issuer + "/"}), {}),
+        "wrong_audience": (signed(issuer, head, {**good, "aud": "someone-else"}), {}),
+        "insufficient_scope": (signed(issuer, head, good), {"JWT_REQUIRED_SCOPES": "admin"}),
+    }
+
+
+REASONS = [
+    "malformed", "disallowed_algorithm", "unknown_kid", "bad_signature", "incompatible_key",
+    "invalid_claims", "expired", "not_yet_valid", "wrong_issuer", "wrong_audience",
+    "insufficient_scope",
+]
+
+
+@pytest.mark.parametrize("reason", REASONS)
+def test_every_reason_code_is_logged_and_counted_without_the_token(
+    issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str], reason: str
+) -> None:
+    token, env = reason_cases(issuer, clock)[reason]
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log, **env)
+    try:
+        response = authorizer.handle(make_event("rest_request", f"Bearer {token}"))
+        assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    except Exception as exc:
+        assert str(exc) == "Unauthorized"
+    record = decisions(log)[-1]
+    assert record["reason"] == reason
+    emitted = capsys.readouterr().out
+    metric = [json.loads(line) for line in emitted.splitlines() if '"Decisions"' in line][-1]
+    assert metric["Reason"] == reason
+    assert metric["Outcome"] == ("deny" if reason == "insufficient_scope" else "unauthorized")
+    everything = log.getvalue() + emitted
+    assert token not in everything
+    assert token.split(".")[2] not in everything  # never the signature
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"type": "TOKEN"}, "malformed_event"),
+        ({"not": "an authorizer event"}, "malformed_event"),
+        (None, "malformed_event"),
+    ],
+)
+def test_malformed_events_are_unauthorized_with_a_reason(
+    issuer: DevIssuer, clock: FakeClock, event: object, reason: str
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log)
+    expect_unauthorized(lambda: authorizer.handle(event))
+    assert decisions(log)[-1]["reason"] == reason
+
+
+def test_a_bad_arn_is_unauthorized_even_with_a_valid_token(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    event = make_event("rest_token", f"Bearer {mint(issuer, clock)}")
+    event["methodArn"] = "arn:aws:lambda:us-east-1:123456789012:function:x"
+    expect_unauthorized(lambda: authorizer.handle(event))
+
+
+def test_missing_token_is_logged_with_its_event_kind(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log)
+    assert authorizer.handle(make_event("http_v2", None)) == {"isAuthorized": False}
+    record = decisions(log)[-1]
+    assert record["reason"] == "missing_token" and record["event_kind"] == "http_v2"
+
+
+def test_key_fetches_are_counted_in_their_own_metric_lines(
+    issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    for _ in range(3):
+        authorizer.handle(make_event("rest_token", f"Bearer {mint(issuer, clock)}"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    fetches = [line for line in lines if "JwksFetches" in line]
+    assert len(fetches) == 1
+    assert "Reason" not in fetches[0]
+    assert sum(1 for line in lines if "Decisions" in line) == 3
+    assert issuer.fetches() == 1
+
+
+def test_warm_invocations_reuse_the_cache_across_many_tokens(issuer: DevIssuer, clock: FakeClock) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    assert authorizer.prefetch() is True
+    for index in range(25):
+        token = mint(issuer, clock, sub=f"user-{index}")
+        assert authorizer.handle(make_event("http_v2", f"Bearer {token}"))["isAuthorized"]
+        clock.advance(5)
+    assert issuer.fetches() == 1

@@ -1,0 +1,139 @@
+"""Claims survive the trip through API Gateway's context and back, for every API kind."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authorizer.claims import NoClaims, authorizer_context, claims_from_event, dropped_claims
+from authorizer.context import MAX_CONTEXT_BYTES, RESERVED_KEYS, build_context
+
+
+def stringified(context: dict[str, Any]) -> dict[str, str]:
+    """What REST, HTTP API 1.0 and WebSocket integrations receive: every value as a string."""
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return {name: text(value) for name, value in context.items()}
+
+
+def rest_event(context: dict[str, Any]) -> dict[str, Any]:
+    authorizer = stringified(context)
+    authorizer["principalId"] = "user-123"
+    authorizer["integrationLatency"] = "12"
+    return {"requestContext": {"authorizer": authorizer}}
+
+
+def http_v2_event(context: dict[str, Any]) -> dict[str, Any]:
+    return {"requestContext": {"authorizer": {"lambda": dict(context)}}}
+
+
+AUTHGEAR_CLAIMS: dict[str, Any] = {
+    "iss": "https://myproject.authgear.cloud",
+    "sub": "5f0b6a1e-0000-4000-8000-000000000000",
+    "aud": ["https://myproject.authgear.cloud"],
+    "client_id": "a1b2c3",
+    "exp": 1800000300,
+    "iat": 1800000000,
+    "jti": "abc",
+    "https://authgear.com/claims/user/is_anonymous": False,
+    "https://authgear.com/claims/user/is_verified": True,
+    "https://authgear.com/claims/user/can_reauthenticate": True,
+    "https://authgear.com/claims/user/roles": ["admin", "billing:read"],
+    "address": {"country": "HK", "locality": None},
+    "score": 4.5,
+    "nickname": None,
+}
+
+
+@pytest.mark.parametrize("event_for", [rest_event, http_v2_event])
+def test_authgear_claims_round_trip_with_their_types(event_for: Any) -> None:
+    context = build_context(AUTHGEAR_CLAIMS)
+    restored = claims_from_event(event_for(context))
+    expected = {k: v for k, v in AUTHGEAR_CLAIMS.items() if v is not None}
+    assert restored == expected
+    assert restored["https://authgear.com/claims/user/is_anonymous"] is False
+    assert isinstance(restored["exp"], int)
+
+
+def test_context_values_are_only_strings_numbers_and_booleans() -> None:
+    context = build_context(AUTHGEAR_CLAIMS)
+    assert all(isinstance(value, (str, int, float, bool)) for value in context.values())
+    assert context["https://authgear.com/claims/user/roles"] == '["admin","billing:read"]'
+    assert context["exp"] == "1800000300"
+    assert context["https://authgear.com/claims/user/is_verified"] == "true"
+    assert "nickname" not in context  # nulls are dropped
+
+
+def test_reserved_names_never_carry_claims() -> None:
+    claims = {"sub": "a", "principalId": "admin", "claims": "x", "jsonClaims": '["sub"]',
+              "integrationLatency": 0}
+    context = build_context(claims)
+    assert "principalId" not in context and "claims" not in context
+    assert "integrationLatency" not in context
+    assert json.loads(str(context["droppedClaims"])) == [
+        "principalId", "claims", "jsonClaims", "integrationLatency"
+    ]
+    assert claims_from_event(http_v2_event(context)) == {"sub": "a"}
+
+
+def test_oversized_claims_are_dropped_largest_first_and_named() -> None:
+    claims = {"sub": "a", "iss": "i", "aud": "x", "groups": ["g" * 40] * 300, "small": "s",
+              "medium": "m" * 2000}
+    context = build_context(claims)
+    assert len(json.dumps(context)) <= MAX_CONTEXT_BYTES
+    event = rest_event(context)
+    assert dropped_claims(event) == ["groups"]
+    assert claims_from_event(event) == {"sub": "a", "iss": "i", "aud": "x", "small": "s",
+                                        "medium": "m" * 2000}
+
+
+def test_essential_claims_are_kept_even_when_over_budget() -> None:
+    claims = {"sub": "s" * 8000, "other": "o"}
+    context = build_context(claims)
+    assert context["sub"] == "s" * 8000
+    assert "other" not in context
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"requestContext": None},
+        {"requestContext": {"authorizer": None}},
+        {"requestContext": {"authorizer": {"claims": {"sub": "x"}}}},  # Cognito, not us
+        {"requestContext": {"authorizer": {"jwt": {"claims": {}}}}},
+    ],
+)
+def test_events_without_our_context_raise_no_claims(event: dict[str, Any]) -> None:
+    with pytest.raises(NoClaims):
+        authorizer_context(event)
+
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20) | \
+    st.floats(allow_nan=False, allow_infinity=False, width=32)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+claim_names = st.text(min_size=1, max_size=30).filter(lambda name: name not in RESERVED_KEYS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(claim_names, json_values, max_size=12))
+def test_any_claims_round_trip_through_rest_and_http_api(claims: dict[str, Any]) -> None:
+    claims["sub"] = "user"
+    context = build_context(claims)
+    assert all(isinstance(value, (str, int, float, bool)) for value in context.values())
+    expected = {name: value for name, value in claims.items() if value is not None}
+    for event in (rest_event(context), http_v2_event(context)):
+        restored = claims_from_event(event)
+        kept = {name: value for name, value in expected.items() if name not in dropped_claims(event)}
+        assert restored == kept
