@@ -9,7 +9,7 @@ SAMVENV := .venv-sam
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit demo lock sam-build clean
+.PHONY: setup test lint unit demo events lock sam-build clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m authorizer_tools.demo
 
+## make events: rewrite events/ from the generator (placeholder token)
+events: $(STAMP)
+	$(BIN)/python -m authorizer_tools.samples events
+
 ## make lock: re-pin requirements*.txt from requirements*.in (needs uv)
 lock:
 	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes -o requirements.txt
@@ -42,9 +46,10 @@ lock:
 	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
 
 ## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
+sam-build: export SAM_CLI_TELEMETRY = 0
 sam-build: $(STAMP) $(SAMVENV)/.installed
 	$(SAMVENV)/bin/sam validate --lint --template template.yaml
-	$(SAMVENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
+	$(SAMVENV)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/build
 	$(BIN)/python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
 
 $(SAMVENV)/.installed: requirements-sam.txt

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .config import Settings, load_settings
@@ -35,7 +34,8 @@ from .context import build_context
 from .errors import AccessDenied, KeysUnavailable, TokenError
 from .events import AuthRequest, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
-from .jwks import IssuerKeySource, KeyCache, RefreshOutcome
+from .jwks import IssuerKeySource, KeyCache
+from .observe import Telemetry
 from .policy import ApiArn, iam_response, parse_arn, simple_response
 from .rules import (
     AudienceAnyOf,
@@ -85,8 +85,7 @@ class Authorizer:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._logger = logger
-        self._metrics = metrics
+        self._telemetry = Telemetry(logger, metrics, settings.issuer)
         self._clock = clock
         source = IssuerKeySource.create(
             settings.issuer,
@@ -100,7 +99,7 @@ class Authorizer:
             cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
             max_stale_seconds=settings.jwks_max_stale_seconds,
             clock=monotonic,
-            on_refresh=self._record_refresh,
+            on_refresh=self._telemetry.refresh,
         )
         self.verifier = TokenVerifier(
             keys=self.keys,
@@ -120,7 +119,7 @@ class Authorizer:
         try:
             decision = self.decide(event)
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
-            self._logger.exception("authorizer failed unexpectedly")
+            self._telemetry.unexpected()
             decision = Decision("error", "internal_error", message=type(exc).__name__)
         self._record(decision)
         return self._respond(decision)
@@ -169,44 +168,19 @@ class Authorizer:
         raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
 
     def _record(self, decision: Decision) -> None:
-        fields: dict[str, Any] = {
-            "decision": decision.outcome,
-            "reason": decision.reason,
-            "event_kind": decision.kind.value if decision.kind else None,
-            "issuer": self.settings.issuer,
-        }
-        fields.update({key: value[:128] for key, value in decision.details.items()})
+        facts = dict(decision.details)
+        claims = None
         if decision.token is not None:
-            fields.update(sub=decision.token.claims.get("sub"), kid=decision.token.kid,
-                          alg=decision.token.alg)
-        if decision.message:
-            fields["detail"] = decision.message
-        if decision.outcome == "error":
-            self._logger.error("authorization decision", extra=fields)
-        else:
-            self._logger.info("authorization decision", extra=fields)
-        self._metrics.add_dimension(name="Outcome", value=decision.outcome)
-        self._metrics.add_dimension(name="Reason", value=decision.reason)
-        self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
-        self._metrics.flush_metrics()
-
-    def _record_refresh(self, outcome: RefreshOutcome) -> None:
-        fields = {
-            "trigger": outcome.trigger,
-            "keys": outcome.key_count,
-            "seconds": round(outcome.seconds, 4),
-            "detail": outcome.detail,
-            "issuer": self.settings.issuer,
-        }
-        if outcome.ok:
-            self._logger.info("issuer keys fetched", extra=fields)
-        else:
-            self._logger.warning("issuer keys fetch failed", extra=fields)
-        self._metrics.add_metric(name="JwksFetches", unit=MetricUnit.Count, value=1)
-        if not outcome.ok:
-            self._metrics.add_metric(name="JwksFetchFailures", unit=MetricUnit.Count, value=1)
-        # Flushed at once so these counts never pick up a decision's dimensions.
-        self._metrics.flush_metrics()
+            claims = decision.token.claims
+            facts.update(kid=decision.token.kid, alg=decision.token.alg)
+        self._telemetry.decision(
+            decision.outcome,
+            decision.reason,
+            event_kind=decision.kind.value if decision.kind else None,
+            facts=facts,
+            claims=claims,
+            detail=decision.message,
+        )
 
 
 def token_rules(settings: Settings) -> tuple[Rule, ...]:

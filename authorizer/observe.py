@@ -1,0 +1,83 @@
+"""Decision logs and metrics, through Powertools (structured JSON logs, CloudWatch EMF).
+
+One log line per decision, with a fixed reason code; counts by outcome and
+reason; key-set fetches counted on their own lines. Never the token: callers
+pass only reason codes, claims they verified, and bounded header facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+from .jwks import RefreshOutcome
+
+_MAX_FIELD = 128  # header facts such as kid are attacker-chosen: keep them short
+
+
+class Telemetry:
+    """Where the authorizer reports what it did."""
+
+    def __init__(self, logger: Logger, metrics: Metrics, issuer: str) -> None:
+        self.logger = logger
+        self._metrics = metrics
+        self._issuer = issuer
+        # Powertools keeps accumulating (and never clears) metrics while they
+        # are disabled, so a disabled sink is skipped here, once.
+        self._metrics_on = not is_metrics_disabled()
+
+    def decision(
+        self,
+        outcome: str,
+        reason: str,
+        *,
+        event_kind: str | None,
+        facts: Mapping[str, str],
+        claims: Mapping[str, Any] | None,
+        detail: str,
+    ) -> None:
+        fields: dict[str, Any] = {
+            "decision": outcome,
+            "reason": reason,
+            "event_kind": event_kind,
+            "issuer": self._issuer,
+        }
+        fields.update({key: str(value)[:_MAX_FIELD] for key, value in facts.items()})
+        if claims is not None:
+            fields["sub"] = claims.get("sub")
+        if detail:
+            fields["detail"] = detail
+        log = self.logger.error if outcome == "error" else self.logger.info
+        log("authorization decision", extra=fields)
+        if self._metrics_on:
+            self._metrics.add_dimension(name="Outcome", value=outcome)
+            self._metrics.add_dimension(name="Reason", value=reason)
+            self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+            self._metrics.flush_metrics()
+
+    def refresh(self, outcome: RefreshOutcome) -> None:
+        fields = {
+            "trigger": outcome.trigger,
+            "keys": outcome.key_count,
+            "seconds": round(outcome.seconds, 4),
+            "detail": outcome.detail,
+            "issuer": self._issuer,
+        }
+        if outcome.ok:
+            self.logger.info("issuer keys fetched", extra=fields)
+        else:
+            self.logger.warning("issuer keys fetch failed", extra=fields)
+        if self._metrics_on:
+            self._metrics.add_metric(name="JwksFetches", unit=MetricUnit.Count, value=1)
+            if not outcome.ok:
+                self._metrics.add_metric(name="JwksFetchFailures", unit=MetricUnit.Count, value=1)
+            # Flushed at once so these counts never carry a decision's dimensions.
+            self._metrics.flush_metrics()
+
+    def unexpected(self) -> None:
+        """Log the exception being handled (a bug), with its traceback."""
+        self.logger.exception("authorizer failed unexpectedly")

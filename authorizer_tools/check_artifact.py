@@ -1,0 +1,54 @@
+"""Check a built Lambda artifact: only the authorizer and its runtime dependencies.
+
+    python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
+
+Exits non-zero with one line per problem. Used by ``make sam-build`` and the tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+#: Top-level names the artifact must hold (import names of the runtime dependencies).
+REQUIRED = ("authorizer", "jwt", "cryptography", "urllib3", "aws_lambda_powertools", "cffi")
+#: Names that must never ship: dev tools, test code, and what the issue rules out.
+FORBIDDEN = (
+    "tests", "authorizer_tools", "events", "examples", "boto3", "botocore", "aws_xray_sdk",
+    "pytest", "hypothesis", "mypy", "ruff", "cfnlint", "samcli", "pip", "setuptools",
+    "template.yaml", "samconfig.toml", "Makefile", ".venv", ".git",
+)
+
+
+def problems(artifact: Path) -> list[str]:
+    """Everything wrong with ``artifact`` (empty when it is fine)."""
+    if not artifact.is_dir():
+        return [f"{artifact} is not a directory"]
+    names = {entry.name for entry in artifact.iterdir()}
+    found = []
+    found += [f"missing {name}" for name in REQUIRED if name not in names]
+    found += [f"must not contain {name}" for name in FORBIDDEN if name in names]
+    if not (artifact / "authorizer" / "app.py").is_file():
+        found.append("missing authorizer/app.py (the Handler authorizer.app.lambda_handler)")
+    caches = [str(path) for path in artifact.rglob("__pycache__")]
+    if caches:
+        found.append(f"contains build-machine bytecode caches, e.g. {caches[0]}")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m authorizer_tools.check_artifact ARTIFACT_DIR", file=sys.stderr)
+        return 2
+    artifact = Path(argv[0])
+    found = problems(artifact)
+    for problem in found:
+        print(f"artifact {artifact}: {problem}", file=sys.stderr)
+    if not found:
+        size = sum(path.stat().st_size for path in artifact.rglob("*") if path.is_file())
+        print(f"artifact {artifact}: ok ({size / 1e6:.1f} MB unzipped)")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,111 @@
+"""`make demo`: the real handler, a real loopback issuer, the sample events, fresh tokens.
+
+Starts an OpenID issuer on 127.0.0.1 (discovery + JWKS over HTTP, keys made in
+memory), configures the authorizer for it through the environment exactly as
+Lambda would, imports ``authorizer.app`` (cold start and key prefetch
+included), then runs every event in ``events/`` with a set of tokens and
+prints what API Gateway would do with each answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .devissuer import DevIssuer
+from .samples import with_token
+
+AUDIENCE = "https://api.example.test"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+@dataclass(frozen=True)
+class LambdaContext:
+    """Just enough of Lambda's context object for Powertools' logger."""
+
+    function_name: str = "oidc-authorizer-demo"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:demo"
+    aws_request_id: str = "demo-request"
+
+
+def scenarios(issuer: DevIssuer, forger: DevIssuer) -> list[tuple[str, str | None]]:
+    now = time.time()
+    base = {"aud": AUDIENCE, "scope": "read:orders", "sub": "alice"}
+    return [
+        ("valid (RS256)", issuer.mint(base)),
+        ("valid (ES256)", issuer.mint(base, kid=next(k for k in issuer.keys if k.startswith("es")))),
+        ("expired", issuer.mint(base, now=now - 3600)),
+        ("wrong audience", issuer.mint({**base, "aud": "https://other.example"})),
+        ("missing scope", issuer.mint({**base, "scope": "profile"})),
+        ("forged key", forger.mint({**base, "iss": issuer.issuer})),
+        ("no token", None),
+    ]
+
+
+def outcome(call: Callable[[], dict[str, Any]]) -> str:
+    """What API Gateway makes of the handler's answer."""
+    try:
+        response = call()
+    except Exception as exc:  # noqa: BLE001 - showing the outcome is the point
+        return "401 Unauthorized" if str(exc) == "Unauthorized" else f"500 ({type(exc).__name__})"
+    if "isAuthorized" in response:
+        return "200 allowed" if response["isAuthorized"] else "403 forbidden"
+    effect = response["policyDocument"]["Statement"][0]["Effect"]
+    return f"200 allowed as {response['principalId']}" if effect == "Allow" else "403 denied"
+
+
+def main() -> int:
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    with DevIssuer(algorithms=("RS256", "ES256")) as issuer:
+        # A forger with its own key under the issuer's kid: only the signature differs.
+        forger = DevIssuer(algorithms=())
+        forger.add_key("RS256", kid=next(iter(issuer.keys)))
+        print(f"local issuer  {issuer.issuer}  (keys: {', '.join(issuer.keys)})")
+        os.environ.update(
+            JWT_ISSUER=issuer.issuer,
+            JWT_AUDIENCE=AUDIENCE,
+            JWT_ALGORITHMS="RS256,ES256",
+            JWT_REQUIRED_SCOPES="read:orders",
+            POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
+        started = time.perf_counter()
+        from authorizer import app  # the cold start: settings, key cache, prefetch
+
+        cold_ms = (time.perf_counter() - started) * 1000
+        print(f"cold start    {cold_ms:.0f} ms (import + key prefetch)\n")
+        rows = []
+        for path in sorted(EVENTS.glob("*.json")):
+            sample = json.loads(path.read_text(encoding="utf-8"))
+            for name, token in scenarios(issuer, forger):
+                event = with_token(sample, token)
+                reason = app.AUTHORIZER.decide(event).reason
+                result = outcome(lambda event=event: app.lambda_handler(event, LambdaContext()))
+                rows.append((path.stem, name, result, reason))
+        print_table(rows, colour)
+        print(f"\n{len(rows)} requests; key set fetched {issuer.fetches()} time(s)")
+    return 0
+
+
+def print_table(rows: list[tuple[str, str, str, str]], colour: bool) -> None:
+    header = ("event", "token", "API Gateway answers", "reason")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(4)]
+    print("  ".join(t.ljust(w) for t, w in zip(header, widths, strict=True)).rstrip())
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        cells = [value.ljust(width) for value, width in zip(row, widths, strict=True)]
+        if colour:
+            code = "32" if row[2].startswith("200") else "33" if row[2].startswith("403") else "31"
+            cells[2] = f"\033[{code}m{cells[2]}\033[0m"
+        print("  ".join(cells).rstrip())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
