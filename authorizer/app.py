@@ -132,11 +132,15 @@ class Authorizer:
         except TokenError as exc:
             return Decision("unauthorized", exc.reason, message=str(exc))
         if request.token is None:
-            return Decision("unauthorized", request.token_problem or "missing_token", request.kind, arn)
+            return Decision(
+                "unauthorized", request.token_problem or "missing_token", request.kind, arn
+            )
         try:
             verified = self.verifier.verify(request.token)
         except TokenError as exc:
-            return Decision("unauthorized", exc.reason, request.kind, arn, None, str(exc), exc.details)
+            return Decision(
+                "unauthorized", exc.reason, request.kind, arn, None, str(exc), exc.details
+            )
         except KeysUnavailable as exc:
             return Decision("error", exc.reason, request.kind, arn, None, str(exc))
         try:

@@ -54,9 +54,8 @@ def claims_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in context.items():
         if name in _NOT_CLAIMS:
             continue
-        if name in json_names and isinstance(value, str):
-            value = json.loads(value)
-        claims[name] = value
+        decode = name in json_names and isinstance(value, str)
+        claims[name] = json.loads(value) if decode else value
     return claims
 
 

@@ -130,7 +130,7 @@ def check_url(name: str, url: str) -> None:
         raise ConfigError(f"{name} must not contain a fragment")
     if parts.scheme == "http" and not is_loopback_host(host):
         raise ConfigError(
-            f"{name} must use https:// (plain http:// is only allowed for loopback hosts), got {url!r}"
+            f"{name} must use https:// (http:// only for loopback hosts), got {url!r}"
         )
 
 

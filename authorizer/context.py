@@ -34,7 +34,9 @@ MAX_CONTEXT_BYTES = 6 * 1024
 ESSENTIAL_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "client_id", "scope", "scp")
 
 
-def build_context(claims: Mapping[str, Any], max_bytes: int = MAX_CONTEXT_BYTES) -> dict[str, ContextValue]:
+def build_context(
+    claims: Mapping[str, Any], max_bytes: int = MAX_CONTEXT_BYTES
+) -> dict[str, ContextValue]:
     """Encode verified ``claims`` as a flat context of at most ``max_bytes`` of JSON."""
     encoded: dict[str, ContextValue] = {}
     json_names: list[str] = []

@@ -79,7 +79,8 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     log which event kind it came from.
     """
     kind = classify(event)
-    assert isinstance(event, dict)  # classify() guarantees it; narrows the type
+    if not isinstance(event, dict):  # classify() refused these already; this narrows the type
+        raise MalformedEvent("event is not a JSON object")
     arn_field = "routeArn" if kind is EventKind.HTTP_V2 else "methodArn"
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
@@ -105,7 +106,7 @@ def _token(kind: EventKind, event: dict[str, Any], header: str, query: str | Non
 
 
 def header_values(event: Mapping[str, Any], name: str) -> list[str]:
-    """Every distinct value of header ``name`` (any case) in ``headers`` and ``multiValueHeaders``."""
+    """Distinct values of header ``name`` (any case), from ``headers`` and ``multiValueHeaders``."""
     wanted = name.lower()
     found: list[str] = []
     single = event.get("headers")

@@ -15,6 +15,7 @@ Failures raise :class:`~authorizer.errors.FetchError`; nothing else escapes.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -30,7 +31,7 @@ from . import __version__
 from .errors import FetchError
 from .strictjson import loads_strict
 
-USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3/{urllib3.__version__})"
+USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3/{getattr(urllib3, '__version__', '2')})"
 MAX_DOCUMENT_BYTES = 256 * 1024
 _CHUNK = 16 * 1024
 
@@ -148,7 +149,5 @@ def _abort(conn: HTTPConnection) -> None:
     """Wake a blocked recv from the watchdog thread by shutting the socket down."""
     sock = conn.sock
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed: nothing left to wake
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass

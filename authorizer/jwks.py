@@ -132,7 +132,9 @@ class KeyCache:
         now = self._clock()
         if self._keys is None and self._may_fetch(now):
             self._refresh(now, "cold")
-        elif self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
+        elif (
+            self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now)
+        ):
             self._refresh(now, "expired")
         key = self._usable(now).get(kid)
         if key is None and self._may_fetch(now):

@@ -130,14 +130,16 @@ def parse_key(member: object) -> VerificationKey:
         raise ValueError(f"kid {kid!r} has unsupported alg {alg!r}")
     crv = member.get("crv")
     key = _public_key(kty, member, kid)
-    candidate = VerificationKey(kid=kid, kty=kty, crv=crv if isinstance(crv, str) else None,
-                                alg=alg, key=key)
+    candidate = VerificationKey(
+        kid=kid, kty=kty, crv=crv if isinstance(crv, str) else None, alg=alg, key=key
+    )
     if alg is not None and not candidate.accepts(alg):
         raise ValueError(f"kid {kid!r} declares alg {alg!r} that does not fit its key")
     return candidate
 
 
 def _public_key(kty: str, member: dict[str, Any], kid: str) -> PublicKey:
+    key: object
     try:
         if kty == "RSA":
             key = RSAAlgorithm.from_jwk(member)
@@ -147,8 +149,9 @@ def _public_key(kty: str, member: dict[str, Any], kid: str) -> PublicKey:
             key = OKPAlgorithm.from_jwk(member)
     except Exception as exc:  # noqa: BLE001 - PyJWT raises several types for bad members
         raise ValueError(f"kid {kid!r} is malformed: {exc}") from None
-    if not isinstance(key, (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey,
-                            Ed448PublicKey)):
+    if not isinstance(
+        key, (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey)
+    ):
         raise ValueError(f"kid {kid!r} is not a public key")
     if isinstance(key, RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")

@@ -77,7 +77,7 @@ class NotExpired:
     leeway: int
 
     def check(self, claims: Claims, now: float) -> None:
-        if now >= numeric_date(claims, "exp", required=True) + self.leeway:
+        if now >= required_date(claims, "exp") + self.leeway:
             raise Expired("the token has expired")
 
 
@@ -88,7 +88,7 @@ class NotBefore:
     leeway: int
 
     def check(self, claims: Claims, now: float) -> None:
-        nbf = numeric_date(claims, "nbf", required=False)
+        nbf = numeric_date(claims, "nbf")
         if nbf is not None and nbf > now + self.leeway:
             raise NotYetValid("the token is not valid yet (nbf)")
 
@@ -100,7 +100,7 @@ class IssuedInPast:
     leeway: int
 
     def check(self, claims: Claims, now: float) -> None:
-        if numeric_date(claims, "iat", required=True) > now + self.leeway:
+        if required_date(claims, "iat") > now + self.leeway:
             raise NotYetValid("the token was issued in the future (iat)")
 
 
@@ -140,12 +140,18 @@ def granted_scopes(claims: Claims) -> frozenset[str]:
     return frozenset(granted)
 
 
-def numeric_date(claims: Claims, name: str, *, required: bool) -> float | None:
-    """Read a NumericDate claim: a finite JSON number, never a boolean or a string."""
+def required_date(claims: Claims, name: str) -> float:
+    """Read a NumericDate claim that must be present."""
+    value = numeric_date(claims, name)
+    if value is None:
+        raise InvalidClaims(f"{name} is required")
+    return value
+
+
+def numeric_date(claims: Claims, name: str) -> float | None:
+    """Read an optional NumericDate claim: a finite JSON number, never a boolean or a string."""
     value = claims.get(name)
     if value is None:
-        if required:
-            raise InvalidClaims(f"{name} is required")
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaims(f"{name} is not a number")

@@ -14,9 +14,26 @@ from pathlib import Path
 REQUIRED = ("authorizer", "jwt", "cryptography", "urllib3", "aws_lambda_powertools", "cffi")
 #: Names that must never ship: dev tools, test code, and what the issue rules out.
 FORBIDDEN = (
-    "tests", "authorizer_tools", "events", "examples", "boto3", "botocore", "aws_xray_sdk",
-    "pytest", "hypothesis", "mypy", "ruff", "cfnlint", "samcli", "pip", "setuptools",
-    "template.yaml", "samconfig.toml", "Makefile", ".venv", ".git",
+    "tests",
+    "authorizer_tools",
+    "events",
+    "examples",
+    "boto3",
+    "botocore",
+    "aws_xray_sdk",
+    "pytest",
+    "hypothesis",
+    "mypy",
+    "ruff",
+    "cfnlint",
+    "samcli",
+    "pip",
+    "setuptools",
+    "template.yaml",
+    "samconfig.toml",
+    "Makefile",
+    ".venv",
+    ".git",
 )
 
 

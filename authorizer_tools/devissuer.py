@@ -132,8 +132,14 @@ class DevIssuer:
     def discovery_uri(self) -> str:
         return f"{self.issuer}/.well-known/openid-configuration"
 
-    def add_key(self, alg: str = "RS256", kid: str | None = None, *, rsa_bits: int = 2048,
-                publish_alg: bool = True) -> str:
+    def add_key(
+        self,
+        alg: str = "RS256",
+        kid: str | None = None,
+        *,
+        rsa_bits: int = 2048,
+        publish_alg: bool = True,
+    ) -> str:
         kid = kid or f"{alg.lower()}-{uuid.uuid4().hex[:8]}"
         self.keys[kid] = SigningKey(kid, alg, generate_key(alg, rsa_bits), publish_alg)
         return kid
@@ -227,7 +233,7 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             reply = issuer._reply(self.path.split("?")[0], dict(self.headers.items()))
             if reply.delay:
                 time.sleep(reply.delay)

@@ -49,16 +49,18 @@ def _headers(authorization: str | None) -> dict[str, str]:
     return headers
 
 
-def _rest_token(auth: str | None, method: str, path: str, query: dict[str, str],
-                partition: str) -> dict[str, Any]:
+def _rest_token(
+    auth: str | None, method: str, path: str, query: dict[str, str], partition: str
+) -> dict[str, Any]:
     event: dict[str, Any] = {"type": "TOKEN", "methodArn": method_arn(method, path, partition)}
     if auth is not None:
         event["authorizationToken"] = auth
     return event
 
 
-def _rest_request(auth: str | None, method: str, path: str, query: dict[str, str],
-                  partition: str) -> dict[str, Any]:
+def _rest_request(
+    auth: str | None, method: str, path: str, query: dict[str, str], partition: str
+) -> dict[str, Any]:
     headers = _headers(auth)
     return {
         "type": "REQUEST",
@@ -86,8 +88,9 @@ def _rest_request(auth: str | None, method: str, path: str, query: dict[str, str
     }
 
 
-def _http_v1(auth: str | None, method: str, path: str, query: dict[str, str],
-             partition: str) -> dict[str, Any]:
+def _http_v1(
+    auth: str | None, method: str, path: str, query: dict[str, str], partition: str
+) -> dict[str, Any]:
     event = _rest_request(auth, method, path, query, partition)
     event["version"] = "1.0"
     event["identitySource"] = auth or ""
@@ -95,8 +98,9 @@ def _http_v1(auth: str | None, method: str, path: str, query: dict[str, str],
     return event
 
 
-def _http_v2(auth: str | None, method: str, path: str, query: dict[str, str],
-             partition: str) -> dict[str, Any]:
+def _http_v2(
+    auth: str | None, method: str, path: str, query: dict[str, str], partition: str
+) -> dict[str, Any]:
     headers = {name.lower(): value for name, value in _headers(auth).items()}
     return {
         "version": "2.0",
@@ -132,11 +136,17 @@ def _http_v2(auth: str | None, method: str, path: str, query: dict[str, str],
     }
 
 
-def _websocket(auth: str | None, method: str, path: str, query: dict[str, str],
-               partition: str) -> dict[str, Any]:
+def _websocket(
+    auth: str | None, method: str, path: str, query: dict[str, str], partition: str
+) -> dict[str, Any]:
     headers = _headers(auth)
-    headers.update({"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-                    "Sec-WebSocket-Version": "13", "Upgrade": "websocket"})
+    headers.update(
+        {
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            "Upgrade": "websocket",
+        }
+    )
     return {
         "type": "REQUEST",
         "methodArn": f"arn:{partition}:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/$connect",

@@ -11,19 +11,19 @@ os.environ.setdefault("JWT_AUDIENCE", "https://api.example.test")
 os.environ.setdefault("JWKS_PREFETCH", "false")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AuthorizerTests")
 
-import io  # noqa: E402
-import logging  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+import io
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-import pytest  # noqa: E402
-from aws_lambda_powertools import Logger, Metrics  # noqa: E402
+import pytest
+from aws_lambda_powertools import Logger, Metrics
 
-from authorizer.app import Authorizer  # noqa: E402
-from authorizer.config import load_settings  # noqa: E402
-from authorizer.fetch import HttpFetcher, JsonFetcher  # noqa: E402
-from authorizer_tools.devissuer import DevIssuer  # noqa: E402
+from authorizer.app import Authorizer
+from authorizer.config import load_settings
+from authorizer.fetch import HttpFetcher, JsonFetcher
+from authorizer_tools.devissuer import DevIssuer
 
 AUDIENCE = "https://api.example.test"
 START = 1_800_000_000.0
@@ -62,8 +62,10 @@ def env_for(issuer: DevIssuer, **overrides: str) -> dict[str, str]:
 def build_authorizer(
     issuer: DevIssuer,
     clock: FakeClock,
+    *,
     log: io.StringIO | None = None,
     fetcher: JsonFetcher | None = None,
+    env: Mapping[str, str] | None = None,
     **overrides: str,
 ) -> Authorizer:
     """An authorizer configured for ``issuer``, with time driven by ``clock``.
@@ -71,7 +73,7 @@ def build_authorizer(
     Log lines go to ``log`` when given (a fresh logger each time, since
     Powertools reuses the handlers of a logger with the same service name).
     """
-    settings = load_settings(env_for(issuer, **overrides))
+    settings = load_settings(env_for(issuer, **{**(env or {}), **overrides}))
     service = f"authorizer-tests-{uuid.uuid4().hex[:8]}"
     handler = logging.StreamHandler(log if log is not None else io.StringIO())
     return Authorizer(

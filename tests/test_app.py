@@ -26,7 +26,7 @@ def decisions(log: io.StringIO) -> list[dict[str, Any]]:
 
 
 def expect_unauthorized(call: Any) -> None:
-    with pytest.raises(Exception) as caught:  # noqa: PT011 - the exact type is the point
+    with pytest.raises(Exception) as caught:
         call()
     assert type(caught.value) is Exception
     assert str(caught.value) == "Unauthorized"
@@ -37,7 +37,7 @@ def test_a_valid_token_gets_an_allow_for_the_whole_stage(
     issuer: DevIssuer, clock: FakeClock, kind: str
 ) -> None:
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log)
+    authorizer = build_authorizer(issuer, clock, log=log)
     token = mint(issuer, clock, sub="alice", scope="read:orders")
     response = authorizer.handle(make_event(kind, f"Bearer {token}", method="POST", path="/o/1"))
     assert response["principalId"] == "alice"
@@ -65,7 +65,9 @@ def test_http_api_v2_gets_a_simple_response_by_default(issuer: DevIssuer, clock:
     assert "policyDocument" not in response
 
 
-def test_http_api_v2_gets_an_iam_policy_when_configured(issuer: DevIssuer, clock: FakeClock) -> None:
+def test_http_api_v2_gets_an_iam_policy_when_configured(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
     authorizer = build_authorizer(issuer, clock, AUTHORIZER_HTTP_API_RESPONSE="iam")
     response = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
@@ -81,7 +83,9 @@ def test_the_arn_partition_is_kept(issuer: DevIssuer, clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize("kind", IAM_KINDS)
-def test_no_token_raises_exactly_unauthorized(issuer: DevIssuer, clock: FakeClock, kind: str) -> None:
+def test_no_token_raises_exactly_unauthorized(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
     authorizer = build_authorizer(issuer, clock)
     expect_unauthorized(lambda: authorizer.handle(make_event(kind, None)))
 
@@ -93,9 +97,13 @@ def test_no_token_on_http_api_simple_is_not_authorized(issuer: DevIssuer, clock:
 
 
 @pytest.mark.parametrize("kind", IAM_KINDS)
-def test_a_missing_scope_is_an_explicit_deny(issuer: DevIssuer, clock: FakeClock, kind: str) -> None:
+def test_a_missing_scope_is_an_explicit_deny(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log, JWT_REQUIRED_SCOPES="read:orders write:orders")
+    authorizer = build_authorizer(
+        issuer, clock, log=log, JWT_REQUIRED_SCOPES="read:orders write:orders"
+    )
     token = mint(issuer, clock, sub="bob", scope="read:orders read:orders:all")
     response = authorizer.handle(make_event(kind, f"Bearer {token}"))
     assert response["principalId"] == "bob"
@@ -110,9 +118,12 @@ def test_a_missing_scope_is_an_explicit_deny(issuer: DevIssuer, clock: FakeClock
 def test_scopes_may_come_from_an_scp_array(issuer: DevIssuer, clock: FakeClock) -> None:
     authorizer = build_authorizer(issuer, clock, JWT_REQUIRED_SCOPES="orders.read")
     token = mint(issuer, clock, scp=["orders.read", "profile"])
-    assert authorizer.handle(make_event("rest_token", f"Bearer {token}"))["policyDocument"][
-        "Statement"
-    ][0]["Effect"] == "Allow"
+    assert (
+        authorizer.handle(make_event("rest_token", f"Bearer {token}"))["policyDocument"][
+            "Statement"
+        ][0]["Effect"]
+        == "Allow"
+    )
 
 
 def test_a_missing_scope_on_http_api_simple_is_not_authorized(
@@ -131,7 +142,7 @@ def test_an_unreachable_issuer_with_nothing_cached_is_a_500_not_a_401(
     with DevIssuer() as issuer:
         token = mint(issuer, clock)
         issuer.responder = lambda path: Reply(503, b"maintenance")
-        authorizer = build_authorizer(issuer, clock, log)
+        authorizer = build_authorizer(issuer, clock, log=log)
         with pytest.raises(AuthorizerUnavailable) as caught:
             authorizer.handle(make_event(kind, f"Bearer {token}"))
         assert str(caught.value) != "Unauthorized"
@@ -148,7 +159,7 @@ class ExplodingFetcher:
 
 def test_an_unexpected_error_fails_closed_as_a_500(issuer: DevIssuer, clock: FakeClock) -> None:
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log, fetcher=ExplodingFetcher())
+    authorizer = build_authorizer(issuer, clock, log=log, fetcher=ExplodingFetcher())
     with pytest.raises(AuthorizerUnavailable, match="internal_error"):
         authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
     assert decisions(log)[-1]["reason"] == "internal_error"
@@ -158,12 +169,18 @@ def reason_cases(issuer: DevIssuer, clock: FakeClock) -> dict[str, tuple[str, di
     """One token (or event tweak) per reason code, with the settings that provoke it."""
     key = next(iter(issuer.keys.values()))
     head = {"alg": "RS256", "kid": key.kid}
-    good = {"iss": issuer.issuer, "sub": "u", "aud": AUDIENCE, "iat": int(clock.now),
-            "exp": int(clock.now) + 60}
+    good = {
+        "iss": issuer.issuer,
+        "sub": "u",
+        "aud": AUDIENCE,
+        "iat": int(clock.now),
+        "exp": int(clock.now) + 60,
+    }
     return {
         "malformed": (f"{b64(b'not json')}.{segment(good)}.{b64(b'signature-bytes')}", {}),
         "disallowed_algorithm": (
-            f"{segment({'alg': 'none', 'kid': key.kid})}.{segment(good)}.{b64(b'sig')}", {}
+            f"{segment({'alg': 'none', 'kid': key.kid})}.{segment(good)}.{b64(b'sig')}",
+            {},
         ),
         "unknown_kid": (signed(issuer, {**head, "kid": "nope"}, good), {}),
         "bad_signature": (
@@ -187,8 +204,16 @@ def reason_cases(issuer: DevIssuer, clock: FakeClock) -> dict[str, tuple[str, di
 
 
 REASONS = [
-    "malformed", "disallowed_algorithm", "unknown_kid", "bad_signature", "incompatible_key",
-    "invalid_claims", "expired", "not_yet_valid", "wrong_issuer", "wrong_audience",
+    "malformed",
+    "disallowed_algorithm",
+    "unknown_kid",
+    "bad_signature",
+    "incompatible_key",
+    "invalid_claims",
+    "expired",
+    "not_yet_valid",
+    "wrong_issuer",
+    "wrong_audience",
     "insufficient_scope",
 ]
 
@@ -199,7 +224,7 @@ def test_every_reason_code_is_logged_and_counted_without_the_token(
 ) -> None:
     token, env = reason_cases(issuer, clock)[reason]
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log, **env)
+    authorizer = build_authorizer(issuer, clock, log=log, env=env)
     try:
         response = authorizer.handle(make_event("rest_request", f"Bearer {token}"))
         assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
@@ -228,12 +253,14 @@ def test_malformed_events_are_unauthorized_with_a_reason(
     issuer: DevIssuer, clock: FakeClock, event: object, reason: str
 ) -> None:
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log)
+    authorizer = build_authorizer(issuer, clock, log=log)
     expect_unauthorized(lambda: authorizer.handle(event))
     assert decisions(log)[-1]["reason"] == reason
 
 
-def test_a_bad_arn_is_unauthorized_even_with_a_valid_token(issuer: DevIssuer, clock: FakeClock) -> None:
+def test_a_bad_arn_is_unauthorized_even_with_a_valid_token(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
     authorizer = build_authorizer(issuer, clock)
     event = make_event("rest_token", f"Bearer {mint(issuer, clock)}")
     event["methodArn"] = "arn:aws:lambda:us-east-1:123456789012:function:x"
@@ -242,7 +269,7 @@ def test_a_bad_arn_is_unauthorized_even_with_a_valid_token(issuer: DevIssuer, cl
 
 def test_missing_token_is_logged_with_its_event_kind(issuer: DevIssuer, clock: FakeClock) -> None:
     log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log)
+    authorizer = build_authorizer(issuer, clock, log=log)
     assert authorizer.handle(make_event("http_v2", None)) == {"isAuthorized": False}
     record = decisions(log)[-1]
     assert record["reason"] == "missing_token" and record["event_kind"] == "http_v2"
@@ -262,7 +289,9 @@ def test_key_fetches_are_counted_in_their_own_metric_lines(
     assert issuer.fetches() == 1
 
 
-def test_warm_invocations_reuse_the_cache_across_many_tokens(issuer: DevIssuer, clock: FakeClock) -> None:
+def test_warm_invocations_reuse_the_cache_across_many_tokens(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
     authorizer = build_authorizer(issuer, clock)
     assert authorizer.prefetch() is True
     for index in range(25):

@@ -102,7 +102,13 @@ def test_missing_required_settings_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    "issuer", ["http://localhost:8080", "http://127.0.0.1:9000/realms/x", "http://127.8.9.10", "http://[::1]:8443"]
+    "issuer",
+    [
+        "http://localhost:8080",
+        "http://127.0.0.1:9000/realms/x",
+        "http://127.8.9.10",
+        "http://[::1]:8443",
+    ],
 )
 def test_plain_http_is_allowed_for_loopback_hosts_only(issuer: str) -> None:
     assert settings_with(JWT_ISSUER=issuer).issuer == issuer

@@ -15,6 +15,7 @@ from authorizer.context import MAX_CONTEXT_BYTES, RESERVED_KEYS, build_context
 
 def stringified(context: dict[str, Any]) -> dict[str, str]:
     """What REST, HTTP API 1.0 and WebSocket integrations receive: every value as a string."""
+
     def text(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
@@ -72,26 +73,45 @@ def test_context_values_are_only_strings_numbers_and_booleans() -> None:
 
 
 def test_reserved_names_never_carry_claims() -> None:
-    claims = {"sub": "a", "principalId": "admin", "claims": "x", "jsonClaims": '["sub"]',
-              "integrationLatency": 0}
+    claims = {
+        "sub": "a",
+        "principalId": "admin",
+        "claims": "x",
+        "jsonClaims": '["sub"]',
+        "integrationLatency": 0,
+    }
     context = build_context(claims)
     assert "principalId" not in context and "claims" not in context
     assert "integrationLatency" not in context
     assert json.loads(str(context["droppedClaims"])) == [
-        "principalId", "claims", "jsonClaims", "integrationLatency"
+        "principalId",
+        "claims",
+        "jsonClaims",
+        "integrationLatency",
     ]
     assert claims_from_event(http_v2_event(context)) == {"sub": "a"}
 
 
 def test_oversized_claims_are_dropped_largest_first_and_named() -> None:
-    claims = {"sub": "a", "iss": "i", "aud": "x", "groups": ["g" * 40] * 300, "small": "s",
-              "medium": "m" * 2000}
+    claims = {
+        "sub": "a",
+        "iss": "i",
+        "aud": "x",
+        "groups": ["g" * 40] * 300,
+        "small": "s",
+        "medium": "m" * 2000,
+    }
     context = build_context(claims)
     assert len(json.dumps(context)) <= MAX_CONTEXT_BYTES
     event = rest_event(context)
     assert dropped_claims(event) == ["groups"]
-    assert claims_from_event(event) == {"sub": "a", "iss": "i", "aud": "x", "small": "s",
-                                        "medium": "m" * 2000}
+    assert claims_from_event(event) == {
+        "sub": "a",
+        "iss": "i",
+        "aud": "x",
+        "small": "s",
+        "medium": "m" * 2000,
+    }
 
 
 def test_essential_claims_are_kept_even_when_over_budget() -> None:
@@ -116,11 +136,18 @@ def test_events_without_our_context_raise_no_claims(event: dict[str, Any]) -> No
         authorizer_context(event)
 
 
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20) | \
-    st.floats(allow_nan=False, allow_infinity=False, width=32)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.text(max_size=20)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 claim_names = st.text(min_size=1, max_size=30).filter(lambda name: name not in RESERVED_KEYS)
@@ -135,5 +162,7 @@ def test_any_claims_round_trip_through_rest_and_http_api(claims: dict[str, Any])
     expected = {name: value for name, value in claims.items() if value is not None}
     for event in (rest_event(context), http_v2_event(context)):
         restored = claims_from_event(event)
-        kept = {name: value for name, value in expected.items() if name not in dropped_claims(event)}
+        kept = {
+            name: value for name, value in expected.items() if name not in dropped_claims(event)
+        }
         assert restored == kept

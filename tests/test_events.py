@@ -31,7 +31,9 @@ def test_each_shape_is_recognised_and_its_token_extracted(kind: str, expected: E
     request = request_for(make_event(kind, f"Bearer {TOKEN}"))
     assert request.kind is expected
     assert request.token == TOKEN
-    assert request.resource_arn.startswith("arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/")
+    assert request.resource_arn.startswith(
+        "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/"
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -42,7 +44,8 @@ def test_a_missing_token_is_reported_not_raised(kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["bearer aaa.bbb.ccc", "BEARER aaa.bbb.ccc", "Bearer   aaa.bbb.ccc ", "\tBearer aaa.bbb.ccc"]
+    "value",
+    ["bearer aaa.bbb.ccc", "BEARER aaa.bbb.ccc", "Bearer   aaa.bbb.ccc ", "\tBearer aaa.bbb.ccc"],
 )
 def test_the_bearer_scheme_is_case_insensitive_and_whitespace_tolerant(value: str) -> None:
     assert bearer_token(value) == TOKEN

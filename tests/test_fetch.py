@@ -46,7 +46,9 @@ def test_any_status_but_200_is_a_failure(issuer: DevIssuer, status: int) -> None
     "target", ["http://169.254.169.254/latest/meta-data/", "/jwks", "https://evil.example/jwks"]
 )
 def test_redirects_are_never_followed(issuer: DevIssuer, target: str) -> None:
-    issuer.responder = lambda path: Reply(302, b"", {"Location": target}) if path == "/moved" else None
+    issuer.responder = lambda path: (
+        Reply(302, b"", {"Location": target}) if path == "/moved" else None
+    )
     with pytest.raises(FetchError, match="HTTP 302.*not followed"):
         HttpFetcher(timeout=2).get_json(f"{issuer.issuer}/moved")
     assert issuer.requests == ["/moved"]

@@ -1,4 +1,4 @@
-"""Key-set parsing: only well-formed public signing keys survive; bad members never spoil good ones."""
+"""Key-set parsing: only sound public signing keys survive; bad members spoil nothing."""
 
 from __future__ import annotations
 
@@ -43,9 +43,18 @@ def test_a_good_key_is_kept_beside_every_kind_of_bad_one() -> None:
     assert list(keys.keys) == ["good"]
     assert len(keys.skipped) == len(members) - 1
     joined = " | ".join(keys.skipped)
-    for why in ("not a JSON object", "asymmetric", "private members", "use 'enc'",
-                "key_ops", "no usable 'kid'", "unsupported alg", "does not fit",
-                "malformed", "1024-bit"):
+    for why in (
+        "not a JSON object",
+        "asymmetric",
+        "private members",
+        "use 'enc'",
+        "key_ops",
+        "no usable 'kid'",
+        "unsupported alg",
+        "does not fit",
+        "malformed",
+        "1024-bit",
+    ):
         assert why in joined, why
 
 

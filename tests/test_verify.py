@@ -16,7 +16,7 @@ from tests.tokens import b64, hmac_signed, segment, signed
 
 
 def reason_for(issuer: DevIssuer, clock: FakeClock, token: str, **env: str) -> str:
-    verifier = build_authorizer(issuer, clock, **env).verifier
+    verifier = build_authorizer(issuer, clock, env=env).verifier
     with pytest.raises(TokenError) as caught:
         verifier.verify(token)
     return caught.value.reason
@@ -45,7 +45,8 @@ def header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "alg", ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+    "alg",
+    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"],
 )
 def test_a_valid_token_of_every_supported_algorithm_verifies(clock: FakeClock, alg: str) -> None:
     with DevIssuer(algorithms=(alg,)) as issuer:
@@ -59,7 +60,9 @@ def test_a_valid_token_of_every_supported_algorithm_verifies(clock: FakeClock, a
 def test_aud_may_be_an_array_holding_any_accepted_audience(
     issuer: DevIssuer, clock: FakeClock
 ) -> None:
-    verifier = build_authorizer(issuer, clock, JWT_AUDIENCE="other,https://api.example.test").verifier
+    verifier = build_authorizer(
+        issuer, clock, JWT_AUDIENCE="other,https://api.example.test"
+    ).verifier
     token = mint(issuer, clock, aud=["https://project.authgear.cloud", AUDIENCE])
     assert verifier.verify(token).claims["aud"][1] == AUDIENCE
 
@@ -105,7 +108,9 @@ def test_oversized_tokens_are_refused_before_decoding(issuer: DevIssuer, clock: 
 
 
 def test_jwe_compact_tokens_are_refused(issuer: DevIssuer, clock: FakeClock) -> None:
-    jwe = ".".join(segment(part) for part in ({"alg": "RSA-OAEP", "enc": "A256GCM"}, b"k", b"iv", b"c", b"t"))
+    jwe = ".".join(
+        segment(part) for part in ({"alg": "RSA-OAEP", "enc": "A256GCM"}, b"k", b"iv", b"c", b"t")
+    )
     with pytest.raises(TokenError, match="JWE"):
         build_authorizer(issuer, clock).verifier.verify(jwe)
 
@@ -148,7 +153,9 @@ def test_payload_that_is_not_a_json_object_is_malformed_even_when_signed(
     assert reason_for(issuer, clock, token) == "malformed"
 
 
-def test_duplicate_claims_are_malformed_even_when_signed(issuer: DevIssuer, clock: FakeClock) -> None:
+def test_duplicate_claims_are_malformed_even_when_signed(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
     good = claims(issuer, clock)
     members = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in good.items())
     payload = ("{" + members + ',"sub":"admin"}').encode()
@@ -158,7 +165,9 @@ def test_duplicate_claims_are_malformed_even_when_signed(issuer: DevIssuer, cloc
 # --- header rules ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "HS256", "HS512", "RS1", "ES256K", ""])
+@pytest.mark.parametrize(
+    "alg", ["none", "None", "NONE", "nOnE", "HS256", "HS512", "RS1", "ES256K", ""]
+)
 def test_algorithms_off_the_allow_list_are_refused(
     issuer: DevIssuer, clock: FakeClock, alg: str
 ) -> None:
@@ -201,7 +210,9 @@ def test_crit_headers_are_refused(issuer: DevIssuer, clock: FakeClock) -> None:
     assert reason_for(issuer, clock, signed(issuer, hdr, claims(issuer, clock))) == "malformed"
 
 
-def test_keys_offered_by_the_token_itself_are_never_used(issuer: DevIssuer, clock: FakeClock) -> None:
+def test_keys_offered_by_the_token_itself_are_never_used(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
     attacker = DevIssuer()  # never started: only its key is used
     attacker_kid = next(iter(attacker.keys))
     evil_jwk = public_jwk(attacker.keys[attacker_kid].private, attacker_kid, "RS256")

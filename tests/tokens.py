@@ -22,8 +22,13 @@ def segment(value: Any) -> str:
     return b64(raw)
 
 
-def signed(issuer: DevIssuer, header: dict[str, Any], payload: dict[str, Any] | bytes,
-           kid: str | None = None, alg: str | None = None) -> str:
+def signed(
+    issuer: DevIssuer,
+    header: dict[str, Any],
+    payload: dict[str, Any] | bytes,
+    kid: str | None = None,
+    alg: str | None = None,
+) -> str:
     """Sign ``header``/``payload`` exactly as given with the issuer key ``kid``.
 
     ``alg`` picks the signing algorithm when it differs from the key's own.

@@ -1,0 +1,129 @@
+"""The deployed entry point, exercised in fresh interpreters as Lambda would load it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer_tools.eventgen import make_event
+from tests.conftest import AUDIENCE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Reads events from stdin, loads the handler module, answers each event the way
+# API Gateway would see it, and prints one JSON line per event.
+RUNNER = """
+import json, sys
+from authorizer import app
+
+class Context:
+    function_name = "authorizer"; memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+    aws_request_id = "req-1"
+
+for event in json.load(sys.stdin):
+    try:
+        print("RESULT " + json.dumps({"response": app.lambda_handler(event, Context())}))
+    except Exception as exc:
+        print("RESULT " + json.dumps({"raised": type(exc).__name__, "message": str(exc)}))
+"""
+
+
+def run_handler(
+    env: dict[str, str],
+    events: list[Any],
+    pythonpath: str = str(ROOT),
+    python_flags: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("JWT_", "JWKS_", "AUTHORIZER_", "POWERTOOLS_"))
+    }
+    clean.update(env, PYTHONPATH=pythonpath)
+    return subprocess.run(
+        [sys.executable, *python_flags, "-c", RUNNER],
+        input=json.dumps(events),
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd="/",
+    )
+
+
+def results(process: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    return [
+        json.loads(line[7:]) for line in process.stdout.splitlines() if line.startswith("RESULT ")
+    ]
+
+
+def test_a_missing_setting_fails_the_cold_start_naming_it() -> None:
+    process = run_handler({"JWT_AUDIENCE": AUDIENCE}, [])
+    assert process.returncode != 0
+    last = process.stderr.strip().splitlines()[-1]
+    assert last == "authorizer.errors.ConfigError: JWT_ISSUER is required but not set"
+
+
+def test_an_invalid_setting_fails_the_cold_start_naming_it() -> None:
+    process = run_handler({"JWT_ISSUER": "http://idp.example", "JWT_AUDIENCE": AUDIENCE}, [])
+    assert process.returncode != 0
+    assert "ConfigError: JWT_ISSUER must use https://" in process.stderr
+
+
+def test_the_module_imports_while_the_issuer_is_down_and_answers_500() -> None:
+    with DevIssuer() as issuer:
+        token = issuer.mint({"aud": AUDIENCE})
+        issuer.responder = lambda path: Reply(503, b"down")
+        process = run_handler(
+            {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE},
+            [make_event("rest_token", f"Bearer {token}")],
+        )
+    assert process.returncode == 0, process.stderr
+    assert "issuer keys fetch failed" in process.stdout
+    (outcome,) = results(process)
+    assert outcome["raised"] == "AuthorizerUnavailable"
+    assert outcome["message"] != "Unauthorized"
+
+
+def test_a_warm_container_fetches_keys_once_at_init_for_many_requests() -> None:
+    with DevIssuer() as issuer:
+        tokens = [issuer.mint({"aud": AUDIENCE, "sub": f"user-{i}"}) for i in range(5)]
+        events = [
+            make_event(kind, f"Bearer {token}")
+            for token in tokens
+            for kind in ("rest_token", "http_v2", "websocket")
+        ]
+        events.append(make_event("rest_token", "Bearer not.a.jwt"))
+        process = run_handler({"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE}, events)
+        fetches = issuer.fetches()
+        discovery = issuer.fetches("/.well-known/openid-configuration")
+    assert process.returncode == 0, process.stderr
+    outcomes = results(process)
+    assert len(outcomes) == len(events)
+    allowed = [
+        o
+        for o in outcomes[:-1]
+        if o.get("response", {}).get("isAuthorized")
+        or o.get("response", {}).get("policyDocument", {}).get("Statement", [{}])[0].get("Effect")
+        == "Allow"
+    ]
+    assert len(allowed) == 15
+    assert outcomes[-1] == {"raised": "Exception", "message": "Unauthorized"}
+    assert (fetches, discovery) == (1, 1)
+    first_log = json.loads(
+        next(line for line in process.stdout.splitlines() if "issuer keys fetched" in line)
+    )
+    assert first_log["trigger"] == "prefetch"
+    decision = json.loads(
+        next(line for line in process.stdout.splitlines() if "authorization decision" in line)
+    )
+    assert decision["function_request_id"] == "req-1"
+    for token in tokens:
+        assert token not in process.stdout + process.stderr

@@ -1,0 +1,88 @@
+"""The Lambda artifact, built by the Makefile target `sam build` runs, used as Lambda would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from authorizer_tools.check_artifact import problems
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event
+from tests.conftest import AUDIENCE
+from tests.test_module import ROOT, results, run_handler
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """build-AuthorizerFunction for this machine's Python, so the result can be imported here."""
+    target = tmp_path_factory.mktemp("artifact")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "build-AuthorizerFunction",
+            f"ARTIFACTS_DIR={target}",
+            f"PYTHON={sys.executable}",
+            f"LAMBDA_PYTHON={version}",
+            "LAMBDA_PLATFORM=",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    yield target
+
+
+def test_the_artifact_holds_only_the_authorizer_and_its_runtime_dependencies(
+    artifact: Path,
+) -> None:
+    assert problems(artifact) == []
+    top_level = {
+        entry.name for entry in artifact.iterdir() if not entry.name.endswith(".dist-info")
+    }
+    allowed = {
+        "authorizer",
+        "jwt",
+        "cryptography",
+        "urllib3",
+        "aws_lambda_powertools",
+        "cffi",
+        "pycparser",
+        "jmespath",
+        "typing_extensions.py",
+    }
+    unexpected = {name for name in top_level - allowed if not name.startswith("_cffi_backend")}
+    assert unexpected == set()
+    assert not (artifact / "authorizer" / "__pycache__").exists()
+
+
+def test_the_handler_runs_from_the_artifact_alone(artifact: Path) -> None:
+    # -S: no site-packages. Only the standard library and the artifact are importable.
+    with DevIssuer() as issuer:
+        token = issuer.mint({"aud": AUDIENCE})
+        process = run_handler(
+            {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE},
+            [make_event("http_v2", f"Bearer {token}")],
+            pythonpath=str(artifact),
+            python_flags=("-S",),
+        )
+    assert process.returncode == 0, process.stderr
+    (outcome,) = results(process)
+    assert outcome["response"]["isAuthorized"] is True
+
+
+def test_the_checker_reports_what_is_wrong(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "boto3").mkdir()
+    found = problems(tmp_path)
+    assert "must not contain tests" in found
+    assert "must not contain boto3" in found
+    assert "missing authorizer" in found
+    assert problems(tmp_path / "nope") == [f"{tmp_path / 'nope'} is not a directory"]
