@@ -54,7 +54,8 @@ sam-build: $(STAMP) $(SAMVENV)/.installed
 
 $(SAMVENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAMVENV)
-	$(SAMVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-sam.txt
+	$(SAMVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements-sam.txt
 	touch $@
 
 # --- Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set. ---------------
