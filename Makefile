@@ -19,8 +19,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 		-r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
-## make test: lint, type-check, template lint, the whole pytest suite, and a real `sam build`
-test: lint unit sam-build
+## make test: lint, type-check, template lint, a real `sam build`, then the whole pytest suite
+test: lint sam-build unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
