@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMVENV := .venv-sam
+OIDC_PROVIDER := tests/oidc_provider
+NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 
 # Lambda target: python3.13 on arm64 (see template.yaml).
 LAMBDA_PYTHON   ?= 3.13
@@ -11,7 +13,7 @@ LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_a
 
 .PHONY: setup test lint unit demo events lock sam-build clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +30,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
+
+# The real OpenID provider the integration tests run (panva/oidc-provider, locked).
+$(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
+	touch $@
 
 ## make demo: a loopback issuer, fresh tokens, every sample event through the real handler
 demo: $(STAMP)

@@ -1,0 +1,74 @@
+// A real OpenID provider on loopback for the integration tests: panva's
+// oidc-provider (OpenID Certified), issuing JWT access tokens (RFC 9068) with
+// the client_credentials grant and resource indicators (RFC 8707).
+//
+//   node provider.mjs PORT
+//
+// Signing keys (RS256, PS256, ES256, EdDSA) are generated in memory at start,
+// so a restart on the same port is a key rotation. Each resource
+// https://api.example.test/<alg> gets tokens signed with <alg>.
+// Prints "READY <issuer>" once listening.
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import Provider from "oidc-provider";
+
+const port = Number(process.argv[2] || 0);
+const issuer = `http://127.0.0.1:${port}`;
+const ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"];
+
+function signingKey(alg) {
+  const kid = `${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`;
+  let pair;
+  if (alg === "RS256" || alg === "PS256") {
+    pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  } else if (alg === "ES256") {
+    pair = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  } else {
+    pair = generateKeyPairSync("ed25519");
+  }
+  return { ...pair.privateKey.export({ format: "jwk" }), kid, alg, use: "sig" };
+}
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: "m2m-client",
+      client_secret: "m2m-secret-for-loopback-tests",
+      grant_types: ["client_credentials"],
+      redirect_uris: [],
+      response_types: [],
+      scope: "read:orders write:orders",
+    },
+  ],
+  scopes: ["openid", "read:orders", "write:orders"],
+  jwks: { keys: ALGORITHMS.map(signingKey) },
+  features: {
+    clientCredentials: { enabled: true },
+    devInteractions: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => "https://api.example.test/RS256",
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, resource) => {
+        const alg = resource.split("/").pop();
+        if (!ALGORITHMS.includes(alg)) {
+          throw new Error(`unknown resource ${resource}`);
+        }
+        return {
+          scope: "read:orders write:orders",
+          audience: resource,
+          accessTokenTTL: 300,
+          accessTokenFormat: "jwt",
+          jwt: { sign: { alg } },
+        };
+      },
+    },
+  },
+});
+
+const server = provider.listen(port, "127.0.0.1", () => {
+  process.stdout.write(`READY ${issuer}\n`);
+});
+
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  process.on(signal, () => server.close(() => process.exit(0)));
+}

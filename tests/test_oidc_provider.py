@@ -1,0 +1,170 @@
+"""Tokens from a real, independently written OpenID provider (panva/oidc-provider) on loopback.
+
+The provider issues RFC 9068 JWT access tokens with the client_credentials grant and
+resource indicators, signed with RS256, PS256, ES256 and EdDSA; the authorizer finds
+its keys through discovery. `make setup` installs it from the lock file with `npm ci`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from aws_lambda_powertools import Logger, Metrics
+
+from authorizer.app import Authorizer
+from authorizer.config import load_settings
+from authorizer_tools.eventgen import make_event
+from tests.conftest import FakeClock
+
+PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
+ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
+RESOURCES = [f"https://api.example.test/{alg}" for alg in ALGORITHMS]
+CLIENT = ("m2m-client", "m2m-secret-for-loopback-tests")
+
+
+class Provider:
+    """One provider process; ``restart`` brings it back on the same port with new keys."""
+
+    def __init__(self) -> None:
+        if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError("oidc-provider is not installed: run `make setup`")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["node", "provider.mjs", str(self.port)],
+            cwd=PROVIDER_DIR,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        ready = _read_line(self._process.stdout, timeout=30)
+        assert ready == f"READY {self.issuer}", ready
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def token(self, resource: str, scope: str = "read:orders") -> str:
+        body = urllib.parse.urlencode(
+            {"grant_type": "client_credentials", "resource": resource, "scope": scope}
+        ).encode()
+        token_url = f"{self.issuer}/token"  # always http://127.0.0.1
+        request = urllib.request.Request(token_url, data=body, method="POST")  # noqa: S310
+        credentials = base64.b64encode(":".join(CLIENT).encode()).decode()
+        request.add_header("Authorization", f"Basic {credentials}")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return str(json.load(response)["access_token"])
+
+
+def _read_line(stream: IO[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline().strip()
+        if line.startswith("READY"):
+            return line
+    raise TimeoutError("the OpenID provider did not start")
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    running = Provider()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def authorizer_for(
+    provider: Provider,
+    clock: FakeClock,
+    scopes: str = "read:orders",
+    audiences: tuple[str, ...] = tuple(RESOURCES),
+) -> Authorizer:
+    settings = load_settings(
+        {
+            "JWT_ISSUER": provider.issuer,
+            "JWT_AUDIENCE": ",".join(audiences),
+            "JWT_ALGORITHMS": ",".join(ALGORITHMS),
+            "JWT_REQUIRED_SCOPES": scopes,
+            "JWT_LEEWAY_SECONDS": "5",
+        }
+    )
+    return Authorizer(
+        settings,
+        logger=Logger(service="oidc-provider-tests"),
+        metrics=Metrics(namespace="AuthorizerTests"),
+        clock=clock,
+        monotonic=clock,
+    )
+
+
+def effect(response: dict[str, Any]) -> str:
+    return str(response["policyDocument"]["Statement"][0]["Effect"])
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_provider_tokens_of_every_algorithm_are_allowed(provider: Provider, alg: str) -> None:
+    clock = FakeClock(time.time())
+    authorizer = authorizer_for(provider, clock)
+    token = provider.token(f"https://api.example.test/{alg}")
+    response = authorizer.handle(make_event("rest_request", f"Bearer {token}"))
+    assert effect(response) == "Allow"
+    assert response["principalId"] == "m2m-client"
+    assert response["context"]["client_id"] == "m2m-client"
+    assert response["context"]["aud"] == f"https://api.example.test/{alg}"
+    simple = authorizer.handle(make_event("http_v2", f"Bearer {token}"))
+    assert simple["isAuthorized"] is True
+
+
+def test_a_provider_token_without_the_required_scope_is_denied(provider: Provider) -> None:
+    clock = FakeClock(time.time())
+    authorizer = authorizer_for(provider, clock, scopes="read:orders write:orders")
+    token = provider.token(RESOURCES[0], scope="read:orders")
+    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {token}"))) == "Deny"
+
+
+def test_a_provider_token_for_another_resource_is_refused(provider: Provider) -> None:
+    clock = FakeClock(time.time())
+    authorizer = authorizer_for(provider, clock, audiences=("https://api.example.test/ES256",))
+    token = provider.token("https://api.example.test/RS256")
+    assert authorizer.decide(make_event("rest_token", f"Bearer {token}")).reason == "wrong_audience"
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.handle(make_event("rest_token", f"Bearer {token}"))
+
+
+def test_key_rotation_at_the_provider_while_the_authorizer_is_warm(provider: Provider) -> None:
+    clock = FakeClock(time.time())
+    authorizer = authorizer_for(provider, clock)
+    old_token = provider.token(RESOURCES[2])
+    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {old_token}"))) == "Allow"
+    provider.restart()  # every signing key replaced
+    new_token = provider.token(RESOURCES[2])
+    clock.advance(authorizer.settings.jwks_refresh_cooldown_seconds)
+    # The unknown kid triggers one refetch; the new key verifies.
+    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {new_token}"))) == "Allow"
+    # The refresh replaced the set: the withdrawn key no longer verifies anything.
+    with pytest.raises(Exception, match="^Unauthorized$"):
+        authorizer.handle(make_event("rest_token", f"Bearer {old_token}"))
