@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit demo events lock sam-build clean
+.PHONY: setup test lint unit unit-py313 demo events lock sam-build clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,17 @@ unit: $(STAMP) $(NODE_STAMP)
 $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
 	touch $@
+
+## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
+PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
+unit-py313: $(NODE_STAMP)
+	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
+	test -x .venv-py313/bin/pytest || { $(PY313) -m venv .venv-py313 && \
+		.venv-py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements.txt -r requirements-dev.txt; }
+	.venv-py313/bin/python --version
+	.venv-py313/bin/pytest -p no:cacheprovider
 
 ## make demo: a loopback issuer, fresh tokens, every sample event through the real handler
 demo: $(STAMP)
@@ -82,4 +93,4 @@ build-WhoAmIFunction:
 	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) .venv-py313 .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
