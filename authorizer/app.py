@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -50,6 +50,7 @@ from .rules import (
 )
 from .verify import TokenVerifier, VerifiedToken
 
+Outcome = Literal["allow", "deny", "unauthorized", "error"]
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
 
@@ -62,7 +63,7 @@ class AuthorizerUnavailable(RuntimeError):
 class Decision:
     """The outcome of one request, before it is shaped into a response."""
 
-    outcome: str  # "allow", "deny", "unauthorized" or "error"
+    outcome: Outcome
     reason: str
     kind: EventKind | None = None
     arn: ApiArn | None = None
