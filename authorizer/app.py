@@ -44,6 +44,7 @@ from .rules import (
     IssuerIs,
     NotBefore,
     NotExpired,
+    RegisteredClaimTypes,
     Rule,
     SubjectPresent,
     check_claims,
@@ -197,6 +198,7 @@ def token_rules(settings: Settings) -> tuple[Rule, ...]:
         NotBefore(settings.leeway_seconds),
         IssuedInPast(settings.leeway_seconds),
         SubjectPresent(),
+        RegisteredClaimTypes(),
     )
 
 

@@ -114,6 +114,31 @@ class SubjectPresent:
             raise InvalidClaims("sub is missing or not a non-empty string")
 
 
+#: JSON types of the registered claims we pass downstream (RFC 7519 section 4.1,
+#: RFC 9068 section 2.2, RFC 8693 section 4.2, OIDC Core section 2). A claim of
+#: the wrong type is a broken or forged token, not something to pass along.
+REGISTERED_CLAIM_TYPES: dict[str, tuple[type, ...]] = {
+    "jti": (str,),
+    "client_id": (str,),
+    "scope": (str,),
+    "azp": (str,),
+    "auth_time": (int, float),
+    "acr": (str,),
+    "amr": (list,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredClaimTypes:
+    """Registered claims, when present, have their registered JSON types."""
+
+    def check(self, claims: Claims, now: float) -> None:
+        for name, types in REGISTERED_CLAIM_TYPES.items():
+            value = claims.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
+                raise InvalidClaims(f"{name} has the wrong type")
+
+
 @dataclass(frozen=True, slots=True)
 class HasScopes:
     """Every required scope is granted, by ``scope`` (space-separated) or ``scp``."""

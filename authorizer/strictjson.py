@@ -1,20 +1,27 @@
 """Strict JSON decoding for untrusted documents (tokens, discovery, key sets).
 
-Python's ``json`` module accepts duplicate members (last one wins) and the
-non-JSON constants ``NaN`` and ``Infinity``. Both let two parsers disagree
-about what a document says, which is exactly what an attacker needs, so
-:func:`loads_strict` refuses them.
+Python's ``json`` module accepts duplicate members (last one wins), the
+non-JSON constants ``NaN`` and ``Infinity``, and numbers such as ``1e999`` that
+silently become ``inf``. Each lets two parsers disagree about what a document
+says, which is exactly what an attacker needs, so :func:`loads_strict` refuses
+them. (Integers over 4,300 digits are already refused by Python itself.)
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
 def loads_strict(text: str) -> Any:
     """Parse ``text``; raise ``ValueError`` (or ``RecursionError``) on anything doubtful."""
-    return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_refuse_constant)
+    return json.loads(
+        text,
+        object_pairs_hook=_unique_members,
+        parse_constant=_refuse_constant,
+        parse_float=_finite_float,
+    )
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -22,6 +29,13 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         raise ValueError("duplicate object member")
     return result
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a double")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

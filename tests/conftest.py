@@ -12,6 +12,7 @@ os.environ.setdefault("JWKS_PREFETCH", "false")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AuthorizerTests")
 
 import io
+import itertools
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from authorizer.app import Authorizer
 from authorizer.config import load_settings
 from authorizer.fetch import HttpFetcher, JsonFetcher
+from authorizer_tools import devissuer
 from authorizer_tools.devissuer import DevIssuer
 
 AUDIENCE = "https://api.example.test"
@@ -40,6 +42,28 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@pytest.fixture(scope="session", autouse=True)
+def key_pool() -> Iterator[None]:
+    """Hand out pre-generated 2048-bit keys in rotation: RSA key generation dominates the suite.
+
+    Keys still differ between the issuers of one test (the pool is larger than
+    any test needs); other sizes are generated fresh.
+    """
+    generate = devissuer.generate_key
+    pools: dict[str, itertools.cycle[devissuer.PrivateKey]] = {}
+
+    def pooled(alg: str, rsa_bits: int = 2048) -> devissuer.PrivateKey:
+        if rsa_bits != 2048:
+            return generate(alg, rsa_bits)
+        if alg not in pools:
+            pools[alg] = itertools.cycle([generate(alg) for _ in range(8)])
+        return next(pools[alg])
+
+    devissuer.generate_key = pooled
+    yield
+    devissuer.generate_key = generate
 
 
 @pytest.fixture

@@ -124,3 +124,9 @@ def test_a_drip_feeding_server_cannot_hold_the_fetch_past_the_deadline(issuer: D
 def test_non_http_urls_are_refused_without_a_request() -> None:
     with pytest.raises(FetchError, match="not an http"):
         HttpFetcher().get_json("file:///etc/passwd")
+
+
+def test_numbers_that_overflow_to_infinity_are_refused(issuer: DevIssuer) -> None:
+    issuer.responder = lambda path: Reply(200, b'{"keys": [], "n": 1e999}')
+    with pytest.raises(FetchError, match="overflows"):
+        HttpFetcher(timeout=2).get_json(issuer.jwks_uri)

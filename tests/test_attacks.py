@@ -1,0 +1,606 @@
+"""The attack catalogue, end to end through the handler.
+
+Every case must end without an Allow, without any exception but the deliberate
+"Unauthorized" (401) or a 500 when no keys can be had, without a network call the
+token asked for, without the token in any log line, and within a time bound.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from authorizer.app import Authorizer
+from authorizer_tools.devissuer import DevIssuer, public_jwk
+from authorizer_tools.eventgen import KINDS, make_event
+from tests.attacks import Refusal, refuse
+from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
+from tests.tokens import b64, hmac_signed, segment, signed
+
+BOUND = 0.25  # seconds: no attack below may cost more than this (no fetch is involved)
+
+
+@pytest.fixture
+def setup(issuer: DevIssuer, clock: FakeClock) -> Iterator[tuple[Authorizer, io.StringIO]]:
+    log = io.StringIO()
+    authorizer = build_authorizer(
+        issuer, clock, log=log, JWT_ALGORITHMS="RS256,ES256", JWT_REQUIRED_SCOPES="read"
+    )
+    assert authorizer.prefetch()
+    yield authorizer, log
+    assert "Bearer " not in log.getvalue()  # no credential ever reaches a log line
+
+
+def good_claims(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "iss": issuer.issuer,
+        "sub": "victim",
+        "aud": AUDIENCE,
+        "iat": int(clock.now),
+        "exp": int(clock.now) + 300,
+        "scope": "read",
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def rs_header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
+    header = {"alg": "RS256", "kid": next(iter(issuer.keys)), "typ": "at+jwt"}
+    header.update(changes)
+    return {k: v for k, v in header.items() if v is not None}
+
+
+def attack(
+    setup: tuple[Authorizer, io.StringIO], token: str, kind: str = "rest_request"
+) -> Refusal:
+    authorizer, log = setup
+    refusal = refuse(authorizer, log, make_event(kind, f"Bearer {token}"))
+    assert refusal.seconds < BOUND, refusal
+    assert token not in log.getvalue()
+    return refusal
+
+
+# --- header and event shape -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        " ",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Digest username=x",
+        "Bearer a.b.c Bearer d.e.f",
+        "Bearer a.b.c,Bearer d.e.f",
+        "Bearer <script>.x.y",
+        "Bearer \x00\x01\x02",
+        "Bearer ☃.☃.☃",
+    ],
+)
+def test_header_shapes_are_refused(
+    setup: tuple[Authorizer, io.StringIO], kind: str, authorization: str | None
+) -> None:
+    authorizer, log = setup
+    refusal = refuse(authorizer, log, make_event(kind, authorization))
+    assert refusal.reason in ("missing_token", "malformed")
+    assert refusal.seconds < BOUND
+
+
+@pytest.mark.parametrize("size", [16 * 1024 + 1, 64 * 1024, 1024 * 1024, 10 * 1024 * 1024])
+def test_oversized_tokens_are_refused_quickly(
+    setup: tuple[Authorizer, io.StringIO], size: int
+) -> None:
+    token = "a" * (size // 3) + "." + "b" * (size // 3) + "." + "c" * (size // 3)
+    assert attack(setup, token).reason == "malformed"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        None,
+        "event",
+        7,
+        [],
+        [{"type": "TOKEN"}],
+        {},
+        {"type": None},
+        {"type": "TOKEN", "authorizationToken": "Bearer x"},
+        {"type": "TOKEN", "methodArn": None, "authorizationToken": "Bearer a.b.c"},
+        {
+            "type": "REQUEST",
+            "methodArn": "arn:aws:execute-api:us-east-1:123456789012:a/b/GET/",
+            "headers": None,
+            "multiValueHeaders": None,
+        },
+        {"version": "2.0", "routeArn": 12, "headers": {"authorization": "Bearer a.b.c"}},
+        {"version": "1.0", "methodArn": "x", "headers": []},
+    ],
+)
+def test_hostile_events_are_refused(setup: tuple[Authorizer, io.StringIO], event: object) -> None:
+    authorizer, log = setup
+    refusal = refuse(authorizer, log, event)
+    assert refusal.status == 401 and refusal.reason in ("malformed_event", "missing_token")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "*",
+        "arn:aws:execute-api:us-east-1:123456789012:*",
+        "arn:aws:execute-api:us-east-1:123456789012:abc/*/*",
+        "arn:aws:execute-api:us-east-1:123456789012:abc",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/" + "x" * 2000,
+    ],
+)
+def test_malformed_arns_never_become_a_policy(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, arn: str
+) -> None:
+    authorizer, log = setup
+    event = make_event("rest_token", f"Bearer {mint(issuer, clock, scope='read')}")
+    event["methodArn"] = arn
+    assert refuse(authorizer, log, event).reason == "malformed_event"
+
+
+# --- structure --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "a.b",
+        "a.b.c.d",
+        "a.b.c.d.e.f",
+        ".b.c",
+        "a.b.",
+        "....",
+        # JWE compact: 5 segments, whatever the header promises (zip, PBES2 with a huge p2c)
+        ".".join(
+            [
+                segment({"alg": "PBES2-HS256+A128KW", "enc": "A128GCM", "p2c": 10**9}),
+                "a",
+                "b",
+                "c",
+                "d",
+            ]
+        ),
+        ".".join(
+            [segment({"alg": "RSA-OAEP", "enc": "A256GCM", "zip": "DEF"}), "a", "b", "c", "d"]
+        ),
+    ],
+)
+def test_wrong_segment_counts_and_jwe_are_malformed(
+    setup: tuple[Authorizer, io.StringIO], token: str
+) -> None:
+    assert attack(setup, token).reason == "malformed"
+
+
+def test_non_canonical_base64url_in_any_segment_is_malformed(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer, _ = setup
+    token = signed(issuer, rs_header(issuer), good_claims(issuer, clock))
+    allowed = authorizer.handle(make_event("rest_token", f"Bearer {token}"))
+    assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    head, payload, sig = token.split(".")
+    # Header and signature are decoded strictly; a re-encoded payload no longer
+    # matches the signed text, so the signature check refuses it first.
+    expected = ("malformed", "bad_signature", "malformed")
+    tried = 0
+    for index, part in enumerate((head, payload, sig)):
+        bad = _non_canonical(part)
+        if bad is None:
+            continue
+        parts = [head, payload, sig]
+        parts[index] = bad
+        assert attack(setup, ".".join(parts)).reason == expected[index]
+        tried += 1
+    assert tried >= 1
+
+
+def _non_canonical(segment_text: str) -> str | None:
+    """The same bytes with stray low bits set in the last character, if the length allows."""
+    if len(segment_text) % 4 == 0:
+        return None
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(segment_text[-1])
+    return segment_text[:-1] + alphabet[last | 1]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b'"string"',
+        b"123",
+        b"\xc3\x28",
+        b'{"alg":"RS256","alg":"RS256","kid":"k"}',
+        b"[" * 20_000 + b"]" * 20_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b'{"alg":"RS256","kid":"k","n":' + b"9" * 5000 + b"}",
+        b'{"alg":"RS256","kid":"k","n":1e999999}',
+    ],
+)
+def test_headers_that_are_not_a_plain_json_object_are_malformed(
+    issuer: DevIssuer, clock: FakeClock, raw: bytes
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_MAX_TOKEN_BYTES="65536")
+    token = f"{b64(raw)}.{segment(good_claims(issuer, clock))}.{b64(b'sig' * 20)}"
+    if len(token) > 65536:
+        pytest.fail("keep the case under the configured cap")  # pragma: no cover
+    refusal = refuse(authorizer, log, make_event("rest_token", f"Bearer {token}"))
+    assert refusal.reason == "malformed" and refusal.seconds < 1.0
+
+
+@pytest.mark.parametrize(
+    "raw_payload",
+    [
+        b"[]",
+        b"\xff\xfe",
+        b'{"sub":"a","sub":"b"}',
+        b'{"a":' * 2000 + b"1" + b"}" * 2000,
+        b'{"exp":' + b"9" * 4400 + b"}",
+    ],
+)
+def test_signed_payloads_that_are_not_a_plain_json_object_are_malformed(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, raw_payload: bytes
+) -> None:
+    token = signed(issuer, rs_header(issuer), raw_payload)
+    assert attack(setup, token).reason == "malformed"
+
+
+def test_a_huge_numeric_date_is_invalid_not_a_crash(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
+) -> None:
+    token = signed(issuer, rs_header(issuer), good_claims(issuer, clock, exp=10**400))
+    assert attack(setup, token).reason == "invalid_claims"
+
+
+# --- algorithms ---------------------------------------------------------------------
+
+
+NONE_SPELLINGS = ["none", "None", "NONE", "nOnE", "NoNe", "none ", " none"]
+
+
+@pytest.mark.parametrize("alg", NONE_SPELLINGS)
+@pytest.mark.parametrize("signature", ["", "AA", "c2ln"])
+def test_alg_none_in_every_casing_is_refused(
+    setup: tuple[Authorizer, io.StringIO],
+    issuer: DevIssuer,
+    clock: FakeClock,
+    alg: str,
+    signature: str,
+) -> None:
+    token = (
+        f"{segment(rs_header(issuer, alg=alg))}.{segment(good_claims(issuer, clock))}.{signature}"
+    )
+    assert attack(setup, token).reason in ("malformed", "disallowed_algorithm")
+
+
+@pytest.mark.parametrize("cut", ["empty", "one-byte", "half", "all-but-one"])
+def test_empty_or_truncated_signatures_are_refused(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, cut: str
+) -> None:
+    head, payload, sig = mint(issuer, clock, scope="read").split(".")
+    raw = base64.urlsafe_b64decode(sig + "==")
+    shortened = {
+        "empty": b"",
+        "one-byte": raw[:1],
+        "half": raw[: len(raw) // 2],
+        "all-but-one": raw[:-1],
+    }[cut]
+    token = f"{head}.{payload}.{b64(shortened)}"
+    assert attack(setup, token).reason in ("malformed", "bad_signature")
+
+
+@pytest.mark.parametrize("alg", [1, 1.5, True, None, [], {}, ["RS256"], {"RS256": 1}])
+def test_alg_of_the_wrong_type_is_refused(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, alg: object
+) -> None:
+    header = rs_header(issuer)
+    header["alg"] = alg
+    assert attack(setup, signed(issuer, header, good_claims(issuer, clock))).reason == "malformed"
+
+
+def public_key_encodings(issuer: DevIssuer) -> dict[str, bytes]:
+    key = next(iter(issuer.keys.values()))
+    public = key.private.public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        "pem": pem,
+        "pem-no-newline": pem.rstrip(b"\n"),
+        "pkcs1-pem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
+        ),
+        "der": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        "pkcs1-der": public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        ),
+        "jwk": json.dumps(public_jwk(key.private, key.kid, key.alg)).encode(),
+        "ssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ),
+        "blank": b"",
+        "secret": b"secret",
+        "password": b"password",
+        "kid": key.kid.encode(),
+    }
+
+
+@pytest.mark.parametrize("hs", ["HS256", "HS384", "HS512"])
+def test_rs_to_hs_key_confusion_with_every_encoding_of_the_public_key(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, hs: str
+) -> None:
+    for name, secret in public_key_encodings(issuer).items():
+        token = hmac_signed(rs_header(issuer, alg=hs), good_claims(issuer, clock), secret)
+        assert attack(setup, token).reason == "disallowed_algorithm", name
+
+
+@pytest.mark.parametrize(
+    "alg",
+    ["RS384", "RS512", "PS256", "ES384", "ES512", "EdDSA", "ES256K", "RSA-OAEP", "dir", "A128KW"],
+)
+def test_algorithms_off_the_allow_list_are_refused(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, alg: str
+) -> None:
+    head = segment(rs_header(issuer, alg=alg))
+    token = f"{head}.{segment(good_claims(issuer, clock))}.{b64(b'x' * 64)}"
+    assert attack(setup, token).reason == "disallowed_algorithm"
+
+
+def test_family_and_curve_mismatches_are_refused(clock: FakeClock) -> None:
+    with DevIssuer(algorithms=("RS256", "ES256", "ES384")) as issuer:
+        rs, es256, es384 = list(issuer.keys)
+        log = io.StringIO()
+        authorizer = build_authorizer(issuer, clock, log=log, JWT_ALGORITHMS="RS256,ES256,ES384")
+        claims = good_claims(issuer, clock)
+        cases = [
+            ({"alg": "ES256", "kid": rs}, es256),  # EC signature, RSA key named
+            ({"alg": "RS256", "kid": es256}, rs),  # RSA signature, EC key named
+            ({"alg": "ES384", "kid": es256}, es384),  # P-384 signature, P-256 key named
+            ({"alg": "ES256", "kid": es384}, es256),  # P-256 signature, P-384 key named
+        ]
+        for header, signer in cases:
+            token = signed(issuer, header, claims, kid=signer, alg=header["alg"])
+            refusal = refuse(authorizer, log, make_event("rest_token", f"Bearer {token}"))
+            assert refusal.reason == "incompatible_key", header
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512"])
+def test_ecdsa_psychic_signatures_are_refused(clock: FakeClock, alg: str) -> None:
+    with DevIssuer(algorithms=(alg,)) as issuer:
+        log = io.StringIO()
+        authorizer = build_authorizer(issuer, clock, log=log, JWT_ALGORITHMS=alg)
+        head, payload, _ = issuer.mint({"aud": AUDIENCE}, now=clock.now).split(".")
+        size = {"ES256": 32, "ES384": 48, "ES512": 66}[alg]
+        for signature in (
+            bytes(2 * size),
+            bytes(size) + b"\x01" * size,
+            b"\x01" * size + bytes(size),
+        ):
+            event = make_event("http_v2", f"Bearer {head}.{payload}.{b64(signature)}")
+            assert refuse(authorizer, log, event).reason == "bad_signature"
+
+
+# --- key selection ------------------------------------------------------------------
+
+
+def test_keys_and_urls_offered_by_the_token_are_never_used_or_fetched(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
+) -> None:
+    attacker = DevIssuer()  # not started: only its private key matters
+    evil_kid = next(iter(attacker.keys))
+    evil_jwk = public_jwk(attacker.keys[evil_kid].private, evil_kid, "RS256")
+    trap = f"{issuer.issuer}/trap"  # a URL on the real issuer's server, so a fetch would show
+    before = list(issuer.requests)
+    for extra in (
+        {"jwk": evil_jwk},
+        {"jku": trap},
+        {"x5u": trap},
+        {"x5c": ["MIIBIjAN"]},
+        {"jku": trap, "jwk": evil_jwk, "x5u": trap},
+    ):
+        for kid in (evil_kid, next(iter(issuer.keys))):
+            header = {"alg": "RS256", "kid": kid, **extra}
+            token = signed(attacker, header, good_claims(issuer, clock), kid=evil_kid)
+            assert attack(setup, token).reason in ("unknown_kid", "bad_signature")
+    new_requests = issuer.requests[len(before) :]
+    assert "/trap" not in new_requests
+    assert set(new_requests) <= {"/jwks"}  # at most the cooldown-limited refetch
+
+
+@pytest.mark.parametrize(
+    "kid",
+    [
+        "../../../../etc/passwd",
+        "/dev/null",
+        "' OR '1'='1",
+        "1; DROP TABLE keys --",
+        "$(curl http://127.0.0.1:9/x)",
+        "`id`",
+        "a\r\nX-Injected: 1",
+        "a\nforged log line",
+        "rs256-\u0430bc",  # Cyrillic a
+        "\u202eevil",
+        "kid\x00nul",
+        "x" * 256,
+    ],
+)
+def test_kid_injection_strings_are_just_unknown_kids(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, kid: str
+) -> None:
+    token = signed(issuer, rs_header(issuer, kid=kid), good_claims(issuer, clock))
+    refusal = attack(setup, token)
+    assert refusal.reason == "unknown_kid"
+    _, log = setup
+    assert all(line.startswith("{") for line in log.getvalue().splitlines())  # no forged lines
+
+
+@pytest.mark.parametrize("kid", [1, 1.0, True, [], {}, ["a"], {"kid": "a"}, "", "x" * 257])
+def test_kid_of_the_wrong_type_or_size_is_malformed(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, kid: object
+) -> None:
+    header = rs_header(issuer)
+    header["kid"] = kid
+    assert attack(setup, signed(issuer, header, good_claims(issuer, clock))).reason == "malformed"
+
+
+def test_a_64_kib_kid_is_refused_by_the_size_cap(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
+) -> None:
+    token = signed(issuer, rs_header(issuer, kid="k" * 65536), good_claims(issuer, clock))
+    assert attack(setup, token).reason == "malformed"
+
+
+def test_a_flood_of_unknown_kids_fetches_once_per_cooldown_and_spares_good_tokens(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWKS_REFRESH_COOLDOWN_SECONDS="30")
+    assert authorizer.prefetch()
+    good = mint(issuer, clock)
+    for index in range(1000):
+        forged = signed(
+            issuer, rs_header(issuer, kid=f"forged-{index}"), good_claims(issuer, clock)
+        )
+        assert refuse(authorizer, log, make_event("rest_token", f"Bearer {forged}")).reason == (
+            "unknown_kid"
+        )
+        if index % 100 == 0:
+            allowed = authorizer.handle(make_event("rest_token", f"Bearer {good}"))
+            assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        clock.advance(0.1)  # 100 s in all: at most one refetch per 30 s window
+    assert issuer.fetches() <= 1 + 4
+
+
+# --- claims -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claim", "values"),
+    [
+        ("iss", [1, True, ["x"], {"a": 1}, ""]),
+        ("sub", [1, True, ["x"], {"a": 1}, ""]),
+        ("aud", [1, True, {"a": 1}, [], [1]]),
+        ("exp", ["1", True, [1], {"a": 1}, None]),
+        ("nbf", ["1", True, [1], {"a": 1}]),
+        ("iat", ["1", True, [1], {"a": 1}, None]),
+        ("jti", [1, True, ["x"], {"a": 1}]),
+        ("client_id", [1, True, ["x"]]),
+        ("scope", [1, True, ["read"], {"read": True}]),
+        ("auth_time", ["1", True, [1]]),
+    ],
+)
+def test_every_registered_claim_of_the_wrong_type_is_refused(
+    setup: tuple[Authorizer, io.StringIO],
+    issuer: DevIssuer,
+    clock: FakeClock,
+    claim: str,
+    values: list[object],
+) -> None:
+    for value in values:
+        claims = good_claims(issuer, clock)
+        if value is None:
+            claims.pop(claim)
+        else:
+            claims[claim] = value
+        refusal = attack(setup, signed(issuer, rs_header(issuer), claims))
+        assert refusal.status == 401, (claim, value, refusal)
+        assert refusal.reason in ("invalid_claims", "wrong_issuer", "wrong_audience"), refusal
+
+
+@pytest.mark.parametrize(
+    "iss_suffix", ["/", "//", "/.", "?", "#", " ", "\t", ".evil.example", ":443", "/realms/x"]
+)
+def test_issuer_prefix_and_suffix_tricks_are_refused(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, iss_suffix: str
+) -> None:
+    for iss in (issuer.issuer + iss_suffix, issuer.issuer[:-1], issuer.issuer.upper()):
+        token = signed(issuer, rs_header(issuer), good_claims(issuer, clock, iss=iss))
+        assert attack(setup, token).reason == "wrong_issuer"
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        AUDIENCE + "/",
+        AUDIENCE.upper(),
+        AUDIENCE[:-1],
+        "",
+        [AUDIENCE + " "],
+        ["*"],
+        [f"{AUDIENCE},x"],
+    ],
+)
+def test_audience_lookalikes_are_refused(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, aud: object
+) -> None:
+    token = signed(issuer, rs_header(issuer), good_claims(issuer, clock, aud=aud))
+    assert attack(setup, token).reason == "wrong_audience"
+
+
+@pytest.mark.parametrize(
+    "scope", ["reader", "read:all", "READ", "rea", "xread", "read,write", "", "profile email"]
+)
+def test_scope_substrings_and_lookalikes_are_denied(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock, scope: str
+) -> None:
+    token = signed(issuer, rs_header(issuer), good_claims(issuer, clock, scope=scope))
+    refusal = attack(setup, token)
+    assert (refusal.status, refusal.reason) == (403, "insufficient_scope")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"exp": 1}, "expired"),
+        ({"exp": None}, "invalid_claims"),
+        ({"iat": None}, "invalid_claims"),
+        ({"nbf": 4_000_000_000}, "not_yet_valid"),
+        ({"iat": 4_000_000_000}, "not_yet_valid"),
+    ],
+)
+def test_time_claims(
+    setup: tuple[Authorizer, io.StringIO],
+    issuer: DevIssuer,
+    clock: FakeClock,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    claims = good_claims(issuer, clock, **changes)
+    assert attack(setup, signed(issuer, rs_header(issuer), claims)).reason == reason
+
+
+# --- output -------------------------------------------------------------------------
+
+
+def test_the_context_holds_exactly_the_verified_claims(
+    setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer, _ = setup
+    header = rs_header(issuer, sub="header-admin", role="admin", jku="https://x", ctx="y")
+    claims = good_claims(issuer, clock, nickname=None)
+    response = authorizer.handle(
+        make_event("rest_token", f"Bearer {signed(issuer, header, claims)}")
+    )
+    context = response["context"]
+    assert context["sub"] == "victim"
+    assert "role" not in context and "jku" not in context and "ctx" not in context
+    assert set(context) - {"jsonClaims"} == {k for k, v in claims.items() if v is not None}
