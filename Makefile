@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit unit-py313 demo events lock sam-build clean
+.PHONY: setup test lint unit fuzz unit-py313 demo events lock sam-build clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -37,6 +37,10 @@ unit: $(STAMP) $(NODE_STAMP)
 $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
 	touch $@
+
+## make fuzz: the property tests with thousands of examples each (a few minutes)
+fuzz: $(STAMP) $(NODE_STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py
 
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \

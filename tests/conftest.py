@@ -20,12 +20,22 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools import Logger, Metrics
+from hypothesis import HealthCheck, settings
 
 from authorizer.app import Authorizer
 from authorizer.config import load_settings
 from authorizer.fetch import HttpFetcher, JsonFetcher
 from authorizer_tools import devissuer
 from authorizer_tools.devissuer import DevIssuer
+
+# Property tests: a small budget in `make test`, a long run in `make fuzz`.
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 AUDIENCE = "https://api.example.test"
 START = 1_800_000_000.0
