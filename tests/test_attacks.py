@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer.app import Authorizer
-from authorizer_tools.devissuer import DevIssuer, public_jwk
+from authorizer_tools.devissuer import DevIssuer, Reply, public_jwk
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.attacks import Refusal, refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
@@ -604,3 +605,60 @@ def test_the_context_holds_exactly_the_verified_claims(
     assert context["sub"] == "victim"
     assert "role" not in context and "jku" not in context and "ctx" not in context
     assert set(context) - {"jsonClaims"} == {k for k, v in claims.items() if v is not None}
+
+
+# --- hostile key sets -----------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:The RSA key is 1024 bits")
+def test_a_hostile_key_set_spoils_nothing_for_the_good_key(clock: FakeClock) -> None:
+    with DevIssuer(algorithms=()) as issuer:
+        good = issuer.add_key("RS256", "good")
+        leaked = issuer.add_key("RS256", "leaked")
+        weak = issuer.add_key("RS256", "weak", rsa_bits=1024)
+        twin_a = issuer.add_key("RS256", "twin")
+        encryption = issuer.add_key("RS256", "enc")
+        members = issuer.jwks()["keys"]
+        by_kid = {member["kid"]: member for member in members}
+        leaked_key = issuer.keys[leaked].private
+        assert isinstance(leaked_key, rsa.RSAPrivateKey)
+        leaked_private = leaked_key.private_numbers()
+        by_kid[leaked]["d"] = (
+            base64.urlsafe_b64encode(leaked_private.d.to_bytes(256, "big")).rstrip(b"=").decode()
+        )
+        by_kid[encryption]["use"] = "enc"
+        twin_b = public_jwk(
+            DevIssuer(algorithms=("RS256",)).keys.popitem()[1].private, twin_a, "RS256"
+        )
+        hostile = [
+            *by_kid.values(),
+            twin_b,
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "broken", "n": "%%%", "e": "AQAB"},
+            "junk",
+            None,
+            42,
+        ]
+        body = json.dumps({"keys": hostile}).encode()
+        issuer.responder = lambda path: Reply(200, body) if path == "/jwks" else None
+        log = io.StringIO()
+        authorizer = build_authorizer(issuer, clock, log=log)
+        claims = good_claims(issuer, clock)
+        allowed = authorizer.handle(
+            make_event("rest_token", f"Bearer {issuer.mint(claims, kid=good, now=clock.now)}")
+        )
+        assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        for kid in (leaked, weak, twin_a, encryption):
+            token = issuer.mint(claims, kid=kid, now=clock.now)
+            refusal = refuse(authorizer, log, make_event("rest_token", f"Bearer {token}"))
+            assert refusal.reason == "unknown_kid", kid
+        hmac_token = hmac_signed({"alg": "HS256", "kid": "hmac"}, claims, b"secret")
+        refusal = refuse(authorizer, log, make_event("rest_token", f"Bearer {hmac_token}"))
+        assert refusal.reason == "disallowed_algorithm"
+        fetched = next(
+            json.loads(line)
+            for line in log.getvalue().splitlines()
+            if "issuer keys fetched" in line
+        )
+        assert fetched["keys"] == 1  # only the good key survived
+        assert "private members" in fetched["detail"] and "1024-bit" in fetched["detail"]
