@@ -109,6 +109,8 @@ class Authorizer:
             rules=token_rules(settings),
             max_token_bytes=settings.max_token_bytes,
             clock=clock,
+            leeway=settings.leeway_seconds,
+            cache_size=settings.token_cache_size,
         )
         self.access_rules: tuple[Rule, ...] = access_rules(settings)
 
@@ -130,21 +132,22 @@ class Authorizer:
         """Run the checks and return the decision; raises only on bugs."""
         try:
             request = self._request(event)
-            arn = parse_arn(request.resource_arn)
         except TokenError as exc:
             return Decision("unauthorized", exc.reason, message=str(exc))
         if request.token is None:
-            return Decision(
-                "unauthorized", request.token_problem or "missing_token", request.kind, arn
-            )
+            reason = request.token_problem or "missing_token"
+            return Decision("unauthorized", reason, request.kind)
         try:
             verified = self.verifier.verify(request.token)
+            # The ARN is only needed to answer with a policy; parsed after the
+            # token so that a flood of junk tokens costs as little as possible.
+            arn = parse_arn(request.resource_arn)
         except TokenError as exc:
             return Decision(
-                "unauthorized", exc.reason, request.kind, arn, None, str(exc), exc.details
+                "unauthorized", exc.reason, request.kind, None, None, str(exc), exc.details
             )
         except KeysUnavailable as exc:
-            return Decision("error", exc.reason, request.kind, arn, None, str(exc))
+            return Decision("error", exc.reason, request.kind, None, None, str(exc))
         try:
             check_claims(verified.claims, self.access_rules, self._clock())
         except AccessDenied as exc:
@@ -163,7 +166,10 @@ class Authorizer:
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
         simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
         if decision.outcome == "allow" and decision.token is not None and decision.arn is not None:
-            context = build_context(decision.token.claims)
+            memo = decision.token.memo
+            context = memo.get("context")
+            if context is None:
+                context = memo["context"] = build_context(decision.token.claims)
             if simple:
                 return simple_response(True, context)
             return iam_response(decision.token.claims["sub"], "Allow", decision.arn, context)

@@ -49,6 +49,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "AUTHORIZER_HTTP_API_RESPONSE",
         "AUTHORIZER_TOKEN_HEADER",
         "AUTHORIZER_TOKEN_QUERY_PARAMETER",
+        "AUTHORIZER_TOKEN_CACHE_SIZE",
         "JWKS_CACHE_SECONDS",
         "JWKS_REFRESH_COOLDOWN_SECONDS",
         "JWKS_MAX_STALE_SECONDS",
@@ -73,6 +74,7 @@ class Settings:
     http_api_response: HttpApiResponse = "simple"
     token_header: str = "Authorization"
     token_query_parameter: str | None = "access_token"
+    token_cache_size: int = 1024
     jwks_cache_seconds: int = 600
     jwks_refresh_cooldown_seconds: int = 30
     jwks_max_stale_seconds: int = 86400
@@ -106,6 +108,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         http_api_response=_http_api_response(env.optional("AUTHORIZER_HTTP_API_RESPONSE")),
         token_header=_header_name(env.optional("AUTHORIZER_TOKEN_HEADER") or "Authorization"),
         token_query_parameter=_query_parameter(environ),
+        token_cache_size=env.integer("AUTHORIZER_TOKEN_CACHE_SIZE", 1024, 0, 100000),
         jwks_cache_seconds=env.integer("JWKS_CACHE_SECONDS", 600, 30, 604800),
         jwks_refresh_cooldown_seconds=env.integer("JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
         jwks_max_stale_seconds=env.integer("JWKS_MAX_STALE_SECONDS", 86400, 0, 2592000),

@@ -40,23 +40,43 @@ def build_context(
     """Encode verified ``claims`` as a flat context of at most ``max_bytes`` of JSON."""
     encoded: dict[str, ContextValue] = {}
     json_names: list[str] = []
-    dropped = [name for name in claims if name in RESERVED_KEYS]
+    dropped: list[str] = []
+    budget = 0  # a cheap upper bound on the JSON size, see _fit
     for name, value in claims.items():
-        if name in RESERVED_KEYS or value is None:
+        if name in RESERVED_KEYS:
+            dropped.append(name)
             continue
-        if isinstance(value, str):
-            encoded[name] = value
+        if value is None:
+            continue
+        if type(value) is str:
+            text = value
         else:
             # Numbers too: we write their JSON text ourselves rather than rely
             # on how API Gateway would stringify them (1800000300 vs 1.8E9).
-            encoded[name] = _json(value)
+            text = _json(value)
             json_names.append(name)
-    return _fit(encoded, json_names, dropped, max_bytes)
+            budget += len(name) + 3
+        encoded[name] = text
+        budget += len(name) + len(text) + 2
+    return _fit(encoded, json_names, dropped, max_bytes, budget)
 
 
 def _fit(
-    encoded: dict[str, ContextValue], json_names: list[str], dropped: list[str], max_bytes: int
+    encoded: dict[str, ContextValue],
+    json_names: list[str],
+    dropped: list[str],
+    max_bytes: int,
+    budget: int,
 ) -> dict[str, ContextValue]:
+    # JSON escaping at most sextuples a character (\\uXXXX) and UTF-8 at most
+    # quadruples it: 6 * characters (+ punctuation) bounds the encoded size.
+    if not dropped and 6 * budget + 16 <= max_bytes:
+        # The common case: clearly within budget, no sizing pass needed.
+        context = dict(encoded)
+        if json_names:
+            context[JSON_CLAIMS_KEY] = _json(json_names)
+        return context
+
     def assemble() -> dict[str, ContextValue]:
         context = dict(encoded)
         kept_json = [name for name in json_names if name in encoded]
@@ -82,8 +102,15 @@ def _fit(
     return context
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Integers are the most common non-string claims (exp, iat, auth_time):
+    # their JSON text is their decimal text, no encoder needed.
+    if type(value) is int:
+        return str(value)
+    return _ENCODER.encode(value)
 
 
 def _size(context: Mapping[str, ContextValue]) -> int:

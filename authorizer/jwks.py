@@ -144,6 +144,20 @@ class KeyCache:
             raise UnknownKid("no key with this kid in the issuer's key set")
         return key
 
+    def get_cached(self, kid: str) -> VerificationKey | None:
+        """The key for ``kid`` under the same freshness rules as :meth:`get`, or ``None``.
+
+        Like :meth:`get` it refreshes an expired set (within the cooldown) and
+        refuses a set past its stale limit, but an unknown ``kid`` never
+        triggers a fetch here.
+        """
+        now = self._clock()
+        if self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
+            self._refresh(now, "expired")
+        if self._keys is None or now >= self._loaded_at + self._fresh + self._max_stale:
+            return None
+        return self._keys.get(kid)
+
     def _may_fetch(self, now: float) -> bool:
         return self._attempted_at is None or now - self._attempted_at >= self._cooldown
 

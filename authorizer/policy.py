@@ -8,6 +8,7 @@ method would wrongly deny (or, with a Deny, wrongly allow) the others.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class ApiArn:
         )
 
 
+@functools.lru_cache(maxsize=256)  # an API has few stages: the same ARNs come back
 def parse_arn(arn: str) -> ApiArn:
     """Parse an ``execute-api`` ARN from an event; raise :class:`MalformedEvent` otherwise."""
     match = _ARN.fullmatch(arn) if len(arn) <= _MAX_ARN_LENGTH else None

@@ -16,12 +16,7 @@ from typing import Any
 
 def loads_strict(text: str) -> Any:
     """Parse ``text``; raise ``ValueError`` (or ``RecursionError``) on anything doubtful."""
-    return json.loads(
-        text,
-        object_pairs_hook=_unique_members,
-        parse_constant=_refuse_constant,
-        parse_float=_finite_float,
-    )
+    return _DECODER.decode(text)
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -40,3 +35,11 @@ def _finite_float(text: str) -> float:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every call: json.loads(text, **hooks) would build a new one each time.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_members,
+    parse_constant=_refuse_constant,
+    parse_float=_finite_float,
+)

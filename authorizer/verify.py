@@ -13,11 +13,10 @@ The order is the security argument (RFC 8725):
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -30,19 +29,27 @@ from .errors import (
     TokenError,
 )
 from .jwks import KeyCache
-from .keys import MAX_KID_LENGTH
+from .keys import MAX_KID_LENGTH, VerificationKey
 from .rules import Rule, check_claims
 from .strictjson import loads_strict
+from .tokencache import Entry, VerifiedTokenCache
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STANDARD_B64 = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
-    """A token whose signature and claims checked out."""
+    """A token whose signature and claims checked out.
+
+    ``memo`` holds values derived from the claims (such as the authorizer
+    context), computed once and reused while the token sits in the cache.
+    """
 
     header: dict[str, Any]
     claims: dict[str, Any]
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def kid(self) -> str:
@@ -64,6 +71,8 @@ class TokenVerifier:
         rules: Sequence[Rule],
         max_token_bytes: int,
         clock: Callable[[], float],
+        leeway: int = 0,
+        cache_size: int = 0,
     ) -> None:
         implementations = get_default_algorithms()
         self._algorithms: dict[str, Algorithm] = {
@@ -73,13 +82,30 @@ class TokenVerifier:
         self._rules = tuple(rules)
         self._max_bytes = max_token_bytes
         self._clock = clock
+        self._leeway = leeway
+        self._cache = VerifiedTokenCache(cache_size)
 
     def verify(self, token: str) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
 
         :class:`~authorizer.errors.KeysUnavailable` passes through untouched:
-        it is not the token's fault.
+        it is not the token's fault. A token verified before is answered from
+        the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
         """
+        if len(token) > self._max_bytes:
+            raise MalformedToken(f"token is longer than {self._max_bytes} bytes")
+        digest = self._cache.digest(token)
+        entry = self._cache.get(digest, self._clock())
+        if entry is not None:
+            if self._keys.get_cached(entry.token.kid) is entry.key:
+                return entry.token
+            self._cache.discard(digest)
+        verified, key = self._verify(token)
+        exp = verified.claims["exp"]  # NotExpired guarantees a finite number
+        self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
+        return verified
+
+    def _verify(self, token: str) -> tuple[VerifiedToken, VerificationKey]:
         header_b64, payload_b64, signature_b64 = split_compact(token, self._max_bytes)
         header = decode_json_segment(header_b64, "header")
         alg, kid = self._check_header(header)
@@ -96,7 +122,7 @@ class TokenVerifier:
         except TokenError as exc:
             exc.details.update(kid=kid, alg=alg)
             raise
-        return VerifiedToken(header=header, claims=claims)
+        return VerifiedToken(header=header, claims=claims), key
 
     def _check_header(self, header: dict[str, Any]) -> tuple[str, str]:
         alg = header.get("alg")
@@ -117,27 +143,31 @@ def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     """Split a JWS Compact Serialization into its three non-empty base64url segments."""
     if len(token) > max_bytes:
         raise MalformedToken(f"token is longer than {max_bytes} bytes")
-    parts = token.split(".")
-    if len(parts) != 3:
-        kind = "JWE tokens are not accepted" if len(parts) == 5 else "not a compact JWS"
-        raise MalformedToken(f"{kind} ({len(parts)} segments)")
-    for part in parts:
-        if not _SEGMENT.fullmatch(part):
-            raise MalformedToken("a segment is empty or not base64url")
-    return parts[0], parts[1], parts[2]
+    if not _COMPACT_JWS.fullmatch(token):
+        count = token.count(".") + 1
+        kind = "JWE tokens are not accepted" if count == 5 else "not a compact JWS"
+        raise MalformedToken(f"{kind} ({count} segments, or a segment not base64url)")
+    header, payload, signature = token.split(".")
+    return header, payload, signature
 
 
 def b64url_decode(segment: str, what: str) -> bytes:
-    """Decode unpadded base64url, refusing non-canonical encodings (stray trailing bits)."""
-    if len(segment) % 4 == 1:
+    """Decode unpadded base64url, refusing non-canonical encodings (stray trailing bits).
+
+    ``segment`` must already hold only base64url characters (see :func:`split_compact`).
+    """
+    remainder = len(segment) % 4
+    if remainder == 1:
         raise MalformedToken(f"{what} is not valid base64url")
+    # The last character of a 2- or 3-character group carries 4 or 2 unused
+    # bits; canonical encoders leave them zero (RFC 4648 section 3.5).
+    if remainder and _B64URL.index(segment[-1]) & (0x0F if remainder == 2 else 0x03):
+        raise MalformedToken(f"{what} is not canonical base64url")
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        # binascii directly: base64.urlsafe_b64decode costs three extra Python calls.
+        return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD_B64) + b"==")
     except (binascii.Error, ValueError):
         raise MalformedToken(f"{what} is not valid base64url") from None
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
-        raise MalformedToken(f"{what} is not canonical base64url")
-    return raw
 
 
 def decode_json_segment(segment: str, what: str) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""A bounded cache of tokens that already verified, keyed by the token's exact bytes.
+
+A token seen before skips parsing and the signature check, but never the
+checks that can change with time or with the issuer's key set:
+
+* an entry is used only while ``now < exp + leeway`` (``exp`` as verified);
+* an entry remembers the key object that verified it, and is used only while
+  the key cache still maps the token's ``kid`` to that same object, so a key
+  removed or replaced by a refresh takes its tokens with it.
+
+Entries are keyed by the SHA-256 digest of the token, so memory stays bounded
+by the entry count whatever the token size; least recently used entries go first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .keys import VerificationKey
+    from .verify import VerifiedToken
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    token: VerifiedToken
+    key: VerificationKey
+    usable_until: float  # exp + leeway
+
+
+class VerifiedTokenCache:
+    """At most ``size`` verified tokens (``size`` 0 disables the cache)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, digest: bytes, now: float) -> Entry | None:
+        """The entry for ``digest`` if it is still within its time; expired entries are dropped."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if now >= entry.usable_until:
+            del self._entries[digest]
+            return None
+        self._entries.move_to_end(digest)
+        return entry
+
+    def put(self, digest: bytes, entry: Entry) -> None:
+        if self._size == 0:
+            return
+        self._entries[digest] = entry
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def discard(self, digest: bytes) -> None:
+        self._entries.pop(digest, None)
