@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz unit-py313 demo events lock sam-build clean
+.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam-build clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -41,6 +41,10 @@ $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 ## make fuzz: the property tests with thousands of examples each (a few minutes)
 fuzz: $(STAMP) $(NODE_STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py
+
+## make bench: the performance comparison (a few minutes); writes docs/benchmarks.{md,svg}
+bench: $(STAMP)
+	$(BIN)/python -m authorizer_tools.bench --out docs/benchmarks.md --svg docs/benchmarks.svg
 
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \

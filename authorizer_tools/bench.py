@@ -1,0 +1,625 @@
+"""`make bench`: this authorizer against the floor and the alternatives, as ratios.
+
+    python -m authorizer_tools.bench [--quick] [--out FILE.md] [--svg FILE.svg]
+
+Everything runs on this machine in one go, against a loopback issuer. Times
+are the best of several rounds (the least disturbed by other work on a shared
+machine) and are reported as ratios to the floor, a bare RSA-2048 PKCS#1 v1.5
+signature check with ``cryptography`` over distinct messages. Verification
+paths are measured with logging at WARNING and metrics off; the
+default-observability figure is reported beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_lambda_powertools
+import cryptography
+import jwt
+import urllib3
+from aws_lambda_powertools import Logger, Metrics
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from joserfc import jwk as jose_jwk
+from joserfc import jwt as jose_jwt
+
+from authorizer.config import load_settings
+from authorizer.handler import Authorizer
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCE = "https://api.example.test"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    micros: float  # per operation; for rows without a floor, a value in ``unit``
+    floor: str  # the floor the ratio is taken against: "rsa", "ec", or "none"
+    note: str = ""
+    unit: str = "us"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    iterations: int
+    rounds: int
+    slow_iterations: int
+    flood: int
+    memory_tokens: int
+    cold_runs: int
+
+
+FULL = Sizes(
+    iterations=2000, rounds=7, slow_iterations=100, flood=10_000, memory_tokens=100_000, cold_runs=7
+)
+QUICK = Sizes(iterations=40, rounds=2, slow_iterations=3, flood=200, memory_tokens=500, cold_runs=2)
+
+
+def best_per_op(run: Callable[[], None], operations: int, rounds: int) -> float:
+    """Microseconds per operation: the fastest of ``rounds`` runs of ``run``."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times) / operations * 1e6
+
+
+@contextlib.contextmanager
+def quiet_environment() -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in ("POWERTOOLS_METRICS_DISABLED",)}
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def make_authorizer(
+    issuer: Any,
+    algorithms: str = "RS256,ES256",
+    *,
+    level: str = "WARNING",
+    cache: int = 1024,
+    stream: io.StringIO | None = None,
+) -> Any:
+
+    settings = load_settings(
+        {
+            "JWT_ISSUER": issuer.issuer,
+            "JWT_AUDIENCE": AUDIENCE,
+            "JWT_ALGORITHMS": algorithms,
+            "AUTHORIZER_TOKEN_CACHE_SIZE": str(cache),
+        }
+    )
+    handler = logging.StreamHandler(stream if stream is not None else io.StringIO())
+    logger = Logger(service=f"bench-{level}-{random.random()}", level=level, logger_handler=handler)
+    return Authorizer(settings, logger=logger, metrics=Metrics(namespace="Bench"))
+
+
+# --- the floor and the alternatives ---------------------------------------------------
+
+
+def floors(issuer: Any, sizes: Sizes) -> list[Row]:
+
+    rows = []
+    for kind, kid in (("rsa", _kid(issuer, "RS256")), ("ec", _kid(issuer, "ES256"))):
+        private = issuer.keys[kid].private
+        public = private.public_key()
+        messages = [os.urandom(600) for _ in range(sizes.iterations)]
+        if kind == "rsa":
+            signatures = [private.sign(m, padding.PKCS1v15(), hashes.SHA256()) for m in messages]
+
+            def check(m: bytes, s: bytes, public: Any = public) -> None:
+                public.verify(s, m, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            signatures = [private.sign(m, ec.ECDSA(hashes.SHA256())) for m in messages]
+
+            def check(m: bytes, s: bytes, public: Any = public) -> None:
+                public.verify(s, m, ec.ECDSA(hashes.SHA256()))
+
+        pairs = list(zip(messages, signatures, strict=True))
+
+        def run(pairs: list[tuple[bytes, bytes]] = pairs, check: Any = check) -> None:
+            for message, signature in pairs:
+                check(message, signature)
+
+        name = (
+            "floor: RSA-2048 PKCS#1 v1.5 verify" if kind == "rsa" else "floor: ECDSA P-256 verify"
+        )
+        rows.append(Row(name, best_per_op(run, len(pairs), sizes.rounds), kind))
+    return rows
+
+
+def alternatives(issuer: Any, tokens: Sequence[str], sizes: Sizes) -> list[Row]:
+
+    kid = _kid(issuer, "RS256")
+    public = issuer.keys[kid].private.public_key()
+    options = {"audience": AUDIENCE, "issuer": issuer.issuer, "leeway": 60, "algorithms": ["RS256"]}
+
+    def pyjwt() -> None:
+        for token in tokens:
+            jwt.decode(token, public, **options)
+
+    client = jwt.PyJWKClient(issuer.jwks_uri)
+    client.get_signing_key_from_jwt(tokens[0])
+
+    def pyjwkclient() -> None:
+        for token in tokens:
+            jwt.decode(token, client.get_signing_key_from_jwt(token).key, **options)
+
+    jose_key = jose_jwk.import_key(issuer.jwks()["keys"][0])
+    registry = jose_jwt.JWTClaimsRegistry(
+        leeway=60,
+        iss={"essential": True, "value": issuer.issuer},
+        aud={"essential": True, "value": AUDIENCE},
+        exp={"essential": True},
+    )
+
+    def joserfc() -> None:
+        for token in tokens:
+            registry.validate(jose_jwt.decode(token, jose_key, algorithms=["RS256"]).claims)
+
+    slow = tokens[: sizes.slow_iterations]
+
+    def provider_sample() -> None:
+        # The pattern of Authgear's backend guide: discovery and a new key client per request.
+        for token in slow:
+            discovery = issuer.discovery_uri
+            with urllib.request.urlopen(discovery, timeout=5) as response:  # noqa: S310
+                jwks_uri = json.load(response)["jwks_uri"]
+            fresh = jwt.PyJWKClient(jwks_uri)
+            jwt.decode(
+                token,
+                fresh.get_signing_key_from_jwt(token).key,
+                audience=AUDIENCE,
+                algorithms=["RS256"],
+            )
+
+    n = len(tokens)
+    return [
+        Row("PyJWT jwt.decode, key preloaded", best_per_op(pyjwt, n, sizes.rounds), "rsa"),
+        Row("PyJWKClient + jwt.decode (warm)", best_per_op(pyjwkclient, n, sizes.rounds), "rsa"),
+        Row("joserfc jwt.decode + claims registry", best_per_op(joserfc, n, sizes.rounds), "rsa"),
+        Row(
+            "provider sample: discovery + new PyJWKClient per request",
+            best_per_op(provider_sample, len(slow), max(1, sizes.rounds // 3)),
+            "rsa",
+            "loopback issuer",
+        ),
+    ]
+
+
+# --- this authorizer ------------------------------------------------------------------
+
+
+def ours(issuer: Any, sizes: Sizes) -> list[Row]:
+
+    rows = []
+    for alg, floor in (("RS256", "rsa"), ("ES256", "ec")):
+        kid = _kid(issuer, alg)
+        batches = [
+            [
+                make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE}, kid=kid)}")
+                for _ in range(sizes.iterations)
+            ]
+            for _ in range(sizes.rounds)
+        ]
+        authorizer = make_authorizer(issuer)
+        authorizer.prefetch()
+        rounds = iter(batches)
+
+        def first_seen(authorizer: Any = authorizer, rounds: Iterator[Any] = rounds) -> None:
+            for event in next(rounds):  # each round its own never-seen tokens
+                authorizer.handle(event)
+
+        rows.append(
+            Row(
+                f"this authorizer, {alg}, token seen first",
+                best_per_op(first_seen, sizes.iterations, sizes.rounds),
+                floor,
+                "full invocation: event in, response out",
+            )
+        )
+        event = batches[0][0]
+
+        def seen(authorizer: Any = authorizer, event: Any = event) -> None:
+            for _ in range(sizes.iterations):
+                authorizer.handle(event)
+
+        rows.append(
+            Row(
+                f"this authorizer, {alg}, token seen before",
+                best_per_op(seen, sizes.iterations, sizes.rounds),
+                floor,
+            )
+        )
+    rows.append(_default_observability(issuer, sizes))
+    return rows
+
+
+def _default_observability(issuer: Any, sizes: Sizes) -> Row:
+
+    kid = _kid(issuer, "RS256")
+    batches = [
+        [
+            make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE}, kid=kid)}")
+            for _ in range(sizes.iterations)
+        ]
+        for _ in range(sizes.rounds)
+    ]
+    os.environ.pop("POWERTOOLS_METRICS_DISABLED", None)
+    try:
+        authorizer = make_authorizer(issuer, level="INFO")
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink):
+            authorizer.prefetch()
+        rounds = iter(batches)
+
+        def run() -> None:
+            with contextlib.redirect_stdout(sink):  # EMF metric lines
+                for event in next(rounds):
+                    authorizer.handle(event)
+
+        micros = best_per_op(run, sizes.iterations, sizes.rounds)
+    finally:
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    return Row(
+        "this authorizer, RS256, seen first, INFO log + metrics on",
+        micros,
+        "rsa",
+        "default observability",
+    )
+
+
+def floods(issuer: Any, sizes: Sizes) -> list[Row]:
+
+    authorizer = make_authorizer(issuer)
+    authorizer.prefetch()
+    before = issuer.fetches()
+    forged = [
+        make_event(
+            "rest_token", "Bearer " + _unsigned({"alg": "RS256", "kid": os.urandom(8).hex()})
+        )
+        for _ in range(sizes.flood)
+    ]
+    junk = [
+        make_event("rest_token", f"Bearer {os.urandom(24).hex()}.{os.urandom(8).hex()}")
+        for _ in range(sizes.flood)
+    ]
+
+    def run(events: list[Any]) -> None:
+        for event in events:
+            with contextlib.suppress(Exception):
+                authorizer.handle(event)
+
+    started = time.perf_counter()
+    run(forged)
+    forged_micros = (time.perf_counter() - started) / len(forged) * 1e6
+    kid_fetches = issuer.fetches() - before
+    junk_micros = best_per_op(lambda: run(junk), len(junk), sizes.rounds)
+    junk_fetches = issuer.fetches() - before - kid_fetches
+    return [
+        Row(
+            f"{sizes.flood} tokens with random kids, per rejection",
+            forged_micros,
+            "rsa",
+            f"{kid_fetches} key-set fetch(es), cooldown 30 s",
+        ),
+        Row(
+            f"{sizes.flood} malformed tokens, per rejection",
+            junk_micros,
+            "rsa",
+            f"{junk_fetches} fetch(es)",
+        ),
+    ]
+
+
+# --- cold start, memory, size (in fresh processes) --------------------------------------
+
+COLD_DEPENDENCIES = """
+import time
+started = time.perf_counter()
+import jwt, jwt.algorithms, urllib3, cryptography.hazmat.primitives.asymmetric.rsa
+from aws_lambda_powertools import Logger, Metrics
+print((time.perf_counter() - started) * 1000)
+"""
+
+COLD_HANDLER = """
+import json, sys, time
+started = time.perf_counter()
+from authorizer import app
+imported = time.perf_counter()
+if len(sys.argv) > 1:
+    app.AUTHORIZER.handle(json.loads(sys.argv[1]))
+print((imported - started) * 1000, (time.perf_counter() - started) * 1000)
+"""
+
+
+def cold_start(issuer: Any, sizes: Sizes) -> list[Row]:
+    env = {
+        **os.environ,
+        "JWT_ISSUER": issuer.issuer,
+        "JWT_AUDIENCE": AUDIENCE,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "PYTHONPATH": str(ROOT),
+    }
+    event = json.dumps(make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}"))
+    deps, bare, first = [], [], []
+    for _ in range(sizes.cold_runs):
+        deps.append(float(_python(COLD_DEPENDENCIES, env)))
+        bare.append(float(_python(COLD_HANDLER, {**env, "JWKS_PREFETCH": "false"}).split()[0]))
+        first.append(float(_python(COLD_HANDLER, env, event).split()[1]))
+    dep, own, answered = (statistics.median(v) for v in (deps, bare, first))
+    note = "median of fresh processes"
+    return [
+        Row("cold: import the dependencies", dep, "none", note, "ms"),
+        Row(
+            "cold: import authorizer.app, no prefetch",
+            own,
+            "none",
+            f"{own - dep:+.1f} ms over the dependencies",
+            "ms",
+        ),
+        Row(
+            "cold: import with key prefetch + first request answered",
+            answered,
+            "none",
+            "loopback issuer",
+            "ms",
+        ),
+    ]
+
+
+MEMORY = """
+import os, resource, sys
+sys.path.insert(0, sys.argv[1])
+os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+from authorizer_tools.bench import make_authorizer
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event
+count, audience = int(sys.argv[2]), sys.argv[3]
+with DevIssuer(algorithms=("EdDSA",)) as issuer:
+    authorizer = make_authorizer(issuer, "EdDSA")
+    authorizer.prefetch()
+    for index in range(1000):  # warm up allocators and caches first
+        authorizer.handle(make_event("rest_token", "Bearer " + issuer.mint({"aud": audience})))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for index in range(count):
+        token = issuer.mint({"aud": audience, "sub": f"user-{index}"})
+        authorizer.handle(make_event("rest_token", "Bearer " + token))
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(before, after, len(authorizer.verifier._cache))
+"""
+
+
+def memory(sizes: Sizes) -> list[Row]:
+    output = _python(MEMORY, dict(os.environ), str(ROOT), str(sizes.memory_tokens), AUDIENCE)
+    before, after, cached = (int(x) for x in output.split())
+    growth_mb = (after - before) / 1024  # ru_maxrss is in KiB on Linux
+    return [
+        Row(
+            f"memory: peak RSS growth over {sizes.memory_tokens} distinct tokens",
+            growth_mb,
+            "none",
+            f"the bounded cache held {cached} tokens",
+            "MB",
+        )
+    ]
+
+
+def artifact_size() -> list[Row]:
+    target = Path(tempfile.mkdtemp(prefix="artifact-"))
+    try:
+        subprocess.run(
+            [
+                "make",
+                "--no-print-directory",
+                "build-AuthorizerFunction",
+                f"ARTIFACTS_DIR={target}",
+                f"PYTHON={sys.executable}",
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+        unzipped = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+        archive = target.with_suffix(".zip")
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(target.rglob("*")):
+                if path.is_file():
+                    bundle.write(path, path.relative_to(target))
+        zipped = archive.stat().st_size
+        archive.unlink()
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+    return [
+        Row("artifact (arm64, python3.13): unzipped", unzipped / 1e6, "none", "", "MB"),
+        Row("artifact (arm64, python3.13): zipped", zipped / 1e6, "none", "", "MB"),
+    ]
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def report(rows: list[Row]) -> str:
+    floor = {row.floor: row.micros for row in rows if row.name.startswith("floor")}
+    lines = [
+        "| measurement | value | x floor | note |",
+        "|---|---:|---:|---|",
+    ]
+    for row in rows:
+        value = f"{row.micros:,.1f} {row.unit}"
+        if row.floor == "none":
+            lines.append(f"| {row.name} | {value} | | {row.note} |")
+            continue
+        ratio = row.micros / floor[row.floor]
+        versus = "" if row.floor == "rsa" else " (vs ECDSA)"
+        lines.append(f"| {row.name} | {value} | {ratio:,.2f}{versus} | {row.note} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"cryptography {cryptography.__version__}, PyJWT {jwt.__version__}, "
+        f"urllib3 {getattr(urllib3, '__version__', '?')}, "
+        f"Powertools {aws_lambda_powertools.__version__}"
+    )
+
+
+def svg(rows: list[Row]) -> str:
+    """A horizontal bar chart of the ratios to the floor, on a log scale."""
+
+    floor = {row.floor: row.micros for row in rows if row.name.startswith("floor")}
+    bars = [
+        (row.name, row.micros / floor[row.floor])
+        for row in rows
+        if row.floor in floor and not row.name.startswith(("cold", "floor"))
+    ]
+    width, left, height = 900, 430, 26
+    top = 40
+
+    def scale(ratio: float) -> float:
+        return (math.log10(max(ratio, 0.01)) + 2) / 5 * (width - left - 60)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{top + height * len(bars) + 40}" font-family="sans-serif" font-size="12">',
+        '<text x="10" y="22" font-size="15">Time per request as a multiple of a bare '
+        "signature check (log scale; lower is better)</text>",
+    ]
+    for index, (name, ratio) in enumerate(bars):
+        y = top + index * height
+        colour = "#2b8a3e" if name.startswith("this") else "#868e96"
+        parts.append(f'<text x="{left - 8}" y="{y + 16}" text-anchor="end">{_xml(name)}</text>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 4}" width="{scale(ratio):.1f}" height="16" fill="{colour}"/>'
+        )
+        parts.append(f'<text x="{left + scale(ratio) + 6:.1f}" y="{y + 16}">{ratio:,.2f}x</text>')
+    one = left + scale(1.0)
+    parts.append(
+        f'<line x1="{one:.1f}" x2="{one:.1f}" y1="{top}" '
+        f'y2="{top + height * len(bars)}" stroke="#c92a2a" stroke-dasharray="4"/>'
+    )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _kid(issuer: DevIssuer, alg: str) -> str:
+    return next(kid for kid, key in issuer.keys.items() if key.alg == alg)
+
+
+def _bearer_with_random_kid() -> str:
+    return "Bearer " + _unsigned({"alg": "RS256", "kid": os.urandom(8).hex()})
+
+
+def _unsigned(header: dict[str, Any]) -> str:
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    payload = {"iss": "x", "sub": "y", "aud": AUDIENCE, "iat": 1, "exp": 2}
+    return ".".join(
+        [b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), b64(os.urandom(256))]
+    )
+
+
+def _python(script: str, env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"benchmark step failed: {result.stderr.strip().splitlines()[-1:]}")
+    return str(result.stdout.strip().splitlines()[-1])
+
+
+def run(sizes: Sizes, *, with_size: bool) -> list[Row]:
+
+    with quiet_environment(), DevIssuer(algorithms=("RS256", "ES256")) as issuer:
+        rs_kid = _kid(issuer, "RS256")
+        tokens = [issuer.mint({"aud": AUDIENCE}, kid=rs_kid) for _ in range(sizes.iterations)]
+        rows = floors(issuer, sizes)
+        rows += alternatives(issuer, tokens, sizes)
+        rows += ours(issuer, sizes)
+        rows += floods(issuer, sizes)
+        rows += cold_start(issuer, sizes)
+    rows += memory(sizes)
+    if with_size:
+        rows += artifact_size()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny counts: check the harness")
+    parser.add_argument("--no-size", action="store_true", help="skip building the artifact")
+    parser.add_argument("--out", type=Path, help="write the report (Markdown) here")
+    parser.add_argument("--svg", type=Path, help="write the ratio chart (SVG) here")
+    options = parser.parse_args(argv)
+    rows = run(QUICK if options.quick else FULL, with_size=not options.no_size)
+    table = report(rows)
+    print(table)
+    if options.out:
+        stamp = time.strftime("%Y-%m-%d")
+        chart = f"\n![ratios]({options.svg.name})\n" if options.svg else ""
+        options.out.write_text(
+            f"# Benchmarks\n\nMeasured {stamp} with `make bench` on {machine()}.\n"
+            f"Verification paths: logging at WARNING, metrics off; best of several rounds.\n"
+            f"{chart}\n{table}\n",
+            encoding="utf-8",
+        )
+    if options.svg:
+        options.svg.write_text(svg(rows), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
