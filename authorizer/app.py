@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .config import load_settings
 from .handler import SERVICE, Authorizer, AuthorizerUnavailable
+
+if TYPE_CHECKING:  # only for annotations: not worth its import time at cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = ["AUTHORIZER", "Authorizer", "AuthorizerUnavailable", "lambda_handler"]
 

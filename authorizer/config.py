@@ -8,11 +8,9 @@ answering requests with a half-configured verifier.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from difflib import get_close_matches
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -141,6 +139,8 @@ def is_loopback_host(host: str) -> bool:
     """True for ``localhost``, 127.0.0.0/8 and ::1 (the only hosts allowed over http)."""
     if host.lower() == "localhost":
         return True
+    import ipaddress  # noqa: PLC0415 - only http:// URLs get here; spared at cold start
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -202,6 +202,8 @@ class _Env:
 def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
     for name in sorted(environ):
         if name.startswith(_OUR_PREFIXES) and name not in KNOWN_VARIABLES:
+            from difflib import get_close_matches  # noqa: PLC0415 - the error path only
+
             hint = get_close_matches(name, KNOWN_VARIABLES, n=1)
             suggestion = f" (did you mean {hint[0]}?)" if hint else ""
             raise ConfigError(f"{name} is not a setting this authorizer knows{suggestion}")

@@ -1,13 +1,18 @@
 """Decision logs and metrics, through Powertools (structured JSON logs, CloudWatch EMF).
 
-One log line per decision, with a fixed reason code; counts by outcome and
-reason; key-set fetches counted on their own lines. Never the token: callers
-pass only reason codes, claims they verified, and bounded header facts.
+One log line per decision, with a fixed reason code, that also carries the
+decision's metric (CloudWatch Embedded Metric Format: the ``_aws`` block makes
+CloudWatch count ``Decisions`` by ``Outcome`` and ``Reason`` from the log line
+itself), so a decision costs one serialisation, not two. When INFO logging is
+off the metric goes out alone through Powertools Metrics. Key-set fetches are
+logged and counted on their own lines. Never the token: callers pass only
+reason codes, claims they verified, and bounded header facts.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +35,8 @@ class Telemetry:
         self._std_logger = logging.getLogger(logger.name)
         self._metrics = metrics
         self._issuer = issuer
+        self._namespace = metrics.namespace
+        self._service = metrics.service
         # Powertools keeps accumulating (and never clears) metrics while they
         # are disabled, so a disabled sink is skipped here, once.
         self._metrics_on = not is_metrics_disabled()
@@ -44,13 +51,13 @@ class Telemetry:
         claims: Mapping[str, Any] | None,
         detail: str,
     ) -> None:
-        if self._metrics_on:
-            self._metrics.add_dimension(name="Outcome", value=outcome)
-            self._metrics.add_dimension(name="Reason", value=reason)
-            self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
-            self._metrics.flush_metrics()
         level = logging.ERROR if outcome == "error" else logging.INFO
         if not self._std_logger.isEnabledFor(level):
+            if self._metrics_on:
+                self._metrics.add_dimension(name="Outcome", value=outcome)
+                self._metrics.add_dimension(name="Reason", value=reason)
+                self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+                self._metrics.flush_metrics()
             return
         fields: dict[str, Any] = {
             "decision": outcome,
@@ -63,8 +70,29 @@ class Telemetry:
             fields["sub"] = claims.get("sub")
         if detail:
             fields["detail"] = detail
+        if self._metrics_on:
+            fields.update(self._emf(outcome, reason))
         log = self.logger.error if outcome == "error" else self.logger.info
         log("authorization decision", extra=fields)
+
+    def _emf(self, outcome: str, reason: str) -> dict[str, Any]:
+        """The Embedded Metric Format members that make a log line count one decision."""
+        dimensions = ["Outcome", "Reason"]
+        members: dict[str, Any] = {"Outcome": outcome, "Reason": reason, "Decisions": 1}
+        if self._service:
+            dimensions.append("service")
+            members["service"] = self._service
+        members["_aws"] = {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": self._namespace,
+                    "Dimensions": [dimensions],
+                    "Metrics": [{"Name": "Decisions", "Unit": "Count"}],
+                }
+            ],
+        }
+        return members
 
     def refresh(self, outcome: RefreshOutcome) -> None:
         fields = {

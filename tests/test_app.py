@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -232,10 +233,13 @@ def test_every_reason_code_is_logged_and_counted_without_the_token(
         assert str(exc) == "Unauthorized"
     record = decisions(log)[-1]
     assert record["reason"] == reason
+    # The decision line carries its own metric (EMF): Decisions by Outcome and Reason.
+    assert record["Reason"] == reason and record["Decisions"] == 1
+    assert record["Outcome"] == ("deny" if reason == "insufficient_scope" else "unauthorized")
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
+    assert directive["Dimensions"] == [["Outcome", "Reason", "service"]]
     emitted = capsys.readouterr().out
-    metric = [json.loads(line) for line in emitted.splitlines() if '"Decisions"' in line][-1]
-    assert metric["Reason"] == reason
-    assert metric["Outcome"] == ("deny" if reason == "insufficient_scope" else "unauthorized")
     everything = log.getvalue() + emitted
     assert token not in everything
     assert token.split(".")[2] not in everything  # never the signature
@@ -278,15 +282,27 @@ def test_missing_token_is_logged_with_its_event_kind(issuer: DevIssuer, clock: F
 def test_key_fetches_are_counted_in_their_own_metric_lines(
     issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    authorizer = build_authorizer(issuer, clock)
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log)
     for _ in range(3):
         authorizer.handle(make_event("rest_token", f"Bearer {mint(issuer, clock)}"))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     fetches = [line for line in lines if "JwksFetches" in line]
     assert len(fetches) == 1
     assert "Reason" not in fetches[0]
-    assert sum(1 for line in lines if "Decisions" in line) == 3
+    assert [r["Decisions"] for r in decisions(log)] == [1, 1, 1]  # one line per decision
     assert issuer.fetches() == 1
+
+
+def test_with_info_logging_off_the_decision_metric_still_goes_out(
+    issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    logging.getLogger(authorizer._telemetry.logger.name).setLevel(logging.WARNING)
+    authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    decided = [line for line in lines if "Decisions" in line]
+    assert [(d["Outcome"], d["Reason"]) for d in decided] == [("allow", "allowed")]
 
 
 def test_warm_invocations_reuse_the_cache_across_many_tokens(
