@@ -61,9 +61,13 @@ unit-py313: $(NODE_STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m authorizer_tools.demo
 
-## make events: rewrite events/ from the generator (placeholder token)
+## make events: rewrite events/ from the generator; with TOKEN=..., write events/local/ instead
 events: $(STAMP)
-	$(BIN)/python -m authorizer_tools.samples events
+ifdef TOKEN
+	$(BIN)/python -m authorizer_tools events events/local --token "$(TOKEN)"
+else
+	$(BIN)/python -m authorizer_tools events events
+endif
 
 ## make lock: re-pin requirements*.txt from requirements*.in (needs uv)
 lock:

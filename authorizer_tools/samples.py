@@ -1,6 +1,6 @@
 """The sample events in ``events/``: one per API Gateway authorizer shape.
 
-    python -m authorizer_tools.samples events
+    python -m authorizer_tools events events/
 
 Each sample carries :data:`PLACEHOLDER` where the access token goes; replace it
 with a real token to use the file with ``sam local invoke -e``. The demo and
@@ -10,7 +10,6 @@ the tests substitute freshly minted tokens.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,24 +34,30 @@ def render(kind: str) -> str:
     return json.dumps(sample(kind), indent=2, sort_keys=True) + "\n"
 
 
-def write_all(directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
+#: Negative samples: what a client may send instead of a usable Bearer token.
+NEGATIVES: dict[str, str | None] = {
+    "no-token": None,
+    "wrong-scheme": "Basic dXNlcjpwYXNzd29yZA==",
+    "malformed": "Bearer not-a-jwt",
+}
+
+
+def render_negative(kind: str, case: str) -> str:
+    event = make_event(kind, NEGATIVES[case])
+    return json.dumps(event, indent=2, sort_keys=True) + "\n"
+
+
+def write_all(directory: Path, token: str | None = None) -> list[Path]:
+    """Write one positive sample per shape (with ``token``, or the placeholder) and negatives."""
+    (directory / "negative").mkdir(parents=True, exist_ok=True)
     written = []
     for kind in KINDS:
         path = directory / f"{kind}.json"
-        path.write_text(render(kind), encoding="utf-8")
+        text = render(kind) if token is None else render(kind).replace(PLACEHOLDER, token)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
+        for case in NEGATIVES:
+            negative = directory / "negative" / f"{kind}-{case}.json"
+            negative.write_text(render_negative(kind, case), encoding="utf-8")
+            written.append(negative)
     return written
-
-
-def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m authorizer_tools.samples DIRECTORY", file=sys.stderr)
-        return 2
-    for path in write_all(Path(argv[0])):
-        print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))

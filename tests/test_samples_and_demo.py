@@ -14,7 +14,7 @@ import pytest
 from authorizer.events import EventKind, classify
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import KINDS
-from authorizer_tools.samples import PLACEHOLDER, render, with_token
+from authorizer_tools.samples import NEGATIVES, PLACEHOLDER, render, render_negative, with_token
 from examples.whoami.app import lambda_handler as whoami
 from tests.conftest import FakeClock, build_authorizer, mint
 
@@ -33,6 +33,22 @@ def test_each_sample_event_is_current_and_of_its_shape(kind: str) -> None:
 
 def test_the_five_shapes_are_all_there() -> None:
     assert sorted(path.stem for path in EVENTS.glob("*.json")) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("case", sorted(NEGATIVES))
+def test_each_negative_sample_is_current_and_refused(
+    issuer: DevIssuer, clock: FakeClock, kind: str, case: str
+) -> None:
+    path = EVENTS / "negative" / f"{kind}-{case}.json"
+    assert path.read_text(encoding="utf-8") == render_negative(kind, case), "run `make events`"
+    authorizer = build_authorizer(issuer, clock)
+    try:
+        response = authorizer.handle(json.loads(path.read_text(encoding="utf-8")))
+    except Exception as exc:
+        assert str(exc) == "Unauthorized"
+    else:
+        assert response == {"isAuthorized": False}
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -1,0 +1,319 @@
+"""`python -m authorizer_tools`: the local loop, from a token to a decision, without AWS.
+
+    dev-issuer [--port N] [--algorithms RS256,ES256]   serve a local OpenID issuer
+    dev-issuer rotate [--algorithm ALG] [--keep-old]   publish a new key
+    mint [--sub S] [--scope "a b"] [--role R] ...       print a token from the dev issuer
+    event KIND --token T [--method M] [--path P] ...    write an authorizer event
+    events DIR [--token T]                              write every sample event
+    invoke EVENT_FILE [--parameter N=V] [--env N=V]     run the real handler on an event
+    doctor [--parameter N=V] [--env N=V] [--token T]    check a configuration against its issuer
+
+Every error is one line on stderr and a non-zero exit: 2 for bad input; for
+``invoke``, 1 when API Gateway would answer 401, 3 for 403, 4 for 500.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from . import devstate
+from .devissuer import DevIssuer, Reply
+from .eventgen import KINDS, make_event
+from .samples import write_all
+from .templateconfig import TemplateError, environment, read
+
+EXIT_USAGE = 2
+EXIT_FOR_STATUS = {200: 0, 401: 1, 403: 3, 500: 4}
+
+
+class CliError(Exception):
+    """A problem with the user's input, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    options = parser.parse_args(argv)
+    try:
+        result: int = options.run(options)
+        return result
+    except (CliError, devstate.StateError, TemplateError) as exc:
+        print(f"{parser.prog} {options.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a one-line report instead of a traceback
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"{parser.prog} {options.command}: error: {type(exc).__name__}: {first}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="authorizer_tools", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    issuer = commands.add_parser("dev-issuer", help="serve a local OpenID issuer")
+    issuer.add_argument("action", nargs="?", choices=["serve", "rotate"], default="serve")
+    issuer.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR)
+    issuer.add_argument("--port", type=int, default=devstate.DEFAULT_PORT)
+    issuer.add_argument(
+        "--algorithms",
+        default="RS256,ES256",
+        help="keys to create on first start (comma-separated)",
+    )
+    issuer.add_argument("--algorithm", default="RS256", help="rotate: the new key's algorithm")
+    issuer.add_argument(
+        "--keep-old", action="store_true", help="rotate: keep publishing the older keys"
+    )
+    issuer.set_defaults(run=_dev_issuer)
+
+    mint = commands.add_parser("mint", help="print an access token from the dev issuer")
+    mint.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR)
+    mint.add_argument("--sub", default="dev-user")
+    mint.add_argument("--aud", action="append", help="audience (repeat for an array)")
+    mint.add_argument("--scope", help='space-separated scopes, e.g. "read:orders write:orders"')
+    mint.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    mint.add_argument("--roles-claim", default="roles", help="the claim that holds --role")
+    mint.add_argument("--expires-in", type=int, default=300, help="seconds; negative: expired")
+    mint.add_argument("--alg", default="RS256", help="signing algorithm (a key of it must exist)")
+    mint.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="any claim; the value is JSON if it parses, else a string",
+    )
+    mint.set_defaults(run=_mint)
+
+    event = commands.add_parser("event", help="write an API Gateway authorizer event")
+    event.add_argument("kind", choices=KINDS)
+    event.add_argument("--token", help="the access token (omit for an event without one)")
+    event.add_argument("--method", default="GET")
+    event.add_argument("--path", default="/orders")
+    event.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
+    event.add_argument("--cookie", action="append", default=[], metavar="NAME=VALUE")
+    event.add_argument("--query", action="append", default=[], metavar="NAME=VALUE")
+    event.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    event.set_defaults(run=_event)
+
+    events = commands.add_parser("events", help="write every sample event (+ negatives)")
+    events.add_argument("directory", type=Path)
+    events.add_argument("--token", help="a real token instead of the placeholder")
+    events.set_defaults(run=_events)
+
+    for name, helptext, runner in (
+        ("invoke", "run the real handler on an event file", _invoke),
+        ("doctor", "check a configuration against its real issuer", _doctor),
+    ):
+        sub = commands.add_parser(name, help=helptext)
+        if name == "invoke":
+            sub.add_argument("event_file", type=Path)
+            sub.add_argument("--logs", action="store_true", help="show the handler's own log lines")
+        else:
+            sub.add_argument("--token", help="also explain what this token passes or fails")
+        sub.add_argument("--template", type=Path, default=Path("template.yaml"))
+        sub.add_argument(
+            "--parameter",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a template parameter (overrides its default)",
+        )
+        sub.add_argument(
+            "--env",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="an environment variable (overrides the template)",
+        )
+        sub.set_defaults(run=runner)
+    return parser
+
+
+# --- dev-issuer ----------------------------------------------------------------------
+
+
+def _dev_issuer(options: argparse.Namespace) -> int:
+    if options.action == "rotate":
+        new, withdrawn = devstate.rotate(options.state, options.algorithm, options.keep_old)
+        gone = f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else ""
+        print(f"published {new.kid} ({new.alg}){gone}")
+        return 0
+    algorithms = [alg.strip() for alg in options.algorithms.split(",") if alg.strip()]
+    state = devstate.load_or_create(options.state, options.port, algorithms)
+    try:
+        server = DevIssuer(algorithms=(), port=state.port)
+    except OSError as exc:
+        raise CliError(f"cannot listen on 127.0.0.1:{state.port}: {exc.strerror}") from None
+    _follow_state(server, options.state)
+    with server:
+        print(
+            f"dev issuer {server.issuer}  keys: "
+            f"{', '.join(f'{k.kid} ({k.alg})' for k in server.keys.values())}",
+            flush=True,
+        )
+        print(
+            f"  discovery {server.discovery_uri}\n  state     {options.state}/  (Ctrl-C to stop)",
+            flush=True,
+        )
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
+def _follow_state(server: DevIssuer, directory: Path) -> None:
+    """Serve the keys in the state file, reloading it whenever it changes (rotation)."""
+    seen: list[float] = [-1.0]
+
+    def reload() -> None:
+        mtime = devstate.path_of(directory).stat().st_mtime
+        if mtime != seen[0]:
+            state = devstate.load(directory)
+            server.keys = {key.kid: key for key in state.keys}
+            seen[0] = mtime
+
+    def responder(path: str) -> Reply | None:
+        with contextlib.suppress(OSError, devstate.StateError):
+            reload()
+        return None  # then answer as usual, from server.keys
+
+    reload()
+    server.responder = responder
+
+
+# --- mint, event, events -----------------------------------------------------------------
+
+
+def _mint(options: argparse.Namespace) -> int:
+    state = devstate.load(options.state)
+    claims: dict[str, Any] = {"sub": options.sub}
+    if options.aud:
+        claims["aud"] = options.aud[0] if len(options.aud) == 1 else options.aud
+    if options.scope is not None:
+        claims["scope"] = options.scope
+    if options.role:
+        claims[options.roles_claim] = options.role
+    for name, value in (_pair(item, "--claim") for item in options.claim):
+        try:
+            claims[name] = json.loads(value)
+        except ValueError:
+            claims[name] = value
+    print(devstate.mint(state, claims, alg=options.alg, lifetime=options.expires_in))
+    return 0
+
+
+def _event(options: argparse.Namespace) -> int:
+    authorization = f"Bearer {options.token}" if options.token else None
+    event = make_event(
+        options.kind,
+        authorization,
+        method=options.method.upper(),
+        path=options.path,
+        query=dict(_pair(q, "--query") for q in options.query),
+    )
+    headers = dict(_pair(h, "--header") for h in options.header)
+    if headers:
+        _add_headers(event, options.kind, headers)
+    if options.cookie:
+        cookies = [
+            f"{name}={value}" for name, value in (_pair(c, "--cookie") for c in options.cookie)
+        ]
+        if options.kind == "http_v2":
+            event["cookies"] = cookies
+        else:
+            _add_headers(event, options.kind, {"Cookie": "; ".join(cookies)})
+    _write_json(event, options.output)
+    return 0
+
+
+def _add_headers(event: dict[str, Any], kind: str, headers: dict[str, str]) -> None:
+    if kind == "rest_token":
+        raise CliError("a TOKEN event carries no headers: use rest_request for --header/--cookie")
+    for name, value in headers.items():
+        key = name.lower() if kind == "http_v2" else name
+        event["headers"][key] = value
+        if "multiValueHeaders" in event:
+            event["multiValueHeaders"][key] = [value]
+
+
+def _events(options: argparse.Namespace) -> int:
+    for path in write_all(options.directory, options.token):
+        print(path)
+    return 0
+
+
+# --- invoke and doctor -------------------------------------------------------------------
+
+
+def resolve_environment(options: argparse.Namespace) -> dict[str, str]:
+    """The authorizer's environment: the template's, then --parameter, then --env."""
+    parameters = dict(_pair(p, "--parameter") for p in options.parameter)
+    env = environment(read(options.template), parameters)
+    env.update(dict(_pair(e, "--env") for e in options.env))
+    return env
+
+
+def _invoke(options: argparse.Namespace) -> int:
+    from .invoke import run_invoke  # noqa: PLC0415 - imports the authorizer: only when needed
+
+    event = _read_json(options.event_file)
+    env = resolve_environment(options)
+    if not options.logs and not any(e.startswith("POWERTOOLS_LOG_LEVEL=") for e in options.env):
+        env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    status = run_invoke(event, env)
+    return EXIT_FOR_STATUS[status]
+
+
+def _doctor(options: argparse.Namespace) -> int:
+    from .doctor import run_doctor  # noqa: PLC0415 - imports the authorizer: only when needed
+
+    return 0 if run_doctor(resolve_environment(options), options.token) else 1
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _pair(text: str, flag: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise CliError(f"{flag} expects NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CliError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _write_json(document: Any, output: Path | None) -> None:
+    text = json.dumps(document, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror}") from None

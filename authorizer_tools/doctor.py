@@ -1,0 +1,255 @@
+"""`doctor`: check a configuration against its real issuer, and explain a token.
+
+Each check prints one line, ``ok``, ``warn`` or ``FAIL``, in plain words. The
+checks reuse the authorizer's own parsing (settings, key set, verification),
+so what doctor accepts is what the authorizer accepts.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urllib3
+from aws_lambda_powertools import Logger, Metrics
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from authorizer.config import Settings, check_url, load_settings
+from authorizer.errors import ConfigError, FetchError
+from authorizer.fetch import USER_AGENT
+from authorizer.handler import Authorizer
+from authorizer.keys import KeySet, parse_key_set
+from authorizer.strictjson import loads_strict
+
+from .eventgen import make_event
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failed = False
+
+    def ok(self, text: str) -> None:
+        print(f"ok    {text}")
+
+    def warn(self, text: str) -> None:
+        print(f"warn  {text}")
+
+    def fail(self, text: str) -> None:
+        self.failed = True
+        print(f"FAIL  {text}")
+
+
+def run_doctor(env: dict[str, str], token: str | None) -> bool:
+    """Run every check; True when nothing failed."""
+    report = Report()
+    try:
+        settings = load_settings(env)
+    except ConfigError as exc:
+        report.fail(f"configuration: {exc}")
+        return False
+    report.ok(
+        f"configuration: issuer {settings.issuer}, audiences "
+        f"{', '.join(settings.audiences)}, algorithms {', '.join(settings.algorithms)}"
+    )
+    jwks_uri, date = _discovery(settings, report)
+    if jwks_uri is None:
+        return False
+    keys, jwks_date = _key_set(jwks_uri, settings, report)
+    _clock(date or jwks_date, settings, report)
+    if keys is not None:
+        _algorithms(keys, settings, report)
+        if token is not None:
+            _explain(token, settings, report)
+    return not report.failed
+
+
+def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """GET a JSON document the way the authorizer does, keeping the Date header."""
+    check = urllib3.PoolManager(headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    try:
+        response = check.request(
+            "GET", url, redirect=False, retries=False, timeout=settings.jwks_fetch_timeout_seconds
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        raise FetchError(f"{url} is unreachable: {type(exc).__name__}") from None
+    if response.status != 200:
+        raise FetchError(f"{url} answered HTTP {response.status}")
+    try:
+        document = loads_strict(response.data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FetchError(f"{url} is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise FetchError(f"{url} is not a JSON object")
+    return document, response.headers.get("Date")
+
+
+def _discovery(settings: Settings, report: Report) -> tuple[str | None, str | None]:
+    if settings.jwks_uri is not None:
+        report.ok(f"JWT_JWKS_URI set ({settings.jwks_uri}): discovery not used")
+        return settings.jwks_uri, None
+    try:
+        document, date = _get(settings.discovery_uri, settings)
+    except FetchError as exc:
+        report.fail(f"discovery: {exc}")
+        return None, None
+    report.ok(f"discovery reachable: {settings.discovery_uri}")
+    if document.get("issuer") != settings.issuer:
+        report.fail(
+            f"discovery names issuer {document.get('issuer')!r}, but JWT_ISSUER is "
+            f"{settings.issuer!r}: they must be equal, character for character"
+        )
+        return None, date
+    report.ok("discovery names the same issuer")
+    uri = document.get("jwks_uri")
+    if not isinstance(uri, str):
+        report.fail("discovery: jwks_uri is missing")
+        return None, date
+    try:
+        check_url("jwks_uri", uri)
+    except ConfigError as exc:
+        report.fail(f"discovery: {exc}")
+        return None, date
+    offered = document.get("id_token_signing_alg_values_supported")
+    if isinstance(offered, list):
+        report.ok(f"the issuer signs with: {', '.join(map(str, offered))}")
+    return uri, date
+
+
+def _key_set(uri: str, settings: Settings, report: Report) -> tuple[KeySet | None, str | None]:
+    try:
+        document, date = _get(uri, settings)
+        keys = parse_key_set(document, uri)
+    except FetchError as exc:
+        report.fail(f"key set: {exc}")
+        return None, None
+    report.ok(f"key set: {len(keys.keys)} usable signing key(s) at {uri}")
+    for key in keys.keys.values():
+        size = (
+            f"RSA {key.key.key_size} bits"
+            if isinstance(key.key, RSAPublicKey)
+            else f"EC {key.crv}"
+            if isinstance(key.key, EllipticCurvePublicKey)
+            else f"OKP {key.crv}"
+        )
+        report.ok(f"  key {key.kid}: {size}, alg {key.alg or '(any of its family)'}")
+    for skipped in keys.skipped:
+        report.warn(f"  ignored: {skipped}")
+    return keys, date
+
+
+def _algorithms(keys: KeySet, settings: Settings, report: Report) -> None:
+    usable = [alg for alg in settings.algorithms if any(k.accepts(alg) for k in keys.keys.values())]
+    if not usable:
+        report.fail(
+            f"no published key can verify any of JWT_ALGORITHMS ({', '.join(settings.algorithms)})"
+        )
+        return
+    report.ok(f"allowed algorithms with a key to verify them: {', '.join(usable)}")
+    for key in keys.keys.values():
+        if key.alg is not None and key.alg not in settings.algorithms:
+            report.warn(
+                f"key {key.kid} is for {key.alg}, which JWT_ALGORITHMS does not allow: "
+                "tokens it signs will be refused"
+            )
+
+
+def _clock(date: str | None, settings: Settings, report: Report) -> None:
+    if date is None:
+        report.warn("the issuer sent no Date header: clock skew not checked")
+        return
+    try:
+        server = email.utils.parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        report.warn(f"unreadable Date header {date!r}: clock skew not checked")
+        return
+    skew = time.time() - server
+    text = f"clock skew against the issuer: {skew:+.0f} s (leeway {settings.leeway_seconds} s)"
+    if abs(skew) > max(settings.leeway_seconds, 1) + 1:
+        report.fail(text)
+    else:
+        report.ok(text)
+
+
+def _explain(token: str, settings: Settings, report: Report) -> None:
+    logger = Logger(
+        service="doctor", level="ERROR", logger_handler=logging.StreamHandler(io.StringIO())
+    )
+    authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
+    decision = authorizer.decide(make_event("rest_token", f"Bearer {token}"))
+    header, claims = _peek(token)
+    if decision.outcome == "allow":
+        ttl = float(claims.get("exp", 0)) - time.time()
+        report.ok(
+            f"token: valid for this configuration (sub {claims.get('sub')!r}, "
+            f"expires in {ttl:.0f} s)"
+        )
+        return
+    if decision.outcome == "error":
+        report.fail(f"token: could not be checked: {decision.message}")
+        return
+    report.fail(
+        f"token: refused ({decision.reason}): "
+        f"{_why(decision.reason, decision.message, header, claims, settings)}"
+    )
+
+
+def _why(
+    reason: str, message: str, header: dict[str, Any], claims: dict[str, Any], settings: Settings
+) -> str:
+    now = time.time()
+    explanations: dict[str, Callable[[], str]] = {
+        "expired": lambda: (
+            f"it expired {now - float(claims['exp']):.0f} s ago "
+            f"(leeway {settings.leeway_seconds} s)"
+        ),
+        "wrong_audience": lambda: (
+            f"its aud is {claims.get('aud')!r}, but JWT_AUDIENCE accepts "
+            f"{', '.join(settings.audiences)}"
+        ),
+        "wrong_issuer": lambda: (
+            f"its iss is {claims.get('iss')!r}, but JWT_ISSUER is {settings.issuer!r}"
+        ),
+        "unknown_kid": lambda: (
+            f"its kid {header.get('kid')!r} is not in the issuer's key set "
+            "(signed by another issuer, or with a withdrawn key)"
+        ),
+        "disallowed_algorithm": lambda: (
+            f"its alg {header.get('alg')!r} is not in JWT_ALGORITHMS "
+            f"({', '.join(settings.algorithms)})"
+        ),
+        "bad_signature": lambda: (
+            "the signature does not match the issuer's key: the token was "
+            "altered, or signed by someone else under the same kid"
+        ),
+        "insufficient_scope": lambda: (
+            f"{message} (it has: {claims.get('scope', claims.get('scp'))!r})"
+        ),
+    }
+    explain = explanations.get(reason)
+    try:
+        return explain() if explain else message
+    except (KeyError, TypeError, ValueError):
+        return message
+
+
+def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The unverified header and payload, for explanations only."""
+
+    def part(segment: str) -> dict[str, Any]:
+        try:
+            value = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    pieces = token.split(".")
+    if len(pieces) != 3:
+        return {}, {}
+    return part(pieces[0]), part(pieces[1])

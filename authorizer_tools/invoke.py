@@ -1,0 +1,100 @@
+"""`invoke`: the real Lambda handler, in this process, on one event.
+
+The environment is set exactly as Lambda would set it from the template, then
+``authorizer.app`` is imported (cold start, key prefetch and all) and its
+``lambda_handler`` answers the event. What is printed is what API Gateway and
+the downstream function would see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, cast
+
+from authorizer.claims import NoClaims, claims_from_event
+from authorizer.errors import ConfigError
+
+from .cli import CliError
+
+_OURS = ("JWT_", "JWKS_", "AUTHORIZER_")
+
+
+@dataclass(frozen=True)
+class _Context:
+    function_name: str = "AuthorizerFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
+    aws_request_id: str = "local-invoke"
+
+
+def run_invoke(event: Any, env: dict[str, str]) -> int:
+    """Answer ``event``; print the outcome; return the HTTP status API Gateway would send."""
+    for name in [name for name in os.environ if name.startswith(_OURS)]:
+        del os.environ[name]
+    os.environ.update(env)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    try:
+        from authorizer import app  # noqa: PLC0415 - the cold start happens here, on purpose
+    except ConfigError as exc:
+        raise CliError(f"configuration: {exc}") from None
+
+    decision = app.AUTHORIZER.decide(event)
+    try:
+        response = app.lambda_handler(event, cast(Any, _Context()))
+    except Exception as exc:  # noqa: BLE001 - the handler's deliberate 401 and 500 signals
+        status = 401 if str(exc) == "Unauthorized" else 500
+        print(f"{_label(status)}  reason: {decision.reason}")
+        if decision.message:
+            print(f"  {decision.message}")
+        print(f"  the handler raised {type(exc).__name__}({str(exc)!r})")
+        return status
+    status = _status(response)
+    print(f"{_label(status)}  reason: {decision.reason}")
+    if decision.message:
+        print(f"  {decision.message}")
+    print("response:")
+    print(json.dumps(response, indent=2))
+    if status == 200:
+        _print_downstream(event, response)
+    return status
+
+
+def _status(response: dict[str, Any]) -> int:
+    if "isAuthorized" in response:
+        return 200 if response["isAuthorized"] else 403
+    effects = {s["Effect"] for s in response["policyDocument"]["Statement"]}
+    return 200 if effects == {"Allow"} else 403
+
+
+def _label(status: int) -> str:
+    return {
+        200: "ALLOW (200)",
+        401: "UNAUTHORIZED (401)",
+        403: "FORBIDDEN (403)",
+        500: "ERROR (500)",
+    }[status]
+
+
+def _print_downstream(event: Any, response: dict[str, Any]) -> None:
+    """The claims as the integration Lambda reads them back, for this event's API kind."""
+    context = response.get("context", {})
+    if isinstance(event, dict) and event.get("version") == "2.0":
+        downstream = {"requestContext": {"authorizer": {"lambda": context}}}
+        where = "requestContext.authorizer.lambda"
+    else:
+        stringified = {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in context.items()
+        }
+        principal = response.get("principalId")
+        downstream = {"requestContext": {"authorizer": {**stringified, "principalId": principal}}}
+        where = "requestContext.authorizer"
+    try:
+        claims = claims_from_event(downstream)
+    except NoClaims:
+        return
+    print(f"downstream ({where}, read with authorizer.claims.claims_from_event):")
+    print(json.dumps(claims, indent=2))

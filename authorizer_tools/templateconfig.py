@@ -1,0 +1,125 @@
+"""The authorizer's environment as `template.yaml` would give it, without deploying.
+
+Reads the template's parameters (defaults, overridden by ``--parameter``),
+evaluates the few intrinsic functions the function's environment uses
+(``Ref``, ``Fn::If``, ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
+``AWS::NoValue``), and merges ``Globals`` with the function's own variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FUNCTION = "AuthorizerFunction"
+_NO_VALUE = object()
+
+
+class TemplateError(Exception):
+    """The template cannot be read or evaluated; the message says why."""
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that turns CloudFormation short tags (!Ref, !If, ...) into their long form."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+    except OSError as exc:
+        raise TemplateError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(document, dict) or FUNCTION not in document.get("Resources", {}):
+        raise TemplateError(f"{path} has no {FUNCTION} resource")
+    return document
+
+
+def environment(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """The environment variables ``AuthorizerFunction`` would get with these parameters."""
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise TemplateError(
+            f"the template has no parameter {unknown[0]!r} (it has: {', '.join(declared)})"
+        )
+    parameters: dict[str, str] = {}
+    for name, spec in declared.items():
+        if name in overrides:
+            parameters[name] = overrides[name]
+        elif "Default" in spec:
+            parameters[name] = str(spec["Default"])
+    evaluator = _Evaluator(parameters, template.get("Conditions", {}))
+    variables: dict[str, Any] = {}
+    globals_ = template.get("Globals", {}).get("Function", {})
+    variables.update(globals_.get("Environment", {}).get("Variables", {}))
+    function = template["Resources"][FUNCTION].get("Properties", {})
+    variables.update(function.get("Environment", {}).get("Variables", {}))
+    result = {}
+    for name, value in variables.items():
+        evaluated = evaluator.value(value, name)
+        if evaluated is not _NO_VALUE:
+            result[name] = str(evaluated)
+    return result
+
+
+class _Evaluator:
+    def __init__(self, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> None:
+        self._parameters = parameters
+        self._conditions = conditions
+
+    def value(self, node: Any, where: str) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if "Ref" in node:
+            name = node["Ref"]
+            if name == "AWS::NoValue":
+                return _NO_VALUE
+            if name not in self._parameters:
+                raise TemplateError(
+                    f"{where} needs the parameter {name}, which has no default: "
+                    f"pass --parameter {name}=VALUE"
+                )
+            return self._parameters[name]
+        if "Fn::If" in node:
+            condition, then, otherwise = node["Fn::If"]
+            return self.value(then if self.condition(condition) else otherwise, where)
+        raise TemplateError(f"{where} uses {next(iter(node))}, which this tool cannot evaluate")
+
+    def condition(self, node: Any) -> bool:
+        if isinstance(node, str):
+            if node not in self._conditions:
+                raise TemplateError(f"unknown condition {node!r}")
+            return self.condition(self._conditions[node])
+        if isinstance(node, dict):
+            if "Fn::Equals" in node:
+                left, right = (self.value(item, "a condition") for item in node["Fn::Equals"])
+                return str(left) == str(right)
+            if "Fn::Not" in node:
+                return not self.condition(node["Fn::Not"][0])
+            if "Fn::And" in node:
+                return all(self.condition(item) for item in node["Fn::And"])
+            if "Fn::Or" in node:
+                return any(self.condition(item) for item in node["Fn::Or"])
+            if "Condition" in node:
+                return self.condition(node["Condition"])
+        raise TemplateError(f"cannot evaluate the condition {node!r}")

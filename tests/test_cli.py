@@ -1,0 +1,334 @@
+"""`python -m authorizer_tools`: every command end to end, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from authorizer_tools.cli import main
+from authorizer_tools.eventgen import KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCE = "https://api.example.test"
+
+
+def run(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JWT_", "JWKS_", "AUTHORIZER_", "POWERTOOLS_"))
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "authorizer_tools", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DevIssuerProcess:
+    def __init__(self, state: Path, port: int) -> None:
+        self.state, self.port = state, port
+        self.issuer = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "authorizer_tools",
+                "dev-issuer",
+                "--state",
+                str(state),
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.banner = self.process.stdout.readline()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def dev_issuer(tmp_path: Path) -> Iterator[DevIssuerProcess]:
+    running = DevIssuerProcess(tmp_path / "state", free_port())
+    try:
+        assert running.banner.startswith(f"dev issuer {running.issuer}"), running.banner
+        yield running
+    finally:
+        running.stop()
+
+
+def config(issuer: DevIssuerProcess, *extra: str) -> list[str]:
+    return [
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--parameter",
+        f"Issuer={issuer.issuer}",
+        "--parameter",
+        f"Audience={AUDIENCE}",
+        *extra,
+    ]
+
+
+def mint(issuer: DevIssuerProcess, *extra: str) -> str:
+    result = run("mint", "--state", str(issuer.state), *extra)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def jwks_kids(issuer: DevIssuerProcess) -> set[str]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{issuer.issuer}/jwks", timeout=5) as response:  # noqa: S310
+        return {key["kid"] for key in json.load(response)["keys"]}
+
+
+# --- the whole loop ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_mint_event_invoke_allows_a_good_token(
+    dev_issuer: DevIssuerProcess, tmp_path: Path, kind: str
+) -> None:
+    token = mint(dev_issuer, "--sub", "alice", "--scope", "read:orders", "--role", "admin")
+    event_file = tmp_path / "event.json"
+    made = run(
+        "event",
+        kind,
+        "--token",
+        token,
+        "--method",
+        "post",
+        "--path",
+        "/orders/7",
+        "-o",
+        str(event_file),
+    )
+    assert made.returncode == 0, made.stderr
+    result = run("invoke", str(event_file), *config(dev_issuer))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ALLOW (200)  reason: allowed")
+    assert '"sub": "alice"' in result.stdout
+    assert '"roles": [\n    "admin"\n  ]' in result.stdout  # read back downstream, typed
+
+
+def test_invoke_exit_codes_follow_api_gateway(dev_issuer: DevIssuerProcess, tmp_path: Path) -> None:
+    cases = {
+        "expired": (mint(dev_issuer, "--expires-in", "-3600"), [], 1, "expired"),
+        "missing scope": (
+            mint(dev_issuer, "--scope", "read"),
+            ["--env", "JWT_REQUIRED_SCOPES=admin"],
+            3,
+            "insufficient_scope",
+        ),
+        "wrong audience": (
+            mint(dev_issuer, "--aud", "https://other.example"),
+            [],
+            1,
+            "wrong_audience",
+        ),
+    }
+    for name, (token, extra, code, reason) in cases.items():
+        event_file = tmp_path / "event.json"
+        run("event", "rest_token", "--token", token, "-o", str(event_file))
+        result = run("invoke", str(event_file), *config(dev_issuer, *extra))
+        assert result.returncode == code, (name, result.stdout, result.stderr)
+        assert f"reason: {reason}" in result.stdout, name
+
+
+def test_invoke_answers_500_when_the_issuer_is_down(tmp_path: Path) -> None:
+    down = [
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--parameter",
+        "Issuer=http://127.0.0.1:9",
+        "--parameter",
+        f"Audience={AUDIENCE}",
+    ]
+    event_file = tmp_path / "event.json"
+    header = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ"  # {"alg":"RS256","kid":"k"}: any kid will do
+    run("event", "rest_token", "--token", f"{header}.e30.c2ln", "-o", str(event_file))
+    result = run("invoke", str(event_file), *down)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "ERROR (500)  reason: jwks_unavailable" in result.stdout
+    assert "issuer keys fetch failed" in result.stdout  # the handler's own warning
+
+
+def test_rotation_publishes_a_new_key_to_the_running_issuer(dev_issuer: DevIssuerProcess) -> None:
+    before = jwks_kids(dev_issuer)
+    rotated = run("dev-issuer", "rotate", "--state", str(dev_issuer.state))
+    assert rotated.returncode == 0, rotated.stderr
+    new_kid = rotated.stdout.split()[1]
+    after = jwks_kids(dev_issuer)
+    assert new_kid in after and new_kid not in before
+    assert len(after) == len(before)  # the old RS256 key was withdrawn
+    header = json.loads(_b64(mint(dev_issuer).split(".")[0]))
+    assert header["kid"] == new_kid
+
+
+def test_keys_are_kept_between_runs(tmp_path: Path) -> None:
+    state, port = tmp_path / "state", free_port()
+    first = DevIssuerProcess(state, port)
+    first.stop()
+    second = DevIssuerProcess(state, port)
+    try:
+        assert first.banner.split("keys:")[1] == second.banner.split("keys:")[1]
+    finally:
+        second.stop()
+
+
+def test_doctor_passes_a_good_setup_and_explains_a_bad_token(dev_issuer: DevIssuerProcess) -> None:
+    good = run("doctor", *config(dev_issuer, "--token", mint(dev_issuer)))
+    assert good.returncode == 0, good.stdout + good.stderr
+    for line in (
+        "discovery reachable",
+        "discovery names the same issuer",
+        "usable signing key(s)",
+        "RSA 2048 bits",
+        "clock skew",
+        "token: valid",
+    ):
+        assert line in good.stdout, line
+    bad = run("doctor", *config(dev_issuer, "--token", mint(dev_issuer, "--aud", "x")))
+    assert bad.returncode == 1
+    assert "FAIL  token: refused (wrong_audience): its aud is 'x'" in bad.stdout
+    es = run("doctor", *config(dev_issuer, "--token", mint(dev_issuer, "--alg", "ES256")))
+    assert "its alg 'ES256' is not in JWT_ALGORITHMS (RS256)" in es.stdout
+
+
+def test_doctor_reports_an_unreachable_issuer() -> None:
+    result = run(
+        "doctor",
+        "--template",
+        str(ROOT / "template.yaml"),
+        "--parameter",
+        "Issuer=http://127.0.0.1:9",
+        "--parameter",
+        f"Audience={AUDIENCE}",
+    )
+    assert result.returncode == 1
+    assert (
+        "FAIL  discovery: http://127.0.0.1:9/.well-known/openid-configuration is unreachable"
+        in (result.stdout)
+    )
+
+
+# --- event and events ----------------------------------------------------------------------
+
+
+def test_event_takes_headers_cookies_and_query(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "event",
+                "http_v2",
+                "--token",
+                "t.t.t",
+                "--header",
+                "X-Trace=abc",
+                "--cookie",
+                "theme=dark",
+                "--query",
+                "page=2",
+            ]
+        )
+        == 0
+    )
+    event = json.loads(capsys.readouterr().out)
+    assert event["headers"]["x-trace"] == "abc"
+    assert event["cookies"] == ["theme=dark"]
+    assert event["queryStringParameters"] == {"page": "2"}
+    assert event["headers"]["authorization"] == "Bearer t.t.t"
+    assert main(["event", "websocket", "--query", "access_token=t.t.t"]) == 0
+    ws = json.loads(capsys.readouterr().out)
+    assert ws["queryStringParameters"] == {"access_token": "t.t.t"}
+    assert "Authorization" not in ws["headers"]
+
+
+def test_events_writes_positive_and_negative_samples(tmp_path: Path) -> None:
+    assert main(["events", str(tmp_path), "--token", "x.y.z"]) == 0
+    for kind in KINDS:
+        assert "Bearer x.y.z" in (tmp_path / f"{kind}.json").read_text()
+        for case in ("no-token", "wrong-scheme", "malformed"):
+            assert (tmp_path / "negative" / f"{kind}-{case}.json").is_file()
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--nope"],
+        ["frobnicate"],
+        ["event"],
+        ["event", "sqs"],
+        ["event", "rest_token", "--header", "X=1"],
+        ["event", "http_v2", "--header", "no-equals-sign"],
+        ["event", "http_v2", "-o", "/nonexistent/dir/event.json"],
+        ["mint", "--state", "/nonexistent/state"],
+        ["mint", "--expires-in", "soon"],
+        ["dev-issuer", "rotate", "--state", "/nonexistent/state"],
+        ["invoke", "/nonexistent/event.json"],
+        ["invoke", "README.md"],
+        ["invoke", "events/http_v2.json", "--template", "/nonexistent/template.yaml"],
+        ["invoke", "events/http_v2.json"],
+        ["invoke", "events/http_v2.json", "--parameter", "Nope=1"],
+        ["doctor", "--parameter", "Issuer=http://idp.example", "--parameter", "Audience=a"],
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(args: list[str]) -> None:
+    result = run(*args)
+    assert result.returncode != 0
+    output = (result.stderr or result.stdout).strip()
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 1, result.stderr
+    assert output, args
+
+
+def test_a_malformed_state_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "issuer.json").write_text("{not json")
+    result = run("mint", "--state", str(tmp_path))
+    assert result.returncode == 2
+    assert "is not a dev issuer state file" in result.stderr
+
+
+def test_a_busy_port_is_reported(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("dev-issuer", "--state", str(tmp_path), "--port", str(port), timeout=20)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
