@@ -65,37 +65,67 @@ def outcome(call: Callable[[], dict[str, Any]]) -> str:
     return f"200 allowed as {response['principalId']}" if effect == "Allow" else "403 denied"
 
 
+def step(number: int, text: str) -> None:
+    print(f"[{number}/4] {text}", flush=True)
+
+
 def main() -> int:
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    step(1, "starting a local OpenID issuer on loopback (discovery + JWKS over HTTP)")
     with DevIssuer(algorithms=("RS256", "ES256")) as issuer:
         # A forger with its own key under the issuer's kid: only the signature differs.
         forger = DevIssuer(algorithms=())
         forger.add_key("RS256", kid=next(iter(issuer.keys)))
-        print(f"local issuer  {issuer.issuer}  (keys: {', '.join(issuer.keys)})")
+        print(f"      {issuer.issuer}  keys: {', '.join(issuer.keys)}")
         os.environ.update(
             JWT_ISSUER=issuer.issuer,
             JWT_AUDIENCE=AUDIENCE,
             JWT_ALGORITHMS="RS256,ES256",
             JWT_REQUIRED_SCOPES="read:orders",
+            JWKS_REFRESH_COOLDOWN_SECONDS="1",  # so the rotation step below need not wait 30 s
             POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             POWERTOOLS_METRICS_DISABLED="true",
         )
+        step(2, "cold start: importing the handler (settings checked, keys prefetched)")
         started = time.perf_counter()
         # Imported only now, after the environment is set: this is the cold start.
         from authorizer import app  # noqa: PLC0415
 
-        cold_ms = (time.perf_counter() - started) * 1000
-        print(f"cold start    {cold_ms:.0f} ms (import + key prefetch)\n")
-        rows = []
-        for path in sorted(EVENTS.glob("*.json")):
-            sample = json.loads(path.read_text(encoding="utf-8"))
-            for name, token in scenarios(issuer, forger):
-                event = with_token(sample, token)
-                reason = app.AUTHORIZER.decide(event).reason
-                result = outcome(partial(app.lambda_handler, event, cast(Any, LambdaContext())))
-                rows.append((path.stem, name, result, reason))
+        print(f"      {(time.perf_counter() - started) * 1000:.0f} ms")
+        samples = {
+            path.stem: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(EVENTS.glob("*.json"))
+        }
+        cases = scenarios(issuer, forger)
+        step(
+            3,
+            f"{len(samples) * len(cases)} requests: {len(samples)} event shapes x "
+            f"{len(cases)} tokens, through the real lambda_handler",
+        )
+
+        def answer(kind: str, name: str, token: str | None) -> tuple[str, str, str, str]:
+            event = with_token(samples[kind], token)
+            reason = app.AUTHORIZER.decide(event).reason
+            result = outcome(partial(app.lambda_handler, event, cast(Any, LambdaContext())))
+            return kind, name, result, reason
+
+        rows = [answer(kind, name, token) for kind in samples for name, token in cases]
+        step(4, "key rotation: the issuer publishes a new key and withdraws the old ones")
+        retired = issuer.mint({"aud": AUDIENCE, "scope": "read:orders", "sub": "alice"})
+        new_kid = issuer.rotate("RS256")
+        rotated = issuer.mint(
+            {"aud": AUDIENCE, "scope": "read:orders", "sub": "alice"}, kid=new_kid
+        )
+        time.sleep(1.1)  # the refetch cooldown configured above
+        for kind in samples:
+            rows.append(answer(kind, "rotated key (new kid)", rotated))
+            rows.append(answer(kind, "withdrawn key", retired))
+        print()
         print_table(rows, colour)
-        print(f"\n{len(rows)} requests; key set fetched {issuer.fetches()} time(s)")
+        print(
+            f"\n{len(rows)} requests; key set fetched {issuer.fetches()} time(s) "
+            "(the prefetch, and once after the rotation)"
+        )
     return 0
 
 

@@ -107,11 +107,29 @@ def test_make_demo_runs_every_sample_through_the_real_handler() -> None:
         for line in process.stdout.splitlines()
         if line.split()[:1] and line.split()[0] in KINDS
     ]
-    assert len(rows) == 5 * 7
-    by_case = {(row[0], " ".join(row[1:3])): " ".join(row[3:]) for row in rows}
+    assert len(rows) == 5 * 7 + 5 * 2
+    by_case = {}
+    for row in rows:
+        line = " ".join(row[1:])
+        for name in (
+            "valid (RS256)",
+            "valid (ES256)",
+            "forged key",
+            "missing scope",
+            "rotated key (new kid)",
+            "withdrawn key",
+            "expired",
+            "wrong audience",
+            "no token",
+        ):
+            if line.startswith(name):
+                by_case[(row[0], name)] = line[len(name) :].strip()
     assert by_case[("rest_token", "valid (RS256)")].startswith("200 allowed as alice")
     assert by_case[("http_v2", "valid (ES256)")].startswith("200 allowed")
     assert by_case[("websocket", "forged key")].endswith("bad_signature")
     assert by_case[("rest_request", "missing scope")] == "403 denied insufficient_scope"
-    assert "key set fetched 1 time(s)" in process.stdout
+    assert by_case[("http_v1", "rotated key (new kid)")] == "200 allowed as alice allowed"
+    assert by_case[("rest_token", "withdrawn key")] == "401 Unauthorized unknown_kid"
+    assert "key set fetched 2 time(s)" in process.stdout
+    assert "[4/4] key rotation" in process.stdout  # progress is shown step by step
     assert "\x1b[" not in process.stdout  # plain when piped
