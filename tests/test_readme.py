@@ -1,0 +1,82 @@
+"""The README's commands, run as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from authorizer_tools.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def walkthrough() -> str:
+    match = re.search(
+        r"<!-- walkthrough:.*?-->\n```sh\n(.*?)```\n<!-- /walkthrough -->", README, re.DOTALL
+    )
+    assert match, "the README lost its walkthrough block"
+    return match.group(1)
+
+
+def test_the_quick_start_shows_the_two_commands_first() -> None:
+    head = "\n".join(README.splitlines()[:40])
+    assert "make demo" in head and "make test" in head
+
+
+def test_the_local_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    script = walkthrough().replace("8765", port)
+    shutil.copy(ROOT / "template.yaml", tmp_path / "template.yaml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JWT_", "JWKS_", "AUTHORIZER_", "POWERTOOLS_"))
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "ALLOW (200)  reason: allowed" in output
+    assert '"sub": "alice"' in output
+    assert "ok    token: valid for this configuration" in output
+    assert "published rs256-" in output
+    assert (tmp_path / ".dev-issuer" / "issuer.json").is_file()
+
+
+def test_every_make_target_in_the_readme_exists() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in sorted(set(re.findall(r"`make ([A-Za-z0-9-]+)", README))):
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), target
+
+
+def test_every_cli_command_in_the_readme_exists() -> None:
+    commands = set(re.findall(r"python -m authorizer_tools ([a-z-]+)", README))
+    commands |= {
+        row.split()[0]
+        for row in re.findall(r"^\| `([a-z-]+ [^`]*)` \|", README, re.M)
+        if row.split()[0] in ("dev-issuer", "mint", "event", "events", "invoke", "doctor")
+    }
+    assert len(commands) >= 6
+    for command in sorted(commands):
+        with pytest.raises(SystemExit) as finished:
+            main([command, "--help"])
+        assert finished.value.code == 0, command
