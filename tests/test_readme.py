@@ -80,3 +80,29 @@ def test_every_cli_command_in_the_readme_exists() -> None:
         with pytest.raises(SystemExit) as finished:
             main([command, "--help"])
         assert finished.value.code == 0, command
+
+
+def test_make_events_with_a_real_token_writes_events_local() -> None:
+    local = ROOT / "events" / "local"
+    shutil.rmtree(local, ignore_errors=True)
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "events",
+            "TOKEN=aaa.bbb.ccc",
+            f"BIN={Path(sys.executable).parent}",
+            f"STAMP={ROOT / 'pyproject.toml'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "Bearer aaa.bbb.ccc" in (local / "http_v2.json").read_text()
+        assert (local / "negative" / "websocket-no-token.json").is_file()
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
