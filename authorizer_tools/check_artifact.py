@@ -37,8 +37,12 @@ FORBIDDEN = (
 )
 
 
-def problems(artifact: Path) -> list[str]:
-    """Everything wrong with ``artifact`` (empty when it is fine)."""
+def problems(artifact: Path, tag: str = "cpython-313") -> list[str]:
+    """Everything wrong with ``artifact`` (empty when it is fine).
+
+    ``tag`` is the bytecode tag of the target runtime: compiled files for any
+    other interpreter would be dead weight, never loaded by Lambda.
+    """
     if not artifact.is_dir():
         return [f"{artifact} is not a directory"]
     names = {entry.name for entry in artifact.iterdir()}
@@ -47,9 +51,9 @@ def problems(artifact: Path) -> list[str]:
     found += [f"must not contain {name}" for name in FORBIDDEN if name in names]
     if not (artifact / "authorizer" / "app.py").is_file():
         found.append("missing authorizer/app.py (the Handler authorizer.app.lambda_handler)")
-    caches = [str(path) for path in artifact.rglob("__pycache__")]
-    if caches:
-        found.append(f"contains build-machine bytecode caches, e.g. {caches[0]}")
+    foreign = [str(path) for path in artifact.rglob("*.pyc") if f".{tag}." not in path.name]
+    if foreign:
+        found.append(f"contains bytecode for another Python than {tag}, e.g. {foreign[0]}")
     return found
 
 
