@@ -177,6 +177,8 @@ class Authorizer:
         raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
 
     def _record(self, decision: Decision) -> None:
+        if self._telemetry.quiet(decision.outcome):
+            return
         facts = dict(decision.details)
         claims = None
         if decision.token is not None:

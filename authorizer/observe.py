@@ -41,6 +41,11 @@ class Telemetry:
         # are disabled, so a disabled sink is skipped here, once.
         self._metrics_on = not is_metrics_disabled()
 
+    def quiet(self, outcome: str) -> bool:
+        """True when a decision would be neither logged nor counted (nothing to prepare)."""
+        level = logging.ERROR if outcome == "error" else logging.INFO
+        return not self._metrics_on and not self._std_logger.isEnabledFor(level)
+
     def decision(
         self,
         outcome: str,
