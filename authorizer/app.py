@@ -42,6 +42,21 @@ if AUTHORIZER.settings.jwks_prefetch:
     AUTHORIZER.prefetch()
 
 
+def _register_snapstart_hook() -> bool:
+    """With Lambda SnapStart, refresh keys and caches after each restore; else do nothing."""
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-not-found]  # noqa: PLC0415
+            register_after_restore,
+        )
+    except ImportError:  # not running under SnapStart (or not on Lambda at all)
+        return False
+    register_after_restore(AUTHORIZER.after_restore)
+    return True
+
+
+SNAPSTART = _register_snapstart_hook()
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point named by ``Handler: authorizer.app.lambda_handler``."""

@@ -115,6 +115,15 @@ class Authorizer:
         """Warm the key cache at init; a failure is logged, never raised."""
         return self.keys.prefetch()
 
+    def after_restore(self) -> None:
+        """Refresh what a Lambda SnapStart snapshot froze: the key set and verified tokens.
+
+        The authorizer keeps no random state of its own (no seeds, no pooled
+        connections: each fetch opens its own), so nothing else needs renewing.
+        """
+        self.keys.expire()
+        self.verifier.forget()
+
     def handle(self, event: object) -> dict[str, Any]:
         """Answer one authorizer event (see the module docstring for the mapping)."""
         try:

@@ -122,6 +122,18 @@ class KeyCache:
         """Try one fetch now (at init); report success, never raise."""
         return self._refresh(self._clock(), "prefetch")
 
+    def expire(self) -> None:
+        """Treat the current set as expired now, and allow a fetch at once.
+
+        For a restored Lambda SnapStart snapshot: the set may be days old and
+        the monotonic clock says nothing about that, so the next lookup fetches
+        again (the old set still serves, within the stale limit, if that fails).
+        """
+        now = self._clock()
+        if self._keys is not None:
+            self._loaded_at = now - self._fresh
+        self._attempted_at = None
+
     def get(self, kid: str) -> VerificationKey:
         """Return the key for ``kid``.
 

@@ -64,5 +64,8 @@ class VerifiedTokenCache:
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def discard(self, digest: bytes) -> None:
         self._entries.pop(digest, None)

@@ -105,6 +105,10 @@ class TokenVerifier:
         self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
         return verified
 
+    def forget(self) -> None:
+        """Drop every cached verification (after a SnapStart restore)."""
+        self._cache.clear()
+
     def _verify(self, token: str) -> tuple[VerifiedToken, VerificationKey]:
         header_b64, payload_b64, signature_b64 = split_compact(token, self._max_bytes)
         header = decode_json_segment(header_b64, "header")
