@@ -14,26 +14,16 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from .devissuer import DevIssuer
+from .localcontext import local_context
 from .samples import with_token
 
 AUDIENCE = "https://api.example.test"
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-
-
-@dataclass(frozen=True)
-class LambdaContext:
-    """Just enough of Lambda's context object for Powertools' logger."""
-
-    function_name: str = "oidc-authorizer-demo"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:demo"
-    aws_request_id: str = "demo-request"
 
 
 def scenarios(issuer: DevIssuer, forger: DevIssuer) -> list[tuple[str, str | None]]:
@@ -106,7 +96,7 @@ def main() -> int:
         def answer(kind: str, name: str, token: str | None) -> tuple[str, str, str, str]:
             event = with_token(samples[kind], token)
             reason = app.AUTHORIZER.decide(event).reason
-            result = outcome(partial(app.lambda_handler, event, cast(Any, LambdaContext())))
+            result = outcome(partial(app.lambda_handler, event, local_context("demo-request")))
             return kind, name, result, reason
 
         rows = [answer(kind, name, token) for kind in samples for name, token in cases]

@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from authorizer.claims import NoClaims, claims_from_event
 from authorizer.errors import ConfigError
 
 from .cli import CliError
+from .localcontext import local_context
 
 _OURS = ("JWT_", "JWKS_", "AUTHORIZER_")
-
-
-@dataclass(frozen=True)
-class _Context:
-    function_name: str = "AuthorizerFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
-    aws_request_id: str = "local-invoke"
 
 
 def run_invoke(event: Any, env: dict[str, str]) -> int:
@@ -43,7 +35,7 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
 
     decision = app.AUTHORIZER.decide(event)
     try:
-        response = app.lambda_handler(event, cast(Any, _Context()))
+        response = app.lambda_handler(event, local_context("local-invoke"))
     except Exception as exc:  # noqa: BLE001 - the handler's deliberate 401 and 500 signals
         status = 401 if str(exc) == "Unauthorized" else 500
         print(f"{_label(status)}  reason: {decision.reason}")
