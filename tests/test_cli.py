@@ -161,15 +161,19 @@ def test_invoke_exit_codes_follow_api_gateway(dev_issuer: DevIssuerProcess, tmp_
         assert f"reason: {reason}" in result.stdout, name
 
 
+# A configuration whose issuer is a closed loopback port.
+ISSUER_DOWN = [
+    "--template",
+    str(ROOT / "template.yaml"),
+    "--parameter",
+    "Issuer=http://127.0.0.1:9",
+    "--parameter",
+    f"Audience={AUDIENCE}",
+]
+
+
 def test_invoke_answers_500_when_the_issuer_is_down(tmp_path: Path) -> None:
-    down = [
-        "--template",
-        str(ROOT / "template.yaml"),
-        "--parameter",
-        "Issuer=http://127.0.0.1:9",
-        "--parameter",
-        f"Audience={AUDIENCE}",
-    ]
+    down = ISSUER_DOWN
     event_file = tmp_path / "event.json"
     header = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ"  # {"alg":"RS256","kid":"k"}: any kid will do
     run("event", "rest_token", "--token", f"{header}.e30.c2ln", "-o", str(event_file))
@@ -222,15 +226,7 @@ def test_doctor_passes_a_good_setup_and_explains_a_bad_token(dev_issuer: DevIssu
 
 
 def test_doctor_reports_an_unreachable_issuer() -> None:
-    result = run(
-        "doctor",
-        "--template",
-        str(ROOT / "template.yaml"),
-        "--parameter",
-        "Issuer=http://127.0.0.1:9",
-        "--parameter",
-        f"Audience={AUDIENCE}",
-    )
+    result = run("doctor", *ISSUER_DOWN)
     assert result.returncode == 1
     assert (
         "FAIL  discovery: http://127.0.0.1:9/.well-known/openid-configuration is unreachable"
