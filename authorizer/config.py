@@ -44,10 +44,14 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWT_REQUIRED_SCOPES",
         "JWT_LEEWAY_SECONDS",
         "JWT_MAX_TOKEN_BYTES",
+        "JWT_REQUIRED_TYP",
+        "JWT_REJECT_ID_TOKENS",
         "AUTHORIZER_HTTP_API_RESPONSE",
         "AUTHORIZER_TOKEN_HEADER",
         "AUTHORIZER_TOKEN_QUERY_PARAMETER",
         "AUTHORIZER_TOKEN_CACHE_SIZE",
+        "AUTHORIZER_PRINCIPAL_CLAIMS",
+        "AUTHORIZER_USAGE_IDENTIFIER_CLAIM",
         "JWKS_CACHE_SECONDS",
         "JWKS_REFRESH_COOLDOWN_SECONDS",
         "JWKS_MAX_STALE_SECONDS",
@@ -69,6 +73,10 @@ class Settings:
     required_scopes: tuple[str, ...] = ()
     leeway_seconds: int = 60
     max_token_bytes: int = 16384
+    required_typ: str | None = None
+    reject_id_tokens: bool = True
+    principal_claims: tuple[str, ...] = ("sub",)
+    usage_identifier_claim: str | None = None
     http_api_response: HttpApiResponse = "simple"
     token_header: str = "Authorization"
     token_query_parameter: str | None = "access_token"
@@ -103,6 +111,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         required_scopes=tuple(dict.fromkeys((env.optional("JWT_REQUIRED_SCOPES") or "").split())),
         leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 60, 0, 300),
         max_token_bytes=env.integer("JWT_MAX_TOKEN_BYTES", 16384, 1024, 65536),
+        required_typ=_typ(env.optional("JWT_REQUIRED_TYP")),
+        reject_id_tokens=env.boolean("JWT_REJECT_ID_TOKENS", True),
+        principal_claims=_names(
+            "AUTHORIZER_PRINCIPAL_CLAIMS", env.optional("AUTHORIZER_PRINCIPAL_CLAIMS") or "sub"
+        ),
+        usage_identifier_claim=env.optional("AUTHORIZER_USAGE_IDENTIFIER_CLAIM"),
         http_api_response=_http_api_response(env.optional("AUTHORIZER_HTTP_API_RESPONSE")),
         token_header=_header_name(env.optional("AUTHORIZER_TOKEN_HEADER") or "Authorization"),
         token_query_parameter=_query_parameter(environ),
@@ -225,6 +239,28 @@ def _algorithms(raw: str) -> tuple[str, ...]:
             raise ConfigError(
                 f"JWT_ALGORITHMS contains {name!r}; allowed: {', '.join(SUPPORTED_ALGORITHMS)}"
             )
+    return names
+
+
+def normalize_typ(value: str) -> str:
+    """RFC 7515 section 4.1.9: compare media types case-insensitively, ``application/`` optional."""
+    lowered = value.strip().lower()
+    return lowered.removeprefix("application/")
+
+
+def _typ(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    typ = normalize_typ(raw)
+    if not typ or any(char.isspace() or char == "," for char in typ):
+        raise ConfigError(f"JWT_REQUIRED_TYP must be one media type such as at+jwt, got {raw!r}")
+    return typ
+
+
+def _names(variable: str, raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not names:
+        raise ConfigError(f"{variable} must list at least one claim name")
     return names
 
 

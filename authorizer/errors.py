@@ -105,6 +105,12 @@ class WrongAudience(TokenError):
     reason = "wrong_audience"
 
 
+class WrongTokenType(TokenError):
+    """Not an access token: a ``typ`` other than the required one, or an ID token."""
+
+    reason = "wrong_token_type"
+
+
 # --- 403: valid token, not allowed ---------------------------------------------
 
 

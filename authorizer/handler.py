@@ -39,12 +39,14 @@ from .rules import (
     HasScopes,
     IssuedInPast,
     IssuerIs,
+    NotAnIdToken,
     NotBefore,
     NotExpired,
+    PrincipalPresent,
     RegisteredClaimTypes,
     Rule,
-    SubjectPresent,
     check_claims,
+    principal_of,
 )
 from .verify import TokenVerifier, VerifiedToken
 
@@ -108,6 +110,7 @@ class Authorizer:
             clock=clock,
             leeway=settings.leeway_seconds,
             cache_size=settings.token_cache_size,
+            required_typ=settings.required_typ,
         )
         self.access_rules: tuple[Rule, ...] = access_rules(settings)
 
@@ -178,12 +181,32 @@ class Authorizer:
                 context = memo["context"] = build_context(decision.token.claims)
             if simple:
                 return simple_response(True, context)
-            return iam_response(decision.token.claims["sub"], "Allow", decision.arn, context)
+            return iam_response(
+                self._principal(decision.token),
+                "Allow",
+                decision.arn,
+                context,
+                self._usage_key(decision),
+            )
         if simple:
             return simple_response(False)
         if decision.outcome == "deny" and decision.token is not None and decision.arn is not None:
-            return iam_response(decision.token.claims["sub"], "Deny", decision.arn)
+            return iam_response(self._principal(decision.token), "Deny", decision.arn)
         raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+
+    def _principal(self, token: VerifiedToken) -> str:
+        # PrincipalPresent guarantees one of the claims holds a non-empty string.
+        return principal_of(token.claims, self.settings.principal_claims) or ""
+
+    def _usage_key(self, decision: Decision) -> str | None:
+        """The usage-plan API key, for REST APIs only (the others have no usage plans)."""
+        name = self.settings.usage_identifier_claim
+        if name is None or decision.token is None:
+            return None
+        if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
+            return None
+        value = decision.token.claims.get(name)
+        return value if isinstance(value, str) and value else None
 
     def _record(self, decision: Decision) -> None:
         if self._telemetry.quiet(decision.outcome):
@@ -211,8 +234,9 @@ def token_rules(settings: Settings) -> tuple[Rule, ...]:
         NotExpired(settings.leeway_seconds),
         NotBefore(settings.leeway_seconds),
         IssuedInPast(settings.leeway_seconds),
-        SubjectPresent(),
+        PrincipalPresent(settings.principal_claims),
         RegisteredClaimTypes(),
+        *((NotAnIdToken(),) if settings.reject_id_tokens else ()),
     )
 
 

@@ -65,8 +65,13 @@ def iam_response(
     effect: str,
     arn: ApiArn,
     context: Mapping[str, ContextValue] | None = None,
+    usage_identifier_key: str | None = None,
 ) -> dict[str, Any]:
-    """An IAM policy response allowing or denying the whole stage."""
+    """An IAM policy response allowing or denying the whole stage.
+
+    ``usage_identifier_key`` is the API key of a usage plan (REST APIs whose
+    ``apiKeySource`` is ``AUTHORIZER``).
+    """
     if effect not in ("Allow", "Deny"):
         raise ValueError(f"effect must be Allow or Deny, not {effect!r}")
     response: dict[str, Any] = {
@@ -80,6 +85,8 @@ def iam_response(
     }
     if context:
         response["context"] = dict(context)
+    if usage_identifier_key is not None:
+        response["usageIdentifierKey"] = usage_identifier_key
     return response
 
 

@@ -19,6 +19,7 @@ from .errors import (
     NotYetValid,
     WrongAudience,
     WrongIssuer,
+    WrongTokenType,
 )
 
 Claims = Mapping[str, Any]
@@ -105,13 +106,45 @@ class IssuedInPast:
 
 
 @dataclass(frozen=True, slots=True)
-class SubjectPresent:
-    """``sub`` is a non-empty string (RFC 9068 section 2.2); it becomes the principal."""
+class PrincipalPresent:
+    """One of ``names`` (in order) is a non-empty string; the first becomes the principal.
+
+    The default is ``sub`` alone (RFC 9068 section 2.2); machine-to-machine
+    tokens of some providers need ``client_id`` as a fallback.
+    """
+
+    names: tuple[str, ...] = ("sub",)
 
     def check(self, claims: Claims, now: float) -> None:
-        value = claims.get("sub")
-        if not isinstance(value, str) or not value:
-            raise InvalidClaims("sub is missing or not a non-empty string")
+        if principal_of(claims, self.names) is None:
+            raise InvalidClaims(f"none of {', '.join(self.names)} is a non-empty string")
+
+
+def principal_of(claims: Claims, names: Sequence[str]) -> str | None:
+    """The first of ``names`` that holds a non-empty string, or ``None``."""
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+#: Claims only an OpenID Connect ID token carries (OIDC Core 3.1.3.6, 3.3.2.11), and
+#: Cognito's own marker. An access token never has them; an ID token sent in their place
+#: is the classic token-substitution mistake.
+_ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnIdToken:
+    """Refuse ID tokens presented as access tokens."""
+
+    def check(self, claims: Claims, now: float) -> None:
+        for name in _ID_TOKEN_CLAIMS:
+            if name in claims:
+                raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
+        if claims.get("token_use") == "id":
+            raise WrongTokenType("an ID token (token_use is id), not an access token")
 
 
 #: JSON types of the registered claims we pass downstream (RFC 7519 section 4.1,

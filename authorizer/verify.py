@@ -21,12 +21,14 @@ from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
+from .config import normalize_typ
 from .errors import (
     BadSignature,
     DisallowedAlgorithm,
     IncompatibleKey,
     MalformedToken,
     TokenError,
+    WrongTokenType,
 )
 from .jwks import KeyCache
 from .keys import MAX_KID_LENGTH, VerificationKey
@@ -73,6 +75,7 @@ class TokenVerifier:
         clock: Callable[[], float],
         leeway: int = 0,
         cache_size: int = 0,
+        required_typ: str | None = None,
     ) -> None:
         implementations = get_default_algorithms()
         self._algorithms: dict[str, Algorithm] = {
@@ -84,6 +87,7 @@ class TokenVerifier:
         self._clock = clock
         self._leeway = leeway
         self._cache = VerifiedTokenCache(cache_size)
+        self._required_typ = required_typ
 
     def verify(self, token: str) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
@@ -140,6 +144,13 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
             raise MalformedToken("header kid is missing, empty, too long or not a string")
+        if self._required_typ is not None:
+            typ = header.get("typ")
+            if not isinstance(typ, str) or normalize_typ(typ) != self._required_typ:
+                raise WrongTokenType(
+                    f"typ is {str(typ)[:32]!r}, not {self._required_typ}",
+                    details={"kid": kid[:64], "alg": alg},
+                )
         return alg, kid
 
 
