@@ -201,6 +201,7 @@ def reason_cases(issuer: DevIssuer, clock: FakeClock) -> dict[str, tuple[str, di
         "wrong_issuer": (signed(issuer, head, {**good, "iss": issuer.issuer + "/"}), {}),
         "wrong_audience": (signed(issuer, head, {**good, "aud": "someone-else"}), {}),
         "insufficient_scope": (signed(issuer, head, good), {"JWT_REQUIRED_SCOPES": "admin"}),
+        "wrong_token_type": (signed(issuer, head, {**good, "at_hash": "x"}), {}),
     }
 
 
@@ -216,6 +217,7 @@ REASONS = [
     "wrong_issuer",
     "wrong_audience",
     "insufficient_scope",
+    "wrong_token_type",
 ]
 
 
