@@ -19,7 +19,7 @@ import contextlib
 import json
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -163,7 +163,11 @@ def _dev_issuer(options: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot listen on 127.0.0.1:{state.port}: {exc.strerror}") from None
     _follow_state(server, options.state)
-    with server:
+    # SIGTERM stops the issuer like Ctrl-C does. The handler raises rather than
+    # setting an Event: Event.set() from a signal handler can deadlock against
+    # an Event.wait() that the signal interrupted while holding its lock.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt), server:
         print(
             f"dev issuer {server.issuer}  keys: "
             f"{', '.join(f'{k.kid} ({k.alg})' for k in server.keys.values())}",
@@ -173,10 +177,8 @@ def _dev_issuer(options: argparse.Namespace) -> int:
             f"  discovery {server.discovery_uri}\n  state     {options.state}/  (Ctrl-C to stop)",
             flush=True,
         )
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        while True:
+            time.sleep(3600)
     return 0
 
 
