@@ -23,11 +23,9 @@ if TYPE_CHECKING:  # only for annotations: not worth its import time at cold sta
 __all__ = ["AUTHORIZER", "Authorizer", "AuthorizerUnavailable", "lambda_handler"]
 
 
-def create_authorizer(
-    environ: Mapping[str, str], logger: Logger, metrics: Metrics, **overrides: Any
-) -> Authorizer:
+def create_authorizer(environ: Mapping[str, str], logger: Logger, metrics: Metrics) -> Authorizer:
     """Build the authorizer from the environment; raise ``ConfigError`` on a bad setting."""
-    return Authorizer(load_settings(environ), logger=logger, metrics=metrics, **overrides)
+    return Authorizer(load_settings(environ), logger=logger, metrics=metrics)
 
 
 _SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
