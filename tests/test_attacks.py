@@ -22,7 +22,7 @@ from authorizer_tools.devissuer import DevIssuer, Reply, public_jwk
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.attacks import Refusal, refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
-from tests.tokens import b64, hmac_signed, segment, signed
+from tests.tokens import access_claims, b64, hmac_signed, key_header, segment, signed
 
 BOUND = 0.25  # seconds: no attack below may cost more than this (no fetch is involved)
 
@@ -39,22 +39,11 @@ def setup(issuer: DevIssuer, clock: FakeClock) -> Iterator[tuple[Authorizer, io.
 
 
 def good_claims(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> dict[str, Any]:
-    claims: dict[str, Any] = {
-        "iss": issuer.issuer,
-        "sub": "victim",
-        "aud": AUDIENCE,
-        "iat": int(clock.now),
-        "exp": int(clock.now) + 300,
-        "scope": "read",
-    }
-    claims.update(changes)
-    return {k: v for k, v in claims.items() if v is not None}
+    return access_claims(issuer, clock, **{"sub": "victim", "scope": "read", **changes})
 
 
 def rs_header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
-    header = {"alg": "RS256", "kid": next(iter(issuer.keys)), "typ": "at+jwt"}
-    header.update(changes)
-    return {k: v for k, v in header.items() if v is not None}
+    return key_header(issuer, **{"alg": "RS256", "kid": next(iter(issuer.keys)), **changes})
 
 
 def attack(

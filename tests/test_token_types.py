@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from authorizer.config import load_settings
 from authorizer.errors import ConfigError, TokenError
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
-from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
+from tests.conftest import FakeClock, build_authorizer, mint
+from tests.tokens import access_claims as claims
+from tests.tokens import key_header as header
 from tests.tokens import signed
-
-
-def claims(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "iss": issuer.issuer,
-        "sub": "u",
-        "aud": AUDIENCE,
-        "iat": int(clock.now),
-        "exp": int(clock.now) + 300,
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"alg": "RS256", "kid": next(iter(issuer.keys))}
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 @pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"])

@@ -12,7 +12,9 @@ from authorizer.errors import TokenError
 from authorizer.verify import b64url_decode, split_compact
 from authorizer_tools.devissuer import DevIssuer, generate_key, public_jwk
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
+from tests.tokens import access_claims as claims
 from tests.tokens import b64, hmac_signed, segment, signed
+from tests.tokens import key_header as header
 
 
 def reason_for(issuer: DevIssuer, clock: FakeClock, token: str, **env: str) -> str:
@@ -20,25 +22,6 @@ def reason_for(issuer: DevIssuer, clock: FakeClock, token: str, **env: str) -> s
     with pytest.raises(TokenError) as caught:
         verifier.verify(token)
     return caught.value.reason
-
-
-def claims(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "iss": issuer.issuer,
-        "sub": "user-123",
-        "aud": AUDIENCE,
-        "iat": int(clock.now),
-        "exp": int(clock.now) + 300,
-    }
-    base.update(changes)
-    return {name: value for name, value in base.items() if value is not None}
-
-
-def header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
-    key = next(iter(issuer.keys.values()))
-    base: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
-    base.update(changes)
-    return {name: value for name, value in base.items() if value is not None}
 
 
 # --- valid tokens ----------------------------------------------------------------

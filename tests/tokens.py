@@ -11,6 +11,7 @@ from typing import Any
 from jwt.algorithms import get_default_algorithms
 
 from authorizer_tools.devissuer import DevIssuer
+from tests.conftest import AUDIENCE, FakeClock
 
 
 def b64(data: bytes) -> str:
@@ -44,3 +45,28 @@ def hmac_signed(header: dict[str, Any], payload: dict[str, Any], secret: bytes) 
     signing_input = f"{segment(header)}.{segment(payload)}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(mac)}"
+
+
+def _without_none(members: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in members.items() if value is not None}
+
+
+def access_claims(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> dict[str, Any]:
+    """Valid access-token claims at ``clock``; a change to ``None`` removes that claim."""
+    claims: dict[str, Any] = {
+        "iss": issuer.issuer,
+        "sub": "user-123",
+        "aud": AUDIENCE,
+        "iat": int(clock.now),
+        "exp": int(clock.now) + 300,
+    }
+    claims.update(changes)
+    return _without_none(claims)
+
+
+def key_header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
+    """A header naming the issuer's first key; a change to ``None`` removes that member."""
+    key = next(iter(issuer.keys.values()))
+    header: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+    header.update(changes)
+    return _without_none(header)
