@@ -144,10 +144,8 @@ class KeyCache:
         now = self._clock()
         if self._keys is None and self._may_fetch(now):
             self._refresh(now, "cold")
-        elif (
-            self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now)
-        ):
-            self._refresh(now, "expired")
+        else:
+            self._refresh_if_expired(now)
         key = self._usable(now).get(kid)
         if key is None and self._may_fetch(now):
             self._refresh(now, "unknown_kid")
@@ -164,11 +162,14 @@ class KeyCache:
         triggers a fetch here.
         """
         now = self._clock()
-        if self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
-            self._refresh(now, "expired")
-        if self._keys is None or now >= self._loaded_at + self._fresh + self._max_stale:
+        self._refresh_if_expired(now)
+        if self._keys is None or self._too_old(now):
             return None
         return self._keys.get(kid)
+
+    def _refresh_if_expired(self, now: float) -> None:
+        if self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
+            self._refresh(now, "expired")
 
     def _may_fetch(self, now: float) -> bool:
         return self._attempted_at is None or now - self._attempted_at >= self._cooldown
@@ -176,9 +177,12 @@ class KeyCache:
     def _usable(self, now: float) -> KeySet:
         if self._keys is None:
             raise KeysUnavailable(f"no issuer keys available: {self._last_error}")
-        if now >= self._loaded_at + self._fresh + self._max_stale:
+        if self._too_old(now):
             raise KeysUnavailable(f"cached issuer keys are too old to use: {self._last_error}")
         return self._keys
+
+    def _too_old(self, now: float) -> bool:
+        return now >= self._loaded_at + self._fresh + self._max_stale
 
     def _refresh(self, now: float, trigger: str) -> bool:
         self._attempted_at = now

@@ -46,6 +46,7 @@ from joserfc import jwt as jose_jwt
 
 from authorizer.config import load_settings
 from authorizer.handler import Authorizer
+from authorizer_tools.check_artifact import build
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 
@@ -412,6 +413,7 @@ import os, resource, sys
 sys.path.insert(0, sys.argv[1])
 os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 from authorizer_tools.bench import make_authorizer
+from authorizer_tools.check_artifact import build
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 count, audience = int(sys.argv[2]), sys.argv[3]
@@ -447,19 +449,7 @@ def memory(sizes: Sizes) -> list[Row]:
 def artifact_size() -> list[Row]:
     target = Path(tempfile.mkdtemp(prefix="artifact-"))
     try:
-        subprocess.run(
-            [
-                "make",
-                "--no-print-directory",
-                "build-AuthorizerFunction",
-                f"ARTIFACTS_DIR={target}",
-                f"PYTHON={sys.executable}",
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
+        build(target)
         unzipped = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
         archive = target.with_suffix(".zip")
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:

@@ -1,14 +1,18 @@
-"""Check a built Lambda artifact: only the authorizer and its runtime dependencies.
+"""Build and check the Lambda artifact: only the authorizer and its runtime dependencies.
 
     python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
 
-Exits non-zero with one line per problem. Used by ``make sam-build`` and the tests.
+Exits non-zero with one line per problem. Used by ``make sam-build``, the
+benchmark (for the artifact's size) and the tests.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Top-level names the artifact must hold (import names of the runtime dependencies).
 REQUIRED = ("authorizer", "jwt", "cryptography", "urllib3", "aws_lambda_powertools", "cffi")
@@ -35,6 +39,30 @@ FORBIDDEN = (
     ".venv",
     ".git",
 )
+
+
+def build(target: Path, **variables: str) -> None:
+    """Run the Makefile target ``sam build`` runs, into ``target``.
+
+    ``variables`` override Makefile variables (``LAMBDA_PYTHON``, ``LAMBDA_PLATFORM``,
+    ``LAMBDA_COMPILER``), e.g. to build for this machine's Python instead of Lambda's.
+    """
+    overrides = [f"{name}={value}" for name, value in variables.items()]
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "build-AuthorizerFunction",
+            f"ARTIFACTS_DIR={target}",
+            f"PYTHON={sys.executable}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def problems(artifact: Path, tag: str = "cpython-313") -> list[str]:

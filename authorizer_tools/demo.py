@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .devissuer import DevIssuer
+from .gateway import answer
 from .localcontext import local_context
 from .samples import with_token
 
@@ -45,14 +46,15 @@ def scenarios(issuer: DevIssuer, forger: DevIssuer) -> list[tuple[str, str | Non
 
 def outcome(call: Callable[[], dict[str, Any]]) -> str:
     """What API Gateway makes of the handler's answer."""
-    try:
-        response = call()
-    except Exception as exc:  # noqa: BLE001 - showing the outcome is the point
-        return "401 Unauthorized" if str(exc) == "Unauthorized" else f"500 ({type(exc).__name__})"
-    if "isAuthorized" in response:
-        return "200 allowed" if response["isAuthorized"] else "403 forbidden"
-    effect = response["policyDocument"]["Statement"][0]["Effect"]
-    return f"200 allowed as {response['principalId']}" if effect == "Allow" else "403 denied"
+    result = answer(call)
+    if result.error is not None:
+        return (
+            "401 Unauthorized" if result.status == 401 else f"500 ({type(result.error).__name__})"
+        )
+    if "isAuthorized" in result.response:
+        return "200 allowed" if result.status == 200 else "403 forbidden"
+    allowed = f"200 allowed as {result.response['principalId']}"
+    return allowed if result.status == 200 else "403 denied"
 
 
 def step(number: int, text: str) -> None:

@@ -23,10 +23,9 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer.config import Settings, check_url, load_settings
 from authorizer.errors import ConfigError, FetchError
-from authorizer.fetch import USER_AGENT
+from authorizer.fetch import USER_AGENT, parse_json_object
 from authorizer.handler import Authorizer
 from authorizer.keys import KeySet, parse_key_set
-from authorizer.strictjson import loads_strict
 
 from .eventgen import make_event
 
@@ -81,13 +80,7 @@ def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
         raise FetchError(f"{url} is unreachable: {type(exc).__name__}") from None
     if response.status != 200:
         raise FetchError(f"{url} answered HTTP {response.status}")
-    try:
-        document = loads_strict(response.data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FetchError(f"{url} is not valid JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise FetchError(f"{url} is not a JSON object")
-    return document, response.headers.get("Date")
+    return parse_json_object(response.data, url), response.headers.get("Date")
 
 
 def _discovery(settings: Settings, report: Report) -> tuple[str | None, str | None]:

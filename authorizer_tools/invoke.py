@@ -16,6 +16,7 @@ from authorizer.claims import NoClaims, claims_from_event
 from authorizer.errors import ConfigError
 
 from .cli import CliError
+from .gateway import LABELS, answer
 from .localcontext import local_context
 
 _OURS = ("JWT_", "JWKS_", "AUTHORIZER_")
@@ -34,40 +35,18 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
         raise CliError(f"configuration: {exc}") from None
 
     decision = app.AUTHORIZER.decide(event)
-    try:
-        response = app.lambda_handler(event, local_context("local-invoke"))
-    except Exception as exc:  # noqa: BLE001 - the handler's deliberate 401 and 500 signals
-        status = 401 if str(exc) == "Unauthorized" else 500
-        print(f"{_label(status)}  reason: {decision.reason}")
-        if decision.message:
-            print(f"  {decision.message}")
-        print(f"  the handler raised {type(exc).__name__}({str(exc)!r})")
-        return status
-    status = _status(response)
-    print(f"{_label(status)}  reason: {decision.reason}")
+    result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")))
+    print(f"{LABELS[result.status]}  reason: {decision.reason}")
     if decision.message:
         print(f"  {decision.message}")
+    if result.error is not None:
+        print(f"  the handler raised {type(result.error).__name__}({str(result.error)!r})")
+        return result.status
     print("response:")
-    print(json.dumps(response, indent=2))
-    if status == 200:
-        _print_downstream(event, response)
-    return status
-
-
-def _status(response: dict[str, Any]) -> int:
-    if "isAuthorized" in response:
-        return 200 if response["isAuthorized"] else 403
-    effects = {s["Effect"] for s in response["policyDocument"]["Statement"]}
-    return 200 if effects == {"Allow"} else 403
-
-
-def _label(status: int) -> str:
-    return {
-        200: "ALLOW (200)",
-        401: "UNAUTHORIZED (401)",
-        403: "FORBIDDEN (403)",
-        500: "ERROR (500)",
-    }[status]
+    print(json.dumps(result.response, indent=2))
+    if result.status == 200:
+        _print_downstream(event, result.response)
+    return result.status
 
 
 def _print_downstream(event: Any, response: dict[str, Any]) -> None:

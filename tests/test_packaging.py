@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from authorizer_tools.check_artifact import problems
+from authorizer_tools.check_artifact import build, problems
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE
-from tests.test_module import ROOT, results, run_handler
+from tests.test_module import results, run_handler
 
 TAG = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
 
@@ -23,22 +22,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """build-AuthorizerFunction for this machine's Python, so the result can be imported here."""
     target = tmp_path_factory.mktemp("artifact")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    subprocess.run(
-        [
-            "make",
-            "--no-print-directory",
-            "build-AuthorizerFunction",
-            f"ARTIFACTS_DIR={target}",
-            f"PYTHON={sys.executable}",
-            f"LAMBDA_PYTHON={version}",
-            "LAMBDA_PLATFORM=",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    build(target, LAMBDA_PYTHON=version, LAMBDA_PLATFORM="", LAMBDA_COMPILER=sys.executable)
     yield target
 
 
