@@ -9,12 +9,23 @@ answering requests with a half-configured verifier.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .access import AccessRule, ClaimEquals, ClaimIsNot, ClaimPath, RuleSet
 from .errors import ConfigError
+from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
+from .rulesfile import (
+    REQUIREMENT_KEYS,
+    claim_path,
+    parse_requirements,
+    parse_rule_set,
+    read_rules_file,
+)
+from .rulesfile import VARIABLE as RULES_VARIABLE
+from .rulesfile import only_keys as _only_keys
 
 #: Algorithms we verify. Symmetric (HS*) and ``none`` are deliberately absent:
 #: an authorizer only ever holds the issuer's public keys.
@@ -38,7 +49,9 @@ HttpApiResponse = Literal["simple", "iam"]
 KNOWN_VARIABLES: frozenset[str] = frozenset(
     {
         "JWT_ISSUER",
+        "JWT_PROVIDER",
         "JWT_AUDIENCE",
+        "JWT_AUDIENCE_CLAIM",
         "JWT_JWKS_URI",
         "JWT_ALGORITHMS",
         "JWT_REQUIRED_SCOPES",
@@ -46,6 +59,14 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWT_MAX_TOKEN_BYTES",
         "JWT_REQUIRED_TYP",
         "JWT_REJECT_ID_TOKENS",
+        "AUTHORIZER_RULES",
+        "AUTHORIZER_ROLES_CLAIMS",
+        "AUTHORIZER_SCOPE_CLAIMS",
+        "AUTHORIZER_DENY_ANONYMOUS",
+        "AUTHORIZER_REQUIRE_VERIFIED",
+        "AUTHORIZER_CONTEXT_CLAIMS",
+        "AUTHORIZER_CONTEXT_EXCLUDE",
+        "AUTHORIZER_CONTEXT_RENAME",
         "AUTHORIZER_HTTP_API_RESPONSE",
         "AUTHORIZER_TOKEN_HEADER",
         "AUTHORIZER_TOKEN_QUERY_PARAMETER",
@@ -61,20 +82,72 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
 )
 _OUR_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
 
+#: Issuer settings and the environment variable for each. With ``[[issuer]]``
+#: tables in the rules file these are set there instead, per issuer.
+ISSUER_VARIABLES: dict[str, str] = {
+    "issuer": "JWT_ISSUER",
+    "provider": "JWT_PROVIDER",
+    "audiences": "JWT_AUDIENCE",
+    "audience_claim": "JWT_AUDIENCE_CLAIM",
+    "jwks_uri": "JWT_JWKS_URI",
+    "algorithms": "JWT_ALGORITHMS",
+    "scopes_all": "JWT_REQUIRED_SCOPES",
+    "required_typ": "JWT_REQUIRED_TYP",
+    "reject_id_tokens": "JWT_REJECT_ID_TOKENS",
+    "role_claims": "AUTHORIZER_ROLES_CLAIMS",
+    "scope_claims": "AUTHORIZER_SCOPE_CLAIMS",
+    "deny_anonymous": "AUTHORIZER_DENY_ANONYMOUS",
+    "require_verified": "AUTHORIZER_REQUIRE_VERIFIED",
+}
+AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerSettings:
+    """One trusted issuer: where its keys are and what its tokens must look like."""
+
+    issuer: str
+    audiences: tuple[str, ...]
+    provider: str = "generic"
+    jwks_uri: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+    audience_claim: str = "aud"
+    required_typ: str | None = None
+    reject_id_tokens: bool = True
+    #: A payload claim and value that every access token of this provider carries.
+    token_use: tuple[str, str] | None = None
+    #: ``aud`` values that only ID tokens carry (Cognito app client ids).
+    id_token_audiences: tuple[str, ...] = ()
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    role_claims: tuple[ClaimPath, ...] = ()
+    #: Access rules every request with this issuer's tokens must pass (403 otherwise).
+    rules: tuple[AccessRule, ...] = ()
+
+    @property
+    def discovery_uri(self) -> str:
+        """OpenID Connect Discovery 1.0 section 4: strip one trailing slash, then append."""
+        base = self.issuer[:-1] if self.issuer.endswith("/") else self.issuer
+        return f"{base}/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSettings:
+    """Which claims go into the authorizer context, and under which names."""
+
+    include: frozenset[str] | None = None  # None: every claim
+    exclude: frozenset[str] = frozenset()
+    rename: Mapping[str, str] = field(default_factory=dict)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the authorizer needs to know, validated."""
 
-    issuer: str
-    audiences: tuple[str, ...]
-    jwks_uri: str | None = None
-    algorithms: tuple[str, ...] = ("RS256",)
-    required_scopes: tuple[str, ...] = ()
+    issuers: tuple[IssuerSettings, ...]
+    route_rules: RuleSet | None = None
+    context: ContextSettings = field(default_factory=ContextSettings)
     leeway_seconds: int = 60
     max_token_bytes: int = 16384
-    required_typ: str | None = None
-    reject_id_tokens: bool = True
     principal_claims: tuple[str, ...] = ("sub",)
     usage_identifier_claim: str | None = None
     http_api_response: HttpApiResponse = "simple"
@@ -87,32 +160,34 @@ class Settings:
     jwks_fetch_timeout_seconds: float = 3.0
     jwks_prefetch: bool = True
 
-    @property
-    def discovery_uri(self) -> str:
-        """OpenID Connect Discovery 1.0 section 4: strip one trailing slash, then append."""
-        base = self.issuer[:-1] if self.issuer.endswith("/") else self.issuer
-        return f"{base}/.well-known/openid-configuration"
-
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from ``environ``; raise :class:`ConfigError` on any bad value."""
     _reject_unknown_variables(environ)
     env = _Env(environ)
-    issuer = env.required("JWT_ISSUER")
-    check_url("JWT_ISSUER", issuer)
-    jwks_uri = env.optional("JWT_JWKS_URI")
-    if jwks_uri is not None:
-        check_url("JWT_JWKS_URI", jwks_uri)
+    document: dict[str, Any] = {}
+    where = ""
+    rules_path = env.optional(RULES_VARIABLE)
+    if rules_path is not None:
+        where, document = read_rules_file(rules_path)
+    if "issuer" in document:
+        for name in ISSUER_VARIABLES.values():
+            if env.optional(name) is not None:
+                raise ConfigError(
+                    f"{name} is set, but {RULES_VARIABLE} lists the issuers:"
+                    " set it per issuer there"
+                )
+        issuers = _file_issuers(document["issuer"], where)
+    else:
+        issuers = _env_issuers(env)
+    if len({issuer.issuer for issuer in issuers}) != len(issuers):
+        raise ConfigError(f"{_issuer_source(rules_path)} lists the same issuer twice")
     return Settings(
-        issuer=issuer,
-        audiences=_audiences(env.required("JWT_AUDIENCE")),
-        jwks_uri=jwks_uri,
-        algorithms=_algorithms(env.optional("JWT_ALGORITHMS") or "RS256"),
-        required_scopes=tuple(dict.fromkeys((env.optional("JWT_REQUIRED_SCOPES") or "").split())),
+        issuers=issuers,
+        route_rules=parse_rule_set(document, where) if document else None,
+        context=_context(env, document.get("context"), where),
         leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 60, 0, 300),
         max_token_bytes=env.integer("JWT_MAX_TOKEN_BYTES", 16384, 1024, 65536),
-        required_typ=_typ(env.optional("JWT_REQUIRED_TYP")),
-        reject_id_tokens=env.boolean("JWT_REJECT_ID_TOKENS", True),
         principal_claims=_names(
             "AUTHORIZER_PRINCIPAL_CLAIMS", env.optional("AUTHORIZER_PRINCIPAL_CLAIMS") or "sub"
         ),
@@ -126,6 +201,255 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         jwks_max_stale_seconds=env.integer("JWKS_MAX_STALE_SECONDS", 86400, 0, 2592000),
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
+    )
+
+
+def _issuer_source(rules_path: str | None) -> str:
+    return f"{RULES_VARIABLE} ({rules_path})" if rules_path else "JWT_ISSUER"
+
+
+MAX_ISSUERS = 16
+
+
+def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:
+    """Issuers from ``JWT_ISSUER`` (comma-separated), all sharing the other JWT_* settings."""
+    issuers = _split(env.required("JWT_ISSUER"))
+    if not issuers:
+        raise ConfigError("JWT_ISSUER must name at least one issuer")
+    values: dict[str, Any] = {}
+    for key, name in ISSUER_VARIABLES.items():
+        raw = env.optional(name)
+        if raw is None or key == "issuer":
+            continue
+        if key in ("audiences", "algorithms", "scope_claims"):
+            values[key] = _split(raw)
+        elif key == "scopes_all":
+            values[key] = raw.split()
+        elif key == "role_claims":
+            values[key] = _role_claims_text(raw)
+        elif key in ("reject_id_tokens", "deny_anonymous", "require_verified"):
+            values[key] = env.boolean(name, False)
+        else:
+            values[key] = raw
+    label = ISSUER_VARIABLES.get
+    built: list[IssuerSettings] = []
+    for issuer in issuers:
+        built.extend(build_issuers({**values, "issuer": issuer}, lambda key: label(key, key)))
+    return _at_most(tuple(built), "JWT_ISSUER")
+
+
+def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"{where}: issuer must be a non-empty list of tables")
+    built: list[IssuerSettings] = []
+    for index, table in enumerate(tables, 1):
+        here = f"{where}: issuer {index}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{here}: must be a table")
+        _only_keys(table, frozenset(ISSUER_VARIABLES) | REQUIREMENT_KEYS - {"issuers"}, here)
+        built.extend(build_issuers(table, _Place(here)))
+    return _at_most(tuple(built), where)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Names a key of one table of the rules file, for error messages."""
+
+    where: str
+
+    def __call__(self, key: str) -> str:
+        return f"{self.where}: {key}"
+
+
+def _at_most(issuers: tuple[IssuerSettings, ...], where: str) -> tuple[IssuerSettings, ...]:
+    if len(issuers) > MAX_ISSUERS:
+        raise ConfigError(f"{where}: at most {MAX_ISSUERS} issuers, got {len(issuers)}")
+    return issuers
+
+
+def build_issuers(values: Mapping[str, Any], label: Callable[[str], str]) -> list[IssuerSettings]:
+    """One issuer's settings (plus its provider's sibling issuers) from raw ``values``.
+
+    ``values`` uses the rules-file keys; ``label(key)`` names a key in errors
+    (the environment variable, or the place in the rules file).
+    """
+    provider_name = _text(values, "provider", label) or "generic"
+    provider = PROVIDERS.get(provider_name.lower())
+    if provider is None:
+        raise ConfigError(
+            f"{label('provider')} must be one of {', '.join(PROVIDERS)}, got {provider_name!r}"
+        )
+    issuer = provider.normalize_issuer(_text(values, "issuer", label) or "")
+    if not issuer:
+        raise ConfigError(f"{label('issuer')} is required but not set")
+    check_url(label("issuer"), issuer)
+    jwks_uri = _text(values, "jwks_uri", label)
+    if jwks_uri is not None:
+        check_url(label("jwks_uri"), jwks_uri)
+    audiences = _texts(values, "audiences", label)
+    if audiences is None:
+        if not provider.issuer_is_default_audience:
+            raise ConfigError(f"{label('audiences')} is required but not set")
+        audiences = (issuer,)
+    audience_claim = _text(values, "audience_claim", label) or provider.audience_claim
+    if audience_claim not in AUDIENCE_CLAIMS:
+        raise ConfigError(
+            f"{label('audience_claim')} must be one of {', '.join(AUDIENCE_CLAIMS)},"
+            f" got {audience_claim!r}"
+        )
+    reject_id_tokens = _flag(values, "reject_id_tokens", label, True)
+    role_claims = values.get("role_claims")
+    settings = IssuerSettings(
+        issuer=issuer,
+        audiences=audiences,
+        provider=provider.name,
+        jwks_uri=jwks_uri or provider.jwks_uri_for(issuer),
+        algorithms=_algorithms(_texts(values, "algorithms", label) or ("RS256",), label),
+        audience_claim=audience_claim,
+        required_typ=_typ(_text(values, "required_typ", label), label),
+        reject_id_tokens=reject_id_tokens,
+        token_use=provider.token_use if reject_id_tokens else None,
+        id_token_audiences=audiences if provider.audiences_are_client_ids else (),
+        scope_claims=_texts(values, "scope_claims", label) or provider.scope_claims,
+        role_claims=(
+            _role_paths(role_claims, label)
+            if role_claims is not None
+            else provider.role_paths(audiences)
+        ),
+        rules=_issuer_rules(values, provider, label),
+    )
+    siblings = [
+        replace(settings, issuer=sibling, jwks_uri=jwks_uri or sibling_jwks)
+        for sibling, sibling_jwks in provider.sibling_issuers(issuer).items()
+    ]
+    return [settings, *siblings]
+
+
+def _issuer_rules(
+    values: Mapping[str, Any], provider: Provider, label: Callable[[str], str]
+) -> tuple[AccessRule, ...]:
+    where = label("scopes_all").rsplit(": ", 1)[0]  # the variable, or the issuer table
+    rules = list(parse_requirements(values, where))
+    for key, rule in (
+        ("deny_anonymous", ClaimIsNot((AUTHGEAR_ANONYMOUS,), True)),
+        ("require_verified", ClaimEquals((AUTHGEAR_VERIFIED,), True)),
+    ):
+        if _flag(values, key, label, False):
+            if not provider.authgear_user_claims:
+                raise ConfigError(f"{label(key)} needs the authgear provider")
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _text(values: Mapping[str, Any], key: str, label: Callable[[str], str]) -> str | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{label(key)} must be a string")
+    return value.strip() or None
+
+
+def _texts(
+    values: Mapping[str, Any], key: str, label: Callable[[str], str]
+) -> tuple[str, ...] | None:
+    value = values.get(key)
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{label(key)} must be a list of strings")
+    cleaned = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if not cleaned:
+        raise ConfigError(f"{label(key)} must list at least one value")
+    return cleaned
+
+
+def _flag(values: Mapping[str, Any], key: str, label: Callable[[str], str], default: bool) -> bool:
+    value = values.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{label(key)} must be true or false")
+    return value
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _role_claims_text(raw: str) -> object:
+    """``AUTHORIZER_ROLES_CLAIMS``: claim names separated by commas, or a JSON array of paths."""
+    if not raw.startswith("["):
+        return _split(raw)
+    from .strictjson import loads_strict  # noqa: PLC0415 - only this spelling needs JSON
+
+    try:
+        return loads_strict(raw)
+    except ValueError:
+        raise ConfigError("AUTHORIZER_ROLES_CLAIMS is not a valid JSON array") from None
+
+
+def _role_paths(value: object, label: Callable[[str], str]) -> tuple[ClaimPath, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{label('role_claims')} must list claim names or paths")
+    return tuple(claim_path(item, label("role_claims")) for item in items)
+
+
+def _context(env: _Env, table: object, where: str) -> ContextSettings:
+    """``AUTHORIZER_CONTEXT_*`` or the rules file's ``[context]`` table (not both)."""
+    names = ("AUTHORIZER_CONTEXT_CLAIMS", "AUTHORIZER_CONTEXT_EXCLUDE", "AUTHORIZER_CONTEXT_RENAME")
+    if table is not None:
+        for name in names:
+            if env.optional(name) is not None:
+                raise ConfigError(f"{name} is set, but {RULES_VARIABLE} has a [context] table")
+        return _file_context(table, f"{where}: context")
+    include_raw = env.optional(names[0])
+    include = None if include_raw in (None, "*") else tuple(_split(include_raw or ""))
+    exclude = tuple(_split(env.optional(names[1]) or ""))
+    rename: dict[str, str] = {}
+    for pair in _split(env.optional(names[2]) or ""):
+        claim, sep, key = (part.strip() for part in pair.partition("="))
+        if not sep or not claim or not key:
+            raise ConfigError(
+                f"{names[2]} must be claim=key pairs separated by commas, got {pair!r}"
+            )
+        rename[claim] = key
+    return _context_settings(include, exclude, rename, names[2])
+
+
+def _file_context(table: object, here: str) -> ContextSettings:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{here} must be a table")
+    _only_keys(table, frozenset({"include", "exclude", "rename"}), here)
+    place = _Place(here)
+    include = _texts(table, "include", place)
+    exclude = _texts(table, "exclude", place) or ()
+    rename = table.get("rename", {})
+    if not isinstance(rename, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) and value for key, value in rename.items()
+    ):
+        raise ConfigError(f"{here}: rename must map claim names to context keys (strings)")
+    return _context_settings(include, exclude, rename, f"{here}: rename")
+
+
+def _context_settings(
+    include: tuple[str, ...] | None,
+    exclude: tuple[str, ...],
+    rename: Mapping[str, str],
+    where: str,
+) -> ContextSettings:
+    from .context import RESERVED_KEYS  # noqa: PLC0415 - context imports config's neighbours
+
+    targets = list(rename.values())
+    clash = [key for key in targets if key in RESERVED_KEYS]
+    if clash:
+        raise ConfigError(f"{where}: {clash[0]!r} is a key API Gateway or this authorizer reserves")
+    if len(set(targets)) != len(targets):
+        raise ConfigError(f"{where}: two claims renamed to the same key")
+    return ContextSettings(
+        include=frozenset(include) if include is not None else None,
+        exclude=frozenset(exclude),
+        rename=dict(rename),
     )
 
 
@@ -223,21 +547,12 @@ def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
             raise ConfigError(f"{name} is not a setting this authorizer knows{suggestion}")
 
 
-def _audiences(raw: str) -> tuple[str, ...]:
-    audiences = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-    if not audiences:
-        raise ConfigError("JWT_AUDIENCE must list at least one audience")
-    return audiences
-
-
-def _algorithms(raw: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
-    if not names:
-        raise ConfigError("JWT_ALGORITHMS must list at least one algorithm")
+def _algorithms(names: tuple[str, ...], label: Callable[[str], str]) -> tuple[str, ...]:
     for name in names:
         if name not in SUPPORTED_ALGORITHMS:
             raise ConfigError(
-                f"JWT_ALGORITHMS contains {name!r}; allowed: {', '.join(SUPPORTED_ALGORITHMS)}"
+                f"{label('algorithms')} contains {name!r};"
+                f" allowed: {', '.join(SUPPORTED_ALGORITHMS)}"
             )
     return names
 
@@ -248,12 +563,14 @@ def normalize_typ(value: str) -> str:
     return lowered.removeprefix("application/")
 
 
-def _typ(raw: str | None) -> str | None:
+def _typ(raw: str | None, label: Callable[[str], str]) -> str | None:
     if raw is None:
         return None
     typ = normalize_typ(raw)
     if not typ or any(char.isspace() or char == "," for char in typ):
-        raise ConfigError(f"JWT_REQUIRED_TYP must be one media type such as at+jwt, got {raw!r}")
+        raise ConfigError(
+            f"{label('required_typ')} must be one media type such as at+jwt, got {raw!r}"
+        )
     return typ
 
 

@@ -10,6 +10,8 @@ value downstream as a string. So:
   array) so that :mod:`authorizer.claims` can restore the original types;
 * names API Gateway reserves (``principalId``, ``integrationLatency``, and
   ``claims`` on HTTP API 1.0) and our own marker names are never used for claims;
+* ``AUTHORIZER_CONTEXT_*`` (or the rules file's ``[context]``) choose which
+  claims go in and rename them; the renamed key is what downstream reads;
 * the whole context stays under :data:`MAX_CONTEXT_BYTES`: when the claims do
   not fit, the largest ones are dropped and named in ``droppedClaims``.
 
@@ -20,10 +22,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .claims import DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY
 from .policy import ContextValue
+
+if TYPE_CHECKING:
+    from .config import ContextSettings
 
 RESERVED_KEYS = frozenset(
     {"principalId", "integrationLatency", "claims", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY}
@@ -35,9 +40,13 @@ ESSENTIAL_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "client_id", "scope", "sc
 
 
 def build_context(
-    claims: Mapping[str, Any], max_bytes: int = MAX_CONTEXT_BYTES
+    claims: Mapping[str, Any],
+    max_bytes: int = MAX_CONTEXT_BYTES,
+    selection: ContextSettings | None = None,
 ) -> dict[str, ContextValue]:
     """Encode verified ``claims`` as a flat context of at most ``max_bytes`` of JSON."""
+    if selection is not None:
+        claims = select_claims(claims, selection)
     encoded: dict[str, ContextValue] = {}
     json_names: list[str] = []
     dropped: list[str] = []
@@ -59,6 +68,24 @@ def build_context(
         encoded[name] = text
         budget += len(name) + len(text) + 2
     return _fit(encoded, json_names, dropped, max_bytes, budget)
+
+
+def select_claims(claims: Mapping[str, Any], selection: ContextSettings) -> dict[str, Any]:
+    """The claims ``selection`` lets through, under their context names.
+
+    A renamed claim takes its new key even when the token also has a claim of
+    that name: the deployment chose that key for it.
+    """
+    rename = selection.rename
+    taken = set(rename.values())
+    chosen: dict[str, Any] = {}
+    for name, value in claims.items():
+        if selection.include is not None and name not in selection.include:
+            continue
+        if name in selection.exclude or (name in taken and name not in rename):
+            continue
+        chosen[rename.get(name, name)] = value
+    return chosen
 
 
 def _fit(

@@ -124,6 +124,32 @@ class InsufficientScope(AccessDenied):
     reason = "insufficient_scope"
 
 
+class MissingRole(AccessDenied):
+    reason = "missing_role"
+
+
+class ClaimMismatch(AccessDenied):
+    """A claim a rule constrains is absent or holds a value the rule does not accept."""
+
+    reason = "claim_mismatch"
+
+
+class AuthenticationTooOld(AccessDenied):
+    """``auth_time`` is missing or older than the route's maximum authentication age."""
+
+    reason = "authentication_too_old"
+
+
+class IssuerNotAllowed(AccessDenied):
+    reason = "issuer_not_allowed"
+
+
+class NoMatchingRoute(AccessDenied):
+    """Rules are configured, none covers the requested route, and the default is deny."""
+
+    reason = "no_matching_route"
+
+
 # --- 500: we cannot decide ------------------------------------------------------
 
 

@@ -9,16 +9,24 @@ Outcomes and what API Gateway makes of them:
 ============  ==========================================  ======
 outcome       response                                    status
 ============  ==========================================  ======
-allow         IAM Allow for the whole stage / isAuthorized  200
-deny          IAM Deny for the whole stage / isAuthorized   403
+allow         IAM Allow (see below) / isAuthorized          200
+deny          IAM Deny for the route / isAuthorized false   403
 unauthorized  ``raise Exception("Unauthorized")``           401
               (``{"isAuthorized": false}`` for simple)      (403)
 error         any other exception                           500
 ============  ==========================================  ======
+
+Without route rules, the policy allows or denies the whole stage. With them
+(``AUTHORIZER_RULES``) it allows every route the token passes and explicitly
+denies every route it fails, so that the policy API Gateway caches for the
+token answers every route the way a fresh evaluation would; the decision for
+the requested route is taken from the same evaluation. HTTP API simple
+responses carry no policy: they answer for the requested route only.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,9 +34,10 @@ from typing import Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .config import Settings
-from .context import build_context
-from .errors import AccessDenied, KeysUnavailable, TokenError
+from .access import RuleSet, Subject, Verdicts, check_access, subject_of
+from .config import IssuerSettings, Settings
+from .context import MAX_CONTEXT_BYTES, build_context
+from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
 from .events import AuthRequest, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
@@ -36,7 +45,6 @@ from .observe import Telemetry
 from .policy import ApiArn, iam_response, parse_arn, simple_response
 from .rules import (
     AudienceAnyOf,
-    HasScopes,
     IssuedInPast,
     IssuerIs,
     NotAnIdToken,
@@ -45,14 +53,16 @@ from .rules import (
     PrincipalPresent,
     RegisteredClaimTypes,
     Rule,
-    check_claims,
+    TokenUse,
     principal_of,
 )
-from .verify import TokenVerifier, VerifiedToken
+from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 Outcome = Literal["allow", "deny", "unauthorized", "error"]
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
+#: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
+MAX_RESPONSE_BYTES = 8 * 1024
 
 
 class AuthorizerUnavailable(RuntimeError):
@@ -70,10 +80,22 @@ class Decision:
     token: VerifiedToken | None = None
     message: str = ""
     details: Mapping[str, str] = field(default_factory=dict)
+    issuer: str | None = None
+    #: The route rules' verdicts for this token (None: no route rules, or denied outright).
+    verdicts: Verdicts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """One issuer's settings, key cache and verifier: its keys verify only its tokens."""
+
+    settings: IssuerSettings
+    keys: KeyCache
+    verifier: TokenVerifier
 
 
 class Authorizer:
-    """One configured authorizer: a key cache, a verifier and the rules, wired together."""
+    """One configured authorizer: key caches, verifiers and rules, wired together."""
 
     def __init__(
         self,
@@ -86,46 +108,67 @@ class Authorizer:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._telemetry = Telemetry(logger, metrics, settings.issuer)
+        self._telemetry = Telemetry(logger, metrics)
         self._clock = clock
+        fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
+        self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
+        self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
+        # With one issuer the token's iss need not be read before its signature is checked.
+        self._only = self.issuers[0] if len(self.issuers) == 1 else None
+        self.route_rules: RuleSet | None = settings.route_rules
+        self._context_bytes = context_budget(self.route_rules)
+
+    def _trust(
+        self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
+    ) -> TrustedIssuer:
+        settings = self.settings
         source = IssuerKeySource.create(
-            settings.issuer,
-            settings.discovery_uri,
-            fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds),
-            settings.jwks_uri,
+            issuer.issuer, issuer.discovery_uri, fetcher, issuer.jwks_uri
         )
-        self.keys = KeyCache(
+        keys = KeyCache(
             source,
             fresh_seconds=settings.jwks_cache_seconds,
             cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
             max_stale_seconds=settings.jwks_max_stale_seconds,
             clock=monotonic,
-            on_refresh=self._telemetry.refresh,
+            on_refresh=functools.partial(self._telemetry.refresh, issuer.issuer),
         )
-        self.verifier = TokenVerifier(
-            keys=self.keys,
-            algorithms=settings.algorithms,
-            rules=token_rules(settings),
+        verifier = TokenVerifier(
+            keys=keys,
+            algorithms=issuer.algorithms,
+            rules=token_rules(settings, issuer),
             max_token_bytes=settings.max_token_bytes,
-            clock=clock,
+            clock=self._clock,
             leeway=settings.leeway_seconds,
             cache_size=settings.token_cache_size,
-            required_typ=settings.required_typ,
+            required_typ=issuer.required_typ,
         )
-        self.access_rules: tuple[Rule, ...] = access_rules(settings)
+        return TrustedIssuer(issuer, keys, verifier)
+
+    @property
+    def keys(self) -> KeyCache:
+        """The first issuer's key cache (the only one, in most deployments)."""
+        return self.issuers[0].keys
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        """The first issuer's verifier."""
+        return self.issuers[0].verifier
 
     def prefetch(self) -> bool:
-        """Warm the key cache at init; a failure is logged, never raised."""
-        return self.keys.prefetch()
+        """Warm every issuer's key cache at init; a failure is logged, never raised."""
+        results = [trusted.keys.prefetch() for trusted in self.issuers]
+        return all(results)
 
     def after_restore(self) -> None:
-        """Refresh what a Lambda SnapStart snapshot froze: the key set and verified tokens.
+        """Refresh what a Lambda SnapStart snapshot froze: the key sets and verified tokens.
 
         The authorizer keeps no random state of its own (no seeds, no pooled
         connections: each fetch opens its own), so nothing else needs renewing.
         """
-        self.keys.expire()
-        self.verifier.forget()
+        for trusted in self.issuers:
+            trusted.keys.expire()
+            trusted.verifier.forget()
 
     def handle(self, event: object) -> dict[str, Any]:
         """Answer one authorizer event (see the module docstring for the mapping)."""
@@ -143,25 +186,50 @@ class Authorizer:
             request = self._request(event)
         except TokenError as exc:
             return Decision("unauthorized", exc.reason, message=str(exc))
+        kind = request.kind
         if request.token is None:
-            reason = request.token_problem or "missing_token"
-            return Decision("unauthorized", reason, request.kind)
+            return Decision("unauthorized", request.token_problem or "missing_token", kind)
+        issuer = self._only.settings.issuer if self._only is not None else None
         try:
-            verified = self.verifier.verify(request.token)
+            trusted = self._issuer_for(request.token)
+            issuer = trusted.settings.issuer
+            verified = trusted.verifier.verify(request.token)
             # The ARN is only needed to answer with a policy; parsed after the
             # token so that a flood of junk tokens costs as little as possible.
             arn = parse_arn(request.resource_arn)
+            subject = self._subject(verified, trusted.settings)
         except TokenError as exc:
             return Decision(
-                "unauthorized", exc.reason, request.kind, None, None, str(exc), exc.details
+                "unauthorized", exc.reason, kind, None, None, str(exc), exc.details, issuer
             )
         except KeysUnavailable as exc:
-            return Decision("error", exc.reason, request.kind, None, None, str(exc))
+            return Decision("error", exc.reason, kind, None, None, str(exc), issuer=issuer)
+        return self._authorize(kind, arn, verified, subject, trusted.settings)
+
+    def _authorize(
+        self,
+        kind: EventKind,
+        arn: ApiArn,
+        verified: VerifiedToken,
+        subject: Subject,
+        settings: IssuerSettings,
+    ) -> Decision:
+        """Decide for a verified token: issuer-wide rules, then the route rules."""
+        now = self._clock()
+        issuer = settings.issuer
         try:
-            check_claims(verified.claims, self.access_rules, self._clock())
+            check_access(subject, settings.rules, now)
         except AccessDenied as exc:
-            return Decision("deny", exc.reason, request.kind, arn, verified, str(exc))
-        return Decision("allow", "allowed", request.kind, arn, verified)
+            # Issuer-wide rules hold on every route: the whole stage is denied.
+            return Decision("deny", exc.reason, kind, arn, verified, str(exc), issuer=issuer)
+        verdicts = self._verdicts(verified, subject, now)
+        if verdicts is not None:
+            failure = verdicts.for_route(arn.route)
+            if failure is not None:
+                return Decision(
+                    "deny", failure.reason, kind, arn, verified, str(failure), {}, issuer, verdicts
+                )
+        return Decision("allow", "allowed", kind, arn, verified, "", {}, issuer, verdicts)
 
     def _request(self, event: object) -> AuthRequest:
         return to_request(
@@ -170,29 +238,75 @@ class Authorizer:
             query_parameter=self.settings.token_query_parameter,
         )
 
+    def _issuer_for(self, token: str) -> TrustedIssuer:
+        """The issuer whose keys and rules apply, chosen by the token's unverified ``iss``.
+
+        Choosing by an unverified claim is safe because the choice only decides
+        which key set the signature must verify against: a token naming issuer
+        B is checked with B's keys alone and then must carry B's ``iss``.
+        """
+        if self._only is not None:
+            return self._only
+        trusted = self._by_name.get(peek_issuer(token, self.settings.max_token_bytes))
+        if trusted is None:
+            raise WrongIssuer("iss is not one of the configured issuers")
+        return trusted
+
+    @staticmethod
+    def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:
+        subject = token.memo.get("subject")
+        if subject is None:
+            subject = token.memo["subject"] = subject_of(
+                token.claims, scope_claims=issuer.scope_claims, role_claims=issuer.role_claims
+            )
+        return subject
+
+    def _verdicts(self, token: VerifiedToken, subject: Subject, now: float) -> Verdicts | None:
+        rules = self.route_rules
+        if rules is None:
+            return None
+        if rules.time_dependent:  # max_auth_age: a verdict can expire, so never reuse one
+            return rules.evaluate(subject, now)
+        verdicts = token.memo.get("verdicts")
+        if verdicts is None:
+            verdicts = token.memo["verdicts"] = rules.evaluate(subject, now)
+        return verdicts
+
     def _respond(self, decision: Decision) -> dict[str, Any]:
         if decision.outcome == "error":
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
         simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
-        if decision.outcome == "allow" and decision.token is not None and decision.arn is not None:
-            memo = decision.token.memo
-            context = memo.get("context")
-            if context is None:
-                context = memo["context"] = build_context(decision.token.claims)
+        token, arn, verdicts = decision.token, decision.arn, decision.verdicts
+        if token is None or arn is None or decision.outcome == "unauthorized":
             if simple:
-                return simple_response(True, context)
-            return iam_response(
-                self._principal(decision.token),
-                "Allow",
-                decision.arn,
-                context,
-                self._usage_key(decision),
-            )
+                return simple_response(False)
+            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        allowed = decision.outcome == "allow"
         if simple:
-            return simple_response(False)
-        if decision.outcome == "deny" and decision.token is not None and decision.arn is not None:
-            return iam_response(self._principal(decision.token), "Deny", decision.arn)
-        raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+            return simple_response(allowed, self._context(token) if allowed else None)
+        if verdicts is None:
+            allow = ["*"] if allowed else []
+            deny: list[str] = []
+        else:
+            # The whole policy, even when this route is denied: API Gateway
+            # caches it for the token and applies it to the other routes too.
+            allow, deny = verdicts.allowed_suffixes(), verdicts.denied_suffixes()
+        return iam_response(
+            self._principal(token),
+            arn,
+            allow=allow,
+            deny=deny,
+            context=self._context(token) if allow else None,
+            usage_identifier_key=self._usage_key(decision) if allow else None,
+        )
+
+    def _context(self, token: VerifiedToken) -> dict[str, Any]:
+        context = token.memo.get("context")
+        if context is None:
+            context = token.memo["context"] = build_context(
+                token.claims, self._context_bytes, self.settings.context
+            )
+        return context
 
     def _principal(self, token: VerifiedToken) -> str:
         # PrincipalPresent guarantees one of the claims holds a non-empty string.
@@ -216,32 +330,41 @@ class Authorizer:
         if decision.token is not None:
             claims = decision.token.claims
             facts.update(kid=decision.token.kid, alg=decision.token.alg)
+        if decision.arn is not None and self.route_rules is not None:
+            facts["route"] = decision.arn.route
         self._telemetry.decision(
             decision.outcome,
             decision.reason,
             event_kind=decision.kind.value if decision.kind else None,
+            issuer=decision.issuer,
             facts=facts,
             claims=claims,
             detail=decision.message,
         )
 
 
-def token_rules(settings: Settings) -> tuple[Rule, ...]:
-    """Checks that make a token valid at all (failures: 401)."""
-    return (
-        IssuerIs(settings.issuer),
-        AudienceAnyOf(frozenset(settings.audiences)),
-        NotExpired(settings.leeway_seconds),
-        NotBefore(settings.leeway_seconds),
-        IssuedInPast(settings.leeway_seconds),
+def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
+    """Checks that make a token of ``issuer`` valid at all (failures: 401)."""
+    leeway = settings.leeway_seconds
+    rules: list[Rule] = [
+        IssuerIs(issuer.issuer),
+        AudienceAnyOf(frozenset(issuer.audiences), issuer.audience_claim),
+        NotExpired(leeway),
+        NotBefore(leeway),
+        IssuedInPast(leeway),
         PrincipalPresent(settings.principal_claims),
         RegisteredClaimTypes(),
-        *((NotAnIdToken(),) if settings.reject_id_tokens else ()),
-    )
+    ]
+    if issuer.reject_id_tokens:
+        rules.append(NotAnIdToken(frozenset(issuer.id_token_audiences)))
+    if issuer.token_use is not None:
+        rules.append(TokenUse(*issuer.token_use))
+    return tuple(rules)
 
 
-def access_rules(settings: Settings) -> tuple[Rule, ...]:
-    """Checks that decide whether a valid token may call the API (failures: 403)."""
-    if not settings.required_scopes:
-        return ()
-    return (HasScopes(frozenset(settings.required_scopes)),)
+def context_budget(route_rules: RuleSet | None) -> int:
+    """Bytes the claims context may take, leaving room in the response for the policy."""
+    if route_rules is None:
+        return MAX_CONTEXT_BYTES
+    room = MAX_RESPONSE_BYTES - 1024 - route_rules.worst_case_policy_bytes()
+    return max(1024, min(MAX_CONTEXT_BYTES, room))

@@ -28,13 +28,12 @@ _MAX_FIELD = 128  # header facts such as kid are attacker-chosen: keep them shor
 class Telemetry:
     """Where the authorizer reports what it did."""
 
-    def __init__(self, logger: Logger, metrics: Metrics, issuer: str) -> None:
+    def __init__(self, logger: Logger, metrics: Metrics) -> None:
         self.logger = logger
         # Checked before building a decision's fields: with INFO off, an allowed
         # request costs no dictionary and no call into the logging machinery.
         self._std_logger = logging.getLogger(logger.name)
         self._metrics = metrics
-        self._issuer = issuer
         self._namespace = metrics.namespace
         self._service = metrics.service
         # Powertools keeps accumulating (and never clears) metrics while they
@@ -52,6 +51,7 @@ class Telemetry:
         reason: str,
         *,
         event_kind: str | None,
+        issuer: str | None,
         facts: Mapping[str, str],
         claims: Mapping[str, Any] | None,
         detail: str,
@@ -68,7 +68,7 @@ class Telemetry:
             "decision": outcome,
             "reason": reason,
             "event_kind": event_kind,
-            "issuer": self._issuer,
+            "issuer": issuer,
         }
         fields.update({key: str(value)[:_MAX_FIELD] for key, value in facts.items()})
         if claims is not None:
@@ -99,13 +99,13 @@ class Telemetry:
         }
         return members
 
-    def refresh(self, outcome: RefreshOutcome) -> None:
+    def refresh(self, issuer: str, outcome: RefreshOutcome) -> None:
         fields = {
             "trigger": outcome.trigger,
             "keys": outcome.key_count,
             "seconds": round(outcome.seconds, 4),
             "detail": outcome.detail,
-            "issuer": self._issuer,
+            "issuer": issuer,
         }
         if outcome.ok:
             self.logger.info("issuer keys fetched", extra=fields)

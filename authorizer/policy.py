@@ -1,16 +1,19 @@
 """Authorizer responses: IAM policies and HTTP API simple responses.
 
-A policy answers for the whole API stage (``.../{apiId}/{stage}/*``), never
-for the one method in the event: API Gateway caches the answer per token and
-applies it to every route the token is then used on, so a policy naming one
-method would wrongly deny (or, with a Deny, wrongly allow) the others.
+A policy answers for the whole API stage, never for the one method in the
+event: API Gateway caches the answer per token and applies it to every route
+the token is then used on, so a policy naming one method would wrongly deny
+(or, with a Deny, wrongly allow) the others. Without route rules that is one
+statement for ``.../{apiId}/{stage}/*``; with them, an Allow listing every
+route the token may call and a Deny listing every route it may not (see
+:mod:`authorizer.access`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +21,11 @@ from .errors import MalformedEvent
 
 ContextValue = str | int | float | bool
 
-# arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{rest}
+# arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{route}. The length
+# bounds keep the prefix within routes.MAX_ARN_PREFIX, which policy sizes are checked with.
 _ARN = re.compile(
-    r"arn:(?P<partition>aws(?:-[a-z]+)*):execute-api:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
-    r"(?P<account>\d{12}):(?P<api>[A-Za-z0-9]+)/(?P<stage>[^/*?\s]+)/(?P<rest>\S*)"
+    r"arn:(?P<partition>aws(?:-[a-z]+){0,3}):execute-api:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
+    r"(?P<account>\d{12}):(?P<api>[A-Za-z0-9]{1,16})/(?P<stage>[^/*?\s]{1,128})/(?P<route>\S*)"
 )
 _MAX_ARN_LENGTH = 1600  # API Gateway answers 414 beyond this; anything longer is not from it
 
@@ -35,21 +39,27 @@ class ApiArn:
     account: str
     api_id: str
     stage: str
+    route: str = ""  # after the stage: ``GET/orders/1``, or ``$connect``
+
+    @property
+    def prefix(self) -> str:
+        """``arn:...:{apiId}/{stage}/``: resources are this plus a route pattern."""
+        return (
+            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
+            f"{self.api_id}/{self.stage}/"
+        )
 
     @property
     def stage_wildcard(self) -> str:
         """Every method and route of this API stage."""
-        return (
-            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
-            f"{self.api_id}/{self.stage}/*"
-        )
+        return self.prefix + "*"
 
 
 @functools.lru_cache(maxsize=256)  # an API has few stages: the same ARNs come back
 def parse_arn(arn: str) -> ApiArn:
     """Parse an ``execute-api`` ARN from an event; raise :class:`MalformedEvent` otherwise."""
     match = _ARN.fullmatch(arn) if len(arn) <= _MAX_ARN_LENGTH else None
-    if match is None:
+    if match is None or len(match["partition"]) > 16 or len(match["region"]) > 25:
         raise MalformedEvent("methodArn/routeArn is not an execute-api ARN")
     return ApiArn(
         partition=match["partition"],
@@ -57,31 +67,43 @@ def parse_arn(arn: str) -> ApiArn:
         account=match["account"],
         api_id=match["api"],
         stage=match["stage"],
+        route=match["route"],
     )
 
 
 def iam_response(
     principal_id: str,
-    effect: str,
     arn: ApiArn,
+    *,
+    allow: Sequence[str] = (),
+    deny: Sequence[str] = (),
     context: Mapping[str, ContextValue] | None = None,
     usage_identifier_key: str | None = None,
 ) -> dict[str, Any]:
-    """An IAM policy response allowing or denying the whole stage.
+    """An IAM policy response: ``allow`` and ``deny`` are route patterns (``*``: the stage).
 
-    ``usage_identifier_key`` is the API key of a usage plan (REST APIs whose
-    ``apiKeySource`` is ``AUTHORIZER``).
+    With neither, the policy denies the whole stage. ``usage_identifier_key`` is
+    the API key of a usage plan (REST APIs whose ``apiKeySource`` is ``AUTHORIZER``).
     """
-    if effect not in ("Allow", "Deny"):
-        raise ValueError(f"effect must be Allow or Deny, not {effect!r}")
+    prefix = arn.prefix
+    statements: list[dict[str, Any]] = []
+    for effect, suffixes in (("Allow", allow), ("Deny", deny)):
+        if suffixes:
+            resources = [prefix + suffix for suffix in suffixes]
+            statements.append(
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": effect,
+                    "Resource": resources[0] if len(resources) == 1 else resources,
+                }
+            )
+    if not statements:
+        statements.append(
+            {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": arn.stage_wildcard}
+        )
     response: dict[str, Any] = {
         "principalId": principal_id,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": arn.stage_wildcard}
-            ],
-        },
+        "policyDocument": {"Version": "2012-10-17", "Statement": statements},
     }
     if context:
         response["context"] = dict(context)

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from .errors import (
     Expired,
-    InsufficientScope,
     InvalidClaims,
     NotYetValid,
     WrongAudience,
@@ -53,22 +52,27 @@ class IssuerIs:
 
 @dataclass(frozen=True, slots=True)
 class AudienceAnyOf:
-    """``aud`` (a string or an array of strings) contains one accepted audience."""
+    """The audience claim (a string or an array of strings) holds one accepted audience.
+
+    The claim is ``aud`` (RFC 7519), or ``client_id`` for Cognito access tokens,
+    which carry no ``aud``.
+    """
 
     audiences: frozenset[str]
+    claim: str = "aud"
 
     def check(self, claims: Claims, now: float) -> None:
-        value = claims.get("aud")
+        value = claims.get(self.claim)
         if isinstance(value, str):
             values: Sequence[object] = (value,)
         elif isinstance(value, list) and value:
             values = value
         else:
-            raise WrongAudience("aud is missing or not a string or array")
+            raise WrongAudience(f"{self.claim} is missing or not a string or array")
         if not all(isinstance(item, str) for item in values):
-            raise InvalidClaims("aud holds a value that is not a string")
+            raise InvalidClaims(f"{self.claim} holds a value that is not a string")
         if self.audiences.isdisjoint(values):
-            raise WrongAudience("aud holds none of the accepted audiences")
+            raise WrongAudience(f"{self.claim} holds none of the accepted audiences")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,22 +133,46 @@ def principal_of(claims: Claims, names: Sequence[str]) -> str | None:
     return None
 
 
-#: Claims only an OpenID Connect ID token carries (OIDC Core 3.1.3.6, 3.3.2.11), and
-#: Cognito's own marker. An access token never has them; an ID token sent in their place
-#: is the classic token-substitution mistake.
-_ID_TOKEN_CLAIMS = ("at_hash", "c_hash", "s_hash")
+#: Claims only an OpenID Connect ID token carries (OIDC Core 2, 3.1.3.6, 3.3.2.11).
+#: An access token never has them; an ID token sent in its place is the classic
+#: token-substitution mistake.
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
 
 
 @dataclass(frozen=True, slots=True)
 class NotAnIdToken:
-    """Refuse ID tokens presented as access tokens."""
+    """Refuse ID tokens presented as access tokens.
+
+    Also caught: Cognito's ``token_use: id`` and Keycloak's ``typ: ID`` (payload
+    claims those providers put in every token), and, where the configured
+    audiences are client ids (Cognito), an ``aud`` naming one of them.
+    """
+
+    id_token_audiences: frozenset[str] = frozenset()
 
     def check(self, claims: Claims, now: float) -> None:
         for name in _ID_TOKEN_CLAIMS:
             if name in claims:
                 raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
-        if claims.get("token_use") == "id":
-            raise WrongTokenType("an ID token (token_use is id), not an access token")
+        if claims.get("token_use") == "id" or claims.get("typ") == "ID":
+            raise WrongTokenType("an ID token (its payload says so), not an access token")
+        if self.id_token_audiences:
+            aud = claims.get("aud")
+            values = aud if isinstance(aud, list) else (aud,)
+            if any(value in self.id_token_audiences for value in values):
+                raise WrongTokenType("an ID token (aud is a client id), not an access token")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUse:
+    """The payload claim ``name`` equals ``value``: how some providers mark access tokens."""
+
+    name: str
+    value: str
+
+    def check(self, claims: Claims, now: float) -> None:
+        if claims.get(self.name) != self.value:
+            raise WrongTokenType(f"{self.name} is not {self.value!r}: not an access token")
 
 
 #: JSON types of the registered claims we pass downstream (RFC 7519 section 4.1,
@@ -170,32 +198,6 @@ class RegisteredClaimTypes:
             value = claims.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, types)):
                 raise InvalidClaims(f"{name} has the wrong type")
-
-
-@dataclass(frozen=True, slots=True)
-class HasScopes:
-    """Every required scope is granted, by ``scope`` (space-separated) or ``scp``."""
-
-    required: frozenset[str]
-
-    def check(self, claims: Claims, now: float) -> None:
-        missing = self.required - granted_scopes(claims)
-        if missing:
-            raise InsufficientScope(f"missing required scopes: {' '.join(sorted(missing))}")
-
-
-def granted_scopes(claims: Claims) -> frozenset[str]:
-    """Scopes from ``scope`` (RFC 8693/9068 string) and ``scp`` (string or array, Okta/Entra)."""
-    granted: set[str] = set()
-    for name in ("scope", "scp"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            granted.update(value.split())
-        elif isinstance(value, list):
-            granted.update(item for item in value if isinstance(item, str))
-        elif value is not None:
-            raise InvalidClaims(f"{name} is neither a string nor an array")
-    return frozenset(granted)
 
 
 def required_date(claims: Claims, name: str) -> float:

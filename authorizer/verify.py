@@ -154,6 +154,19 @@ class TokenVerifier:
         return alg, kid
 
 
+def peek_issuer(token: str, max_bytes: int) -> str:
+    """The unverified ``iss`` of ``token``, only to choose which issuer's keys to try.
+
+    Raises :class:`MalformedToken` when the token is not a compact JWS with a
+    JSON payload holding a string ``iss``.
+    """
+    _, payload_b64, _ = split_compact(token, max_bytes)
+    iss = decode_json_segment(payload_b64, "payload").get("iss")
+    if not isinstance(iss, str):
+        raise MalformedToken("payload iss is missing or not a string")
+    return iss
+
+
 def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     """Split a JWS Compact Serialization into its three non-empty base64url segments."""
     if len(token) > max_bytes:

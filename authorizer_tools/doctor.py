@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from authorizer.config import Settings, check_url, load_settings
+from authorizer.config import IssuerSettings, Settings, check_url, load_settings
 from authorizer.errors import ConfigError, FetchError
 from authorizer.fetch import USER_AGENT, parse_json_object
 from authorizer.handler import Authorizer
@@ -53,20 +53,31 @@ def run_doctor(env: dict[str, str], token: str | None) -> bool:
     except ConfigError as exc:
         report.fail(f"configuration: {exc}")
         return False
-    report.ok(
-        f"configuration: issuer {settings.issuer}, audiences "
-        f"{', '.join(settings.audiences)}, algorithms {', '.join(settings.algorithms)}"
-    )
-    jwks_uri, date = _discovery(settings, report)
+    usable = True
+    for issuer in settings.issuers:
+        report.ok(
+            f"configuration: issuer {issuer.issuer} ({issuer.provider}), audiences "
+            f"{', '.join(issuer.audiences)}, algorithms {', '.join(issuer.algorithms)}"
+        )
+        usable = _check_issuer(issuer, settings, report) and usable
+    if settings.route_rules is not None:
+        report.ok(f"route rules: {len(settings.route_rules.routes)} rule(s)")
+    if usable and token is not None:
+        _explain(token, settings, report)
+    return not report.failed
+
+
+def _check_issuer(issuer: IssuerSettings, settings: Settings, report: Report) -> bool:
+    """Discovery, key set, clock and algorithms of one issuer; False if it cannot be used."""
+    jwks_uri, date = _discovery(issuer, settings, report)
     if jwks_uri is None:
         return False
     keys, jwks_date = _key_set(jwks_uri, settings, report)
     _clock(date or jwks_date, settings, report)
-    if keys is not None:
-        _algorithms(keys, settings, report)
-        if token is not None:
-            _explain(token, settings, report)
-    return not report.failed
+    if keys is None:
+        return False
+    _algorithms(keys, issuer, report)
+    return True
 
 
 def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
@@ -83,20 +94,22 @@ def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
     return parse_json_object(response.data, url), response.headers.get("Date")
 
 
-def _discovery(settings: Settings, report: Report) -> tuple[str | None, str | None]:
-    if settings.jwks_uri is not None:
-        report.ok(f"JWT_JWKS_URI set ({settings.jwks_uri}): discovery not used")
-        return settings.jwks_uri, None
+def _discovery(
+    issuer: IssuerSettings, settings: Settings, report: Report
+) -> tuple[str | None, str | None]:
+    if issuer.jwks_uri is not None:
+        report.ok(f"key set URI set ({issuer.jwks_uri}): discovery not used")
+        return issuer.jwks_uri, None
     try:
-        document, date = _get(settings.discovery_uri, settings)
+        document, date = _get(issuer.discovery_uri, settings)
     except FetchError as exc:
         report.fail(f"discovery: {exc}")
         return None, None
-    report.ok(f"discovery reachable: {settings.discovery_uri}")
-    if document.get("issuer") != settings.issuer:
+    report.ok(f"discovery reachable: {issuer.discovery_uri}")
+    if document.get("issuer") != issuer.issuer:
         report.fail(
-            f"discovery names issuer {document.get('issuer')!r}, but JWT_ISSUER is "
-            f"{settings.issuer!r}: they must be equal, character for character"
+            f"discovery names issuer {document.get('issuer')!r}, but the configured issuer is "
+            f"{issuer.issuer!r}: they must be equal, character for character"
         )
         return None, date
     report.ok("discovery names the same issuer")
@@ -137,16 +150,15 @@ def _key_set(uri: str, settings: Settings, report: Report) -> tuple[KeySet | Non
     return keys, date
 
 
-def _algorithms(keys: KeySet, settings: Settings, report: Report) -> None:
-    usable = [alg for alg in settings.algorithms if any(k.accepts(alg) for k in keys.keys.values())]
+def _algorithms(keys: KeySet, issuer: IssuerSettings, report: Report) -> None:
+    allowed = issuer.algorithms
+    usable = [alg for alg in allowed if any(k.accepts(alg) for k in keys.keys.values())]
     if not usable:
-        report.fail(
-            f"no published key can verify any of JWT_ALGORITHMS ({', '.join(settings.algorithms)})"
-        )
+        report.fail(f"no published key can verify any of JWT_ALGORITHMS ({', '.join(allowed)})")
         return
     report.ok(f"allowed algorithms with a key to verify them: {', '.join(usable)}")
     for key in keys.keys.values():
-        if key.alg is not None and key.alg not in settings.algorithms:
+        if key.alg is not None and key.alg not in allowed:
             report.warn(
                 f"key {key.kid} is for {key.alg}, which JWT_ALGORITHMS does not allow: "
                 "tokens it signs will be refused"
@@ -197,17 +209,20 @@ def _why(
     reason: str, message: str, header: dict[str, Any], claims: dict[str, Any], settings: Settings
 ) -> str:
     now = time.time()
+    by_name = {issuer.issuer: issuer for issuer in settings.issuers}
+    issuer = by_name.get(str(claims.get("iss")), settings.issuers[0])
     explanations: dict[str, Callable[[], str]] = {
         "expired": lambda: (
             f"it expired {now - float(claims['exp']):.0f} s ago "
             f"(leeway {settings.leeway_seconds} s)"
         ),
         "wrong_audience": lambda: (
-            f"its aud is {claims.get('aud')!r}, but JWT_AUDIENCE accepts "
-            f"{', '.join(settings.audiences)}"
+            f"its {issuer.audience_claim} is {claims.get(issuer.audience_claim)!r}, but the"
+            f" accepted audiences are {', '.join(issuer.audiences)}"
         ),
         "wrong_issuer": lambda: (
-            f"its iss is {claims.get('iss')!r}, but JWT_ISSUER is {settings.issuer!r}"
+            f"its iss is {claims.get('iss')!r}, but the configured issuers are "
+            f"{', '.join(sorted(by_name))}"
         ),
         "unknown_kid": lambda: (
             f"its kid {header.get('kid')!r} is not in the issuer's key set "
@@ -215,7 +230,7 @@ def _why(
         ),
         "disallowed_algorithm": lambda: (
             f"its alg {header.get('alg')!r} is not in JWT_ALGORITHMS "
-            f"({', '.join(settings.algorithms)})"
+            f"({', '.join(issuer.algorithms)})"
         ),
         "bad_signature": lambda: (
             "the signature does not match the issuer's key: the token was "

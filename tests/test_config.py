@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from authorizer.access import ScopesAll
 from authorizer.config import SUPPORTED_ALGORITHMS, load_settings
 from authorizer.errors import ConfigError
 
@@ -18,11 +19,15 @@ def settings_with(**changes: str):  # type: ignore[no-untyped-def]
 
 def test_defaults_match_the_documented_table() -> None:
     settings = load_settings(BASE)
-    assert settings.issuer == "https://example.authgear.cloud"
-    assert settings.audiences == ("https://api.example",)
-    assert settings.jwks_uri is None
-    assert settings.algorithms == ("RS256",)
-    assert settings.required_scopes == ()
+    (issuer,) = settings.issuers
+    assert issuer.issuer == "https://example.authgear.cloud"
+    assert issuer.audiences == ("https://api.example",)
+    assert issuer.jwks_uri is None
+    assert issuer.algorithms == ("RS256",)
+    assert issuer.rules == ()
+    assert issuer.provider == "generic"
+    assert issuer.audience_claim == "aud"
+    assert settings.route_rules is None
     assert settings.leeway_seconds == 60
     assert settings.http_api_response == "simple"
     assert settings.jwks_cache_seconds == 600
@@ -38,16 +43,17 @@ def test_lists_are_split_trimmed_and_deduplicated() -> None:
         JWT_ALGORITHMS="RS256, ES256,EdDSA",
         JWT_REQUIRED_SCOPES="read:orders  write:orders read:orders",
     )
-    assert settings.audiences == ("a", "b")
-    assert settings.algorithms == ("RS256", "ES256", "EdDSA")
-    assert settings.required_scopes == ("read:orders", "write:orders")
+    (issuer,) = settings.issuers
+    assert issuer.audiences == ("a", "b")
+    assert issuer.algorithms == ("RS256", "ES256", "EdDSA")
+    assert issuer.rules == (ScopesAll(frozenset({"read:orders", "write:orders"})),)
 
 
 def test_discovery_uri_strips_one_trailing_slash() -> None:
-    assert settings_with(JWT_ISSUER="https://tenant.auth0.com/").discovery_uri == (
+    assert settings_with(JWT_ISSUER="https://tenant.auth0.com/").issuers[0].discovery_uri == (
         "https://tenant.auth0.com/.well-known/openid-configuration"
     )
-    assert settings_with(JWT_ISSUER="https://kc.example/realms/r").discovery_uri == (
+    assert settings_with(JWT_ISSUER="https://kc.example/realms/r").issuers[0].discovery_uri == (
         "https://kc.example/realms/r/.well-known/openid-configuration"
     )
 
@@ -111,12 +117,12 @@ def test_missing_required_settings_are_named() -> None:
     ],
 )
 def test_plain_http_is_allowed_for_loopback_hosts_only(issuer: str) -> None:
-    assert settings_with(JWT_ISSUER=issuer).issuer == issuer
+    assert settings_with(JWT_ISSUER=issuer).issuers[0].issuer == issuer
 
 
 def test_every_supported_algorithm_is_accepted() -> None:
     settings = settings_with(JWT_ALGORITHMS=",".join(SUPPORTED_ALGORITHMS))
-    assert settings.algorithms == SUPPORTED_ALGORITHMS
+    assert settings.issuers[0].algorithms == SUPPORTED_ALGORITHMS
 
 
 def test_an_empty_query_parameter_setting_disables_query_tokens() -> None:
@@ -126,4 +132,4 @@ def test_an_empty_query_parameter_setting_disables_query_tokens() -> None:
 
 def test_unrelated_environment_variables_are_ignored() -> None:
     settings = settings_with(AWS_REGION="eu-west-1", POWERTOOLS_SERVICE_NAME="x", PATH="/bin")
-    assert settings.issuer == BASE["JWT_ISSUER"]
+    assert settings.issuers[0].issuer == BASE["JWT_ISSUER"]

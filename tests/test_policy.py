@@ -34,7 +34,7 @@ from authorizer.policy import iam_response, parse_arn, simple_response
     ],
 )
 def test_the_allow_resource_covers_every_route_of_the_stage(arn: str, wildcard: str) -> None:
-    policy = iam_response("alice", "Allow", parse_arn(arn), {"k": "v"})
+    policy = iam_response("alice", parse_arn(arn), allow=["*"], context={"k": "v"})
     statement = policy["policyDocument"]["Statement"]
     assert statement == [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": wildcard}]
     assert policy["principalId"] == "alice"
@@ -64,15 +64,38 @@ def test_arns_not_from_api_gateway_are_malformed(arn: str) -> None:
 
 def test_a_deny_has_no_context_and_the_same_wildcard() -> None:
     arn = parse_arn("arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/x")
-    policy = iam_response("bob", "Deny", arn)
+    policy = iam_response("bob", arn)
     assert "context" not in policy
-    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert policy["policyDocument"]["Statement"] == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Deny",
+            "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/*",
+        }
+    ]
 
 
-def test_only_allow_and_deny_are_effects() -> None:
+def test_route_policies_list_allowed_and_denied_resources_in_one_statement_each() -> None:
     arn = parse_arn("arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/x")
-    with pytest.raises(ValueError, match="effect"):
-        iam_response("bob", "allow", arn)
+    policy = iam_response("bob", arn, allow=["GET/orders", "GET/orders/*"], deny=["DELETE/*"])
+    prefix = "arn:aws:execute-api:us-east-1:123456789012:abc/prod/"
+    assert policy["policyDocument"]["Statement"] == [
+        {
+            "Action": "execute-api:Invoke",
+            "Effect": "Allow",
+            "Resource": [prefix + "GET/orders", prefix + "GET/orders/*"],
+        },
+        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": prefix + "DELETE/*"},
+    ]
+
+
+def test_the_route_is_what_follows_the_stage() -> None:
+    assert parse_arn("arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/a/b").route == (
+        "GET/a/b"
+    )
+    assert parse_arn("arn:aws:execute-api:us-east-1:123456789012:abc/prod/$connect").route == (
+        "$connect"
+    )
 
 
 def test_simple_responses() -> None:

@@ -1,0 +1,137 @@
+"""Identity-provider presets (``JWT_PROVIDER``): what each provider does differently.
+
+A preset only supplies defaults; every one of them can be overridden by the
+matching setting. What the presets encode, from each provider's documentation:
+
+=========  ==================================================================
+authgear   user tokens: ``aud`` is the project endpoint (the issuer), so that is
+           the default audience; machine tokens: ``aud`` is the API resource
+           (list it in the audiences). Roles at
+           ``https://authgear.com/claims/user/roles``; optional denial of
+           anonymous users and of unverified ones.
+auth0      the issuer ends with ``/``; RBAC permissions in ``permissions``.
+cognito    access tokens carry no ``aud``: the audience (app client id) is
+           checked against ``client_id``, and ``token_use`` must be ``access``
+           (an ID token has ``aud`` = the client id); groups in
+           ``cognito:groups``.
+okta       scopes in the ``scp`` array; groups in ``groups`` (a custom claim
+           most Okta set-ups add).
+keycloak   realm roles at ``realm_access.roles`` and client roles at
+           ``resource_access.<audience>.roles``; access tokens say
+           ``"typ": "Bearer"`` in the payload (ID tokens ``"ID"``).
+entra      v1 (``https://sts.windows.net/<tenant>/``) and v2
+           (``https://login.microsoftonline.com/<tenant>/v2.0``) issuers are
+           both accepted when either is configured; ``roles`` and ``scp``.
+generic    RFC 9068: ``aud``, ``scope``/``scp``, no roles claim.
+=========  ==================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .access import ClaimPath
+
+AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
+AUTHGEAR_ANONYMOUS = "https://authgear.com/claims/user/is_anonymous"
+AUTHGEAR_VERIFIED = "https://authgear.com/claims/user/is_verified"
+
+_ENTRA_V1 = re.compile(r"https://sts\.windows\.net/(?P<tenant>[0-9a-fA-F-]{36})/")
+_ENTRA_V2 = re.compile(r"https://login\.microsoftonline\.com/(?P<tenant>[0-9a-fA-F-]{36})/v2\.0")
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Defaults for one identity provider."""
+
+    name: str
+    audience_claim: str = "aud"
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    role_claims: tuple[ClaimPath, ...] = ()
+    #: A payload claim and the value that marks an access token (Cognito, Keycloak).
+    token_use: tuple[str, str] | None = None
+    #: The issuer as the provider writes it in ``iss`` ends with a slash.
+    issuer_trailing_slash: bool = False
+    #: With no audience configured, accept tokens whose ``aud`` is the issuer itself.
+    issuer_is_default_audience: bool = False
+    #: The configured audiences are client ids: an ``aud`` holding one marks an ID token.
+    audiences_are_client_ids: bool = False
+    #: Client roles live under ``resource_access.<audience>.roles``.
+    client_roles_per_audience: bool = False
+    #: Offers the Authgear user-state options (anonymous, verified).
+    authgear_user_claims: bool = False
+
+    def role_paths(self, audiences: tuple[str, ...]) -> tuple[ClaimPath, ...]:
+        """Where roles are, given the configured audiences."""
+        if not self.client_roles_per_audience:
+            return self.role_claims
+        return self.role_claims + tuple(("resource_access", aud, "roles") for aud in audiences)
+
+    def normalize_issuer(self, issuer: str) -> str:
+        """The issuer exactly as the provider writes it in ``iss``."""
+        if self.issuer_trailing_slash and not issuer.endswith("/"):
+            return issuer + "/"
+        return issuer
+
+    def sibling_issuers(self, issuer: str) -> dict[str, str]:
+        """Other issuer strings the same tenant signs with, each with its ``jwks_uri``."""
+        if self.name != "entra":
+            return {}
+        v1 = _ENTRA_V1.fullmatch(issuer)
+        v2 = _ENTRA_V2.fullmatch(issuer)
+        if v1 is not None:
+            tenant = v1["tenant"]
+            return {
+                f"https://login.microsoftonline.com/{tenant}/v2.0": (
+                    f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
+                )
+            }
+        if v2 is not None:
+            tenant = v2["tenant"]
+            return {
+                f"https://sts.windows.net/{tenant}/": (
+                    f"https://login.microsoftonline.com/{tenant}/discovery/keys"
+                )
+            }
+        return {}
+
+    def jwks_uri_for(self, issuer: str) -> str | None:
+        """A key-set URI to use without discovery, where the issuer's own is not discoverable."""
+        match = _ENTRA_V1.fullmatch(issuer) if self.name == "entra" else None
+        if match is None:
+            return None
+        # The v1 issuer host (sts.windows.net) serves no discovery document of its own.
+        return f"https://login.microsoftonline.com/{match['tenant']}/discovery/keys"
+
+
+PROVIDERS: dict[str, Provider] = {
+    provider.name: provider
+    for provider in (
+        Provider("generic"),
+        Provider(
+            "authgear",
+            role_claims=((AUTHGEAR_ROLES,),),
+            issuer_is_default_audience=True,
+            authgear_user_claims=True,
+        ),
+        Provider("auth0", scope_claims=("scope", "permissions"), issuer_trailing_slash=True),
+        Provider(
+            "cognito",
+            audience_claim="client_id",
+            scope_claims=("scope",),
+            role_claims=(("cognito:groups",),),
+            token_use=("token_use", "access"),
+            audiences_are_client_ids=True,
+        ),
+        Provider("okta", role_claims=(("groups",),)),
+        Provider(
+            "keycloak",
+            scope_claims=("scope",),
+            role_claims=(("realm_access", "roles"),),
+            token_use=("typ", "Bearer"),
+            client_roles_per_audience=True,
+        ),
+        Provider("entra", role_claims=(("roles",),)),
+    )
+}
