@@ -99,7 +99,7 @@ build-AuthorizerFunction:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
 		--only-binary=:all: --implementation cp --python-version $(LAMBDA_PYTHON) $(LAMBDA_PLATFORM) \
 		--target "$(ARTIFACTS_DIR)" -r requirements.txt
-	cp -R authorizer "$(ARTIFACTS_DIR)/"
+	cp -R authorizer rules "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)"/bin "$(ARTIFACTS_DIR)"/*.dist-info/RECORD
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	@if [ -n "$(LAMBDA_COMPILER)" ]; then \

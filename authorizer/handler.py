@@ -346,20 +346,23 @@ class Authorizer:
 def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
     """Checks that make a token of ``issuer`` valid at all (failures: 401)."""
     leeway = settings.leeway_seconds
-    rules: list[Rule] = [
+    # Token-type checks come before the audience: an ID token is reported as one,
+    # not as a token for the wrong audience (Cognito ID tokens have no client_id).
+    kind: list[Rule] = []
+    if issuer.reject_id_tokens:
+        kind.append(NotAnIdToken(frozenset(issuer.id_token_audiences)))
+    if issuer.token_use is not None:
+        kind.append(TokenUse(*issuer.token_use))
+    return (
         IssuerIs(issuer.issuer),
+        *kind,
         AudienceAnyOf(frozenset(issuer.audiences), issuer.audience_claim),
         NotExpired(leeway),
         NotBefore(leeway),
         IssuedInPast(leeway),
         PrincipalPresent(settings.principal_claims),
         RegisteredClaimTypes(),
-    ]
-    if issuer.reject_id_tokens:
-        rules.append(NotAnIdToken(frozenset(issuer.id_token_audiences)))
-    if issuer.token_use is not None:
-        rules.append(TokenUse(*issuer.token_use))
-    return tuple(rules)
+    )
 
 
 def context_budget(route_rules: RuleSet | None) -> int:

@@ -226,6 +226,6 @@ def only_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> 
         if key not in allowed:
             from difflib import get_close_matches  # noqa: PLC0415 - the error path only
 
-            hint = get_close_matches(str(key), allowed, n=1)
+            hint = get_close_matches(str(key), sorted(allowed), n=1)
             suggestion = f" (did you mean {hint[0]}?)" if hint else ""
             raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")

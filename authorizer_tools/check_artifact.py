@@ -15,7 +15,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Top-level names the artifact must hold (import names of the runtime dependencies).
-REQUIRED = ("authorizer", "jwt", "cryptography", "urllib3", "aws_lambda_powertools", "cffi")
+REQUIRED = (
+    "authorizer",
+    "rules",
+    "jwt",
+    "cryptography",
+    "urllib3",
+    "aws_lambda_powertools",
+    "cffi",
+)
 #: Names that must never ship: dev tools, test code, and what the issue rules out.
 FORBIDDEN = (
     "tests",

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -88,7 +89,14 @@ class DevIssuer:
         host: str = "127.0.0.1",
         port: int = 0,
         tls: ssl.SSLContext | None = None,
+        name: str | None = None,
     ) -> None:
+        """``name`` is the issuer string to publish and sign with (default: this server's URL).
+
+        With a name such as ``https://tenant.auth0.com/``, the documents are served
+        under its path, and a client reaches them by sending that name's scheme and
+        host to :attr:`base` instead (see the tests' loopback fetcher).
+        """
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         if tls is not None:
@@ -97,7 +105,9 @@ class DevIssuer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         scheme = "https" if tls is not None else "http"
-        self.issuer = f"{scheme}://{host}:{self._server.server_address[1]}"
+        self.base = f"{scheme}://{host}:{self._server.server_address[1]}"
+        self.issuer = name or self.base
+        self._path = urlsplit(self.issuer).path.rstrip("/")
         self.keys: dict[str, SigningKey] = {}
         self.requests: list[str] = []
         self.request_headers: list[dict[str, str]] = []
@@ -126,11 +136,11 @@ class DevIssuer:
 
     @property
     def jwks_uri(self) -> str:
-        return f"{self.issuer}/jwks"
+        return f"{self.issuer.rstrip('/')}/jwks"
 
     @property
     def discovery_uri(self) -> str:
-        return f"{self.issuer}/.well-known/openid-configuration"
+        return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
 
     def add_key(
         self,
@@ -174,9 +184,9 @@ class DevIssuer:
         }
 
     def fetches(self, path: str = "/jwks") -> int:
-        """How many times ``path`` has been requested."""
+        """How many times ``path`` (under the issuer's own path) has been requested."""
         with self._lock:
-            return sum(1 for seen in self.requests if seen == path)
+            return sum(1 for seen in self.requests if seen == self._path + path)
 
     # -- tokens ----------------------------------------------------------------
 
@@ -218,9 +228,9 @@ class DevIssuer:
             scripted = self.responder(path)
             if scripted is not None:
                 return scripted
-        if path == "/.well-known/openid-configuration":
+        if path == self._path + "/.well-known/openid-configuration":
             return _json_reply(self.discovery())
-        if path == "/jwks":
+        if path == self._path + "/jwks":
             return _json_reply(self.jwks())
         return Reply(404, b'{"error":"not_found"}', {"Content-Type": "application/json"})
 

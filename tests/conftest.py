@@ -120,6 +120,28 @@ def build_authorizer(
     )
 
 
+class LoopbackFetcher:
+    """Real HTTP fetches, with a provider's public origin sent to a loopback issuer instead.
+
+    Lets a test use issuer strings exactly as providers write them
+    (``https://cognito-idp.<region>.amazonaws.com/<pool>``) while every request
+    still goes over a socket to a :class:`DevIssuer` on 127.0.0.1.
+    """
+
+    def __init__(self, origins: Mapping[str, str], timeout: float = 3.0) -> None:
+        self._origins = dict(origins)
+        self._http = HttpFetcher(timeout=timeout)
+        self.urls: list[str] = []
+
+    def get_json(self, url: str) -> dict[str, Any]:
+        self.urls.append(url)
+        for origin, target in self._origins.items():
+            if url.startswith(origin + "/"):
+                url = target + url[len(origin) :]
+                break
+        return self._http.get_json(url)
+
+
 def mint(issuer: DevIssuer, clock: FakeClock, **claims: Any) -> str:
     """A token valid at ``clock`` for the test audience; keyword claims override."""
     base: dict[str, Any] = {"aud": AUDIENCE}

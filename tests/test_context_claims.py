@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer.claims import NoClaims, authorizer_context, claims_from_event, dropped_claims
+from authorizer.claims import (
+    JSON_CLAIMS_KEY,
+    NoClaims,
+    authorizer_context,
+    claims_from_event,
+    dropped_claims,
+)
+from authorizer.config import load_settings
 from authorizer.context import MAX_CONTEXT_BYTES, RESERVED_KEYS, build_context
+from authorizer.errors import ConfigError
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event
+from tests.conftest import FakeClock, build_authorizer, mint
 
 
 def stringified(context: dict[str, Any]) -> dict[str, str]:
@@ -166,3 +178,56 @@ def test_any_claims_round_trip_through_rest_and_http_api(claims: dict[str, Any])
             name: value for name, value in expected.items() if name not in dropped_claims(event)
         }
         assert restored == kept
+
+
+def test_the_context_mapping_selects_renames_and_drops_claims(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer = build_authorizer(
+        issuer,
+        clock,
+        AUTHORIZER_CONTEXT_CLAIMS="sub,scope,https://authgear.com/claims/user/roles,roles,email",
+        AUTHORIZER_CONTEXT_EXCLUDE="email",
+        AUTHORIZER_CONTEXT_RENAME="https://authgear.com/claims/user/roles=roles",
+    )
+    token = mint(
+        issuer,
+        clock,
+        scope="a b",
+        email="jane@example.com",
+        roles=["shadowed"],
+        **{"https://authgear.com/claims/user/roles": ["admin"], "tenant": "acme"},
+    )
+    response = authorizer.handle(make_event("rest_token", f"Bearer {token}"))
+    assert response["context"] == {
+        "sub": "user-123",
+        "scope": "a b",
+        "roles": '["admin"]',
+        JSON_CLAIMS_KEY: '["roles"]',
+    }
+    downstream = {"requestContext": {"authorizer": response["context"]}}
+    assert claims_from_event(downstream)["roles"] == ["admin"]
+
+
+def test_the_context_mapping_can_live_in_the_rules_file(
+    issuer: DevIssuer, clock: FakeClock, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[context]\nexclude = ["jti", "iat"]\nrename = { sub = "userId" }\n')
+    authorizer = build_authorizer(issuer, clock, AUTHORIZER_RULES=str(rules))
+    response = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    assert response["context"]["userId"] == "user-123"
+    assert not {"sub", "jti", "iat"} & set(response["context"])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"AUTHORIZER_CONTEXT_RENAME": "sub"}, "^AUTHORIZER_CONTEXT_RENAME must be claim=key"),
+        ({"AUTHORIZER_CONTEXT_RENAME": "sub=principalId"}, "'principalId' is a key"),
+        ({"AUTHORIZER_CONTEXT_RENAME": "a=x,b=x"}, "two claims renamed to the same key"),
+    ],
+)
+def test_context_mapping_mistakes_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"JWT_ISSUER": "https://i.example", "JWT_AUDIENCE": "a", **env})

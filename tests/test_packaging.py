@@ -35,6 +35,7 @@ def test_the_artifact_holds_only_the_authorizer_and_its_runtime_dependencies(
     }
     allowed = {
         "authorizer",
+        "rules",
         "jwt",
         "cryptography",
         "urllib3",
@@ -65,6 +66,26 @@ def test_the_handler_runs_from_the_artifact_alone(artifact: Path) -> None:
     assert process.returncode == 0, process.stderr
     (outcome,) = results(process)
     assert outcome["response"]["isAuthorized"] is True
+
+
+def test_a_bundled_rules_file_is_found_relative_to_the_artifact(artifact: Path) -> None:
+    with DevIssuer() as issuer:
+        token = issuer.mint({"aud": AUDIENCE})
+        process = run_handler(
+            {
+                "JWT_ISSUER": issuer.issuer,
+                "JWT_AUDIENCE": AUDIENCE,
+                "AUTHORIZER_RULES": "rules/example.toml",
+            },
+            [make_event("rest_token", f"Bearer {token}", path="/whoami")],
+            pythonpath=str(artifact),
+            python_flags=("-S",),
+        )
+    assert process.returncode == 0, process.stderr
+    (outcome,) = results(process)
+    allow, deny = outcome["response"]["policyDocument"]["Statement"]
+    assert allow["Resource"].endswith("/prod/GET/whoami")
+    assert deny["Effect"] == "Deny"  # the other example routes need scopes this token lacks
 
 
 def test_the_checker_reports_what_is_wrong(tmp_path: Path) -> None:

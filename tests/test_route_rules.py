@@ -1,0 +1,316 @@
+"""Route rules end to end: a rules file, a real issuer, every API kind, and the cached policy.
+
+The policy a token gets for one route is what API Gateway caches and applies
+to the token's next requests on any route, so the central property is checked
+directly: for every pair of routes, the policy returned for the first,
+evaluated by IAM's rules (``tests/iam.py``) for the second, gives the same
+answer as a fresh evaluation of the second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from authorizer.handler import Authorizer
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event, method_arn
+from tests.conftest import FakeClock, build_authorizer, mint
+from tests.iam import policy_allows
+
+RULES = """
+default = "deny"
+
+[[route]]
+name = "read orders"
+match = ["GET /orders", "GET /orders/{id}"]
+scopes_any = ["orders:read", "orders:admin"]
+
+[[route]]
+match = "POST /orders"
+scopes_all = ["orders:write", "orders:read"]
+
+[[route]]
+match = "DELETE /orders/{id}"
+roles_any = ["admin"]
+max_auth_age = 300
+
+[[route]]
+match = "ANY /admin/*"
+roles_all = ["admin", "staff"]
+
+[[route]]
+match = "GET /tenants/{tenant}/reports"
+claims = [
+  { claim = "tenant_tier", in = ["gold", "silver"] },
+  { claim = ["org", "verified"], equals = true },
+]
+
+[[route]]
+match = "$connect"
+scopes_all = ["chat"]
+"""
+
+
+def write_rules(tmp_path: Path, text: str, name: str = "rules.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture
+def rules_env(tmp_path: Path) -> dict[str, str]:
+    return {"AUTHORIZER_RULES": write_rules(tmp_path, RULES), "AUTHORIZER_ROLES_CLAIMS": "roles"}
+
+
+def answer(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> str:
+    """What API Gateway would answer: 200, 401 or 403."""
+    event = make_event(kind, f"Bearer {token}", method=method, path=path)
+    try:
+        response = authorizer.handle(event)
+    except Exception as exc:
+        assert str(exc) == "Unauthorized"
+        return "401"
+    if "isAuthorized" in response:
+        return "200" if response["isAuthorized"] else "403"
+    arn = event["routeArn"] if kind == "http_v2" else event["methodArn"]
+    return "200" if policy_allows(response, arn) else "403"
+
+
+KINDS = ["rest_token", "rest_request", "http_v1", "http_v2"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("claims", "method", "path", "expected"),
+    [
+        ({"scope": "orders:read"}, "GET", "/orders", "200"),
+        ({"scope": "orders:admin"}, "GET", "/orders/42", "200"),
+        ({"scope": "profile"}, "GET", "/orders/42", "403"),
+        ({"scope": "orders:read orders:write"}, "POST", "/orders", "200"),
+        ({"scope": "orders:write"}, "POST", "/orders", "403"),
+        ({"roles": ["admin"], "auth_time": "fresh"}, "DELETE", "/orders/42", "200"),
+        ({"roles": ["admin"], "auth_time": "stale"}, "DELETE", "/orders/42", "403"),
+        ({"roles": ["admin"]}, "DELETE", "/orders/42", "403"),
+        ({"roles": ["staff"], "auth_time": "fresh"}, "DELETE", "/orders/42", "403"),
+        ({"roles": ["admin", "staff"]}, "PUT", "/admin/users/7", "200"),
+        ({"roles": ["admin"]}, "PUT", "/admin/users/7", "403"),
+        ({"roles": "admin"}, "GET", "/admin/x", "403"),
+        ({"tenant_tier": "gold", "org": {"verified": True}}, "GET", "/tenants/t1/reports", "200"),
+        ({"tenant_tier": ["bronze", "silver"], "org": {"verified": True}}, "GET",
+         "/tenants/t1/reports", "200"),
+        ({"tenant_tier": "bronze", "org": {"verified": True}}, "GET", "/tenants/t1/reports",
+         "403"),
+        ({"tenant_tier": "gold", "org": {"verified": 1}}, "GET", "/tenants/t1/reports", "403"),
+        ({"tenant_tier": "gold"}, "GET", "/tenants/t1/reports", "403"),
+        ({"scope": "orders:read"}, "GET", "/unlisted", "403"),
+        ({"scope": "orders:read"}, "PATCH", "/orders", "403"),
+    ],
+)  # fmt: skip
+def test_every_rule_kind_on_every_api_kind(  # noqa: PLR0917 - pytest passes them by position
+    issuer: DevIssuer,
+    clock: FakeClock,
+    rules_env: dict[str, str],
+    kind: str,
+    claims: dict[str, Any],
+    method: str,
+    path: str,
+    expected: str,
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env=rules_env)
+    ages = {"fresh": clock.now - 60, "stale": clock.now - 301}
+    if "auth_time" in claims:
+        claims = {**claims, "auth_time": int(ages[claims["auth_time"]])}
+    token = mint(issuer, clock, **claims)
+    assert answer(authorizer, kind, token, method, path) == expected
+
+
+def test_websocket_connect_routes_are_matched_by_route_key(
+    issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env=rules_env)
+    assert answer(authorizer, "websocket", mint(issuer, clock, scope="chat"), "GET", "") == "200"
+    assert answer(authorizer, "websocket", mint(issuer, clock, scope="x"), "GET", "") == "403"
+
+
+def test_a_denied_route_still_gets_the_whole_policy_with_its_context(
+    issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env=rules_env)
+    token = mint(issuer, clock, scope="orders:read")
+    event = make_event("rest_token", f"Bearer {token}", method="POST", path="/orders")
+    decision = authorizer.decide(event)
+    assert (decision.outcome, decision.reason) == ("deny", "insufficient_scope")
+    response = authorizer.handle(event)
+    prefix = method_arn("", "")
+    allow, deny = response["policyDocument"]["Statement"]
+    assert (allow["Effect"], deny["Effect"]) == ("Allow", "Deny")
+    assert allow["Resource"] == [prefix + "GET/orders", prefix + "GET/orders/*"]
+    assert prefix + "POST/orders" in deny["Resource"]
+    assert prefix + "*/admin/*" in deny["Resource"]
+    assert response["context"]["sub"] == "user-123"  # the cached policy allows GET /orders
+
+
+def test_max_auth_age_is_checked_again_as_time_passes_even_for_a_cached_token(
+    issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env=rules_env)
+    token = mint(issuer, clock, roles=["admin"], auth_time=int(clock.now) - 200)
+    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == "200"
+    clock.advance(101)  # the token is still valid; its authentication is now 301 s old
+    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == "403"
+    decision = authorizer.decide(make_event("rest_token", f"Bearer {token}", method="DELETE"))
+    assert decision.reason in ("authentication_too_old", "no_matching_route")
+
+
+def test_with_default_allow_unlisted_routes_need_only_a_valid_token(
+    issuer: DevIssuer, clock: FakeClock, tmp_path: Path
+) -> None:
+    rules = 'default = "allow"\n[[route]]\nmatch = "ANY /admin/*"\nroles_any = ["admin"]\n'
+    env = {"AUTHORIZER_RULES": write_rules(tmp_path, rules), "AUTHORIZER_ROLES_CLAIMS": "roles"}
+    authorizer = build_authorizer(issuer, clock, env=env)
+    token = mint(issuer, clock)
+    assert answer(authorizer, "rest_token", token, "GET", "/anything") == "200"
+    assert answer(authorizer, "rest_token", token, "GET", "/admin/x") == "403"
+    admin = mint(issuer, clock, roles=["admin"])
+    assert answer(authorizer, "rest_token", admin, "GET", "/admin/x") == "200"
+
+
+def test_an_issuer_wide_failure_denies_the_whole_stage(
+    issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env={**rules_env, "JWT_REQUIRED_SCOPES": "api"})
+    token = mint(issuer, clock, scope="orders:read")
+    response = authorizer.handle(make_event("rest_token", f"Bearer {token}"))
+    assert response["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": method_arn("", "") + "*"}
+    ]
+    assert "context" not in response
+
+
+def test_rules_written_as_json_behave_like_toml(
+    issuer: DevIssuer, clock: FakeClock, tmp_path: Path
+) -> None:
+    document = {"route": [{"match": "GET /orders", "scopes_all": ["orders:read"]}]}
+    path = write_rules(tmp_path, json.dumps(document), "rules.json")
+    authorizer = build_authorizer(issuer, clock, AUTHORIZER_RULES=path)
+    assert answer(authorizer, "http_v2", mint(issuer, clock, scope="orders:read"), "GET",
+                  "/orders") == "200"  # fmt: skip
+    assert answer(authorizer, "http_v2", mint(issuer, clock), "GET", "/orders") == "403"
+
+
+# --- the cached-policy property ----------------------------------------------------------
+
+REQUESTS = [
+    ("GET", "/"),
+    ("GET", "/orders"),
+    ("GET", "/orders/42"),
+    ("GET", "/orders/42/items"),
+    ("POST", "/orders"),
+    ("DELETE", "/orders/42"),
+    ("GET", "/admin/users"),
+    ("PUT", "/admin/users/7"),
+    ("PATCH", "/profile"),
+]
+PATTERNS = [
+    "GET /",
+    "GET /orders",
+    "GET /orders/{id}",
+    "GET /orders/{id}/items",
+    "POST /orders",
+    "DELETE /orders/{id}",
+    "ANY /admin/*",
+    "GET /admin/users",
+    "* /orders/*",
+    "ANY /{proxy+}",
+]
+REQUIREMENTS = [
+    "",
+    'scopes_all = ["a"]',
+    'scopes_all = ["a", "b"]',
+    'scopes_any = ["b", "c"]',
+    'roles_any = ["admin"]',
+    'roles_all = ["admin", "staff"]',
+    'claims = [{ claim = "tenant", equals = "acme" }]',
+    'claims = [{ claim = "tier", in = ["gold", "silver"] }]',
+    "max_auth_age = 300",
+]
+
+rule_sets = st.tuples(
+    st.sampled_from(["deny", "allow"]),
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=3, unique=True),
+            # At most one requirement of each kind (a TOML table has each key once).
+            st.lists(
+                st.sampled_from(REQUIREMENTS), max_size=2, unique_by=lambda r: r.split(" ")[0]
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+subjects = st.fixed_dictionaries(
+    {
+        "scope": st.lists(st.sampled_from(["a", "b", "c"]), unique=True).map(" ".join),
+        "roles": st.lists(st.sampled_from(["admin", "staff"]), unique=True),
+        "tenant": st.sampled_from(["acme", "other", None]),
+        "tier": st.sampled_from(["gold", "bronze", None]),
+        "auth_age": st.sampled_from([None, 10, 1000]),
+    }
+)
+
+
+def rules_text(default: str, routes: list[tuple[list[str], list[str]]]) -> str:
+    lines = [f'default = "{default}"']
+    for patterns, requirements in routes:
+        lines.append("[[route]]")
+        lines.append(f"match = {json.dumps(patterns)}")
+        lines.extend(requirement for requirement in requirements if requirement)
+    return "\n".join(lines) + "\n"
+
+
+@given(rule_set=rule_sets, subject=subjects)
+def test_a_cached_policy_answers_every_route_like_a_fresh_evaluation(
+    tmp_path_factory: pytest.TempPathFactory,
+    shared_issuer: DevIssuer,
+    rule_set: tuple[str, list[tuple[list[str], list[str]]]],
+    subject: dict[str, Any],
+) -> None:
+    clock = FakeClock()
+    directory = tmp_path_factory.mktemp("rules")
+    env = {
+        "AUTHORIZER_RULES": write_rules(directory, rules_text(*rule_set)),
+        "AUTHORIZER_ROLES_CLAIMS": "roles",
+    }
+    authorizer = build_authorizer(shared_issuer, clock, env=env)
+    age = subject.pop("auth_age")
+    claims = {**subject, "auth_time": None if age is None else int(clock.now) - age}
+    token = mint(shared_issuer, clock, **claims)
+    fresh = {
+        request: authorizer.decide(make_event("rest_token", f"Bearer {token}", method=request[0],
+                                              path=request[1])).outcome == "allow"
+        for request in REQUESTS
+    }  # fmt: skip
+    for cached_for in REQUESTS:
+        policy = authorizer.handle(
+            make_event("rest_token", f"Bearer {token}", method=cached_for[0], path=cached_for[1])
+        )
+        for request, allowed in fresh.items():
+            assert policy_allows(policy, method_arn(*request)) is allowed, (cached_for, request)
+        # HTTP API simple responses evaluate the requested route the same way.
+        simple = authorizer.handle(
+            make_event("http_v2", f"Bearer {token}", method=cached_for[0], path=cached_for[1])
+        )
+        assert simple["isAuthorized"] is fresh[cached_for]
+
+
+@pytest.fixture(scope="module")
+def shared_issuer() -> Any:
+    with DevIssuer() as running:
+        yield running

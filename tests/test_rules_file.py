@@ -1,0 +1,174 @@
+"""The rules file and route patterns: what they accept, and one clear error for the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from authorizer.access import (
+    ClaimEquals,
+    ClaimIn,
+    IssuerIn,
+    MaxAuthAge,
+    RolesAll,
+    RolesAny,
+    ScopesAll,
+    ScopesAny,
+)
+from authorizer.config import load_settings
+from authorizer.errors import ConfigError
+from authorizer.routes import MAX_SUFFIX_LENGTH, parse_route
+
+BASE = {"JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": "api"}
+
+
+def load(tmp_path: Path, text: str, name: str = "rules.toml", **env: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / name
+    path.write_text(text)
+    return load_settings({**BASE, "AUTHORIZER_RULES": str(path), **env})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "suffix"),
+    [
+        ("GET /orders", "GET/orders"),
+        ("get /orders/{id}", "GET/orders/*"),
+        ("ANY /{proxy+}", "*/*"),
+        ("* /a/*/b", "*/a/*/b"),
+        ("DELETE /a/{x}{y}", "DELETE/a/*"),
+        ("GET /", "GET/"),
+        ("$connect", "$connect"),
+    ],
+)
+def test_patterns_become_the_iam_resource_suffix(pattern: str, suffix: str) -> None:
+    assert parse_route(pattern, "here").suffix == suffix
+
+
+@pytest.mark.parametrize(
+    ("pattern", "route", "matches"),
+    [
+        ("GET /orders", "GET/orders", True),
+        ("GET /orders", "GET/orders/1", False),
+        ("GET /orders", "POST/orders", False),
+        ("GET /orders/{id}", "GET/orders/1", True),
+        ("GET /orders/{id}", "GET/orders/1/items", True),  # IAM's * crosses "/"
+        ("GET /orders/{id}", "GET/orders", False),
+        ("ANY /x", "PATCH/x", True),
+        ("$connect", "$connect", True),
+        ("$connect", "GET/$connect", False),
+        ("GET /a.b", "GET/aXb", False),  # literal characters are literal
+    ],
+)
+def test_matching_is_iam_glob_matching(pattern: str, route: str, matches: bool) -> None:
+    assert parse_route(pattern, "here").matches(route) is matches
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["", "/orders", "FETCH /orders", "GET orders", "GET /a?b", "GET /a b", "GET /{1x}", "$"],
+)
+def test_bad_patterns_are_refused_naming_the_place(pattern: str) -> None:
+    with pytest.raises(ConfigError, match="^route 3: route"):
+        parse_route(pattern, "route 3")
+
+
+def test_a_pattern_too_long_for_an_iam_resource_is_refused() -> None:
+    with pytest.raises(ConfigError, match="too long for an IAM Resource"):
+        parse_route("GET /" + "a" * MAX_SUFFIX_LENGTH, "here")
+
+
+def test_every_requirement_kind_is_read(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        """
+[[route]]
+match = "GET /x"
+issuers = ["https://idp.example.com"]
+scopes_all = ["a"]
+scopes_any = ["b", "c"]
+roles_all = ["r1"]
+roles_any = ["r2"]
+claims = [{ claim = "t", equals = 1 }, { claim = ["o", "p"], in = ["x", true] }]
+max_auth_age = 60
+""",
+    )
+    assert settings.route_rules is not None
+    (route,) = settings.route_rules.routes
+    assert route.rules == (
+        IssuerIn(frozenset({"https://idp.example.com"})),
+        ScopesAll(frozenset({"a"})),
+        ScopesAny(frozenset({"b", "c"})),
+        RolesAll(frozenset({"r1"})),
+        RolesAny(frozenset({"r2"})),
+        ClaimEquals(("t",), 1),
+        ClaimIn(("o", "p"), ("x", True)),
+        MaxAuthAge(60),
+    )
+    assert settings.route_rules.default_allow is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[route]]\nmatch = 'GET /x'\nscope = ['a']\n", "route 1: unknown key 'scope'"),
+        ("[[route]]\nmatch = 'GET /x'\nscope = ['a']\n", "did you mean scopes_a"),
+        ("[[route]]\nscopes_all = ['a']\n", "route 1: match must be"),
+        ("[[route]]\nmatch = []\n", "route 1: match must be"),
+        ("[[route]]\nmatch = 'GET x'\n", "route 1: route 'GET x' needs a path"),
+        ("[[route]]\nname = 'n'\nmatch = 'GET /x'\nscopes_all = []\n", "route 1 (n): scopes_all"),
+        ("[[route]]\nmatch = 'GET /x'\nscopes_any = 'a'\n", "scopes_any must be a non-empty list"),
+        ("[[route]]\nmatch = 'GET /x'\nmax_auth_age = 0\n", "max_auth_age must be seconds"),
+        ("[[route]]\nmatch = 'GET /x'\nmax_auth_age = true\n", "max_auth_age must be seconds"),
+        ("[[route]]\nmatch = 'GET /x'\nclaims = [{ claim = 't' }]\n", "one of equals or in"),
+        ("[[route]]\nmatch = 'GET /x'\nclaims = [{ claim = 't', in = [] }]\n", "in must be"),
+        ("[[route]]\nmatch = 'GET /x'\nclaims = [{ claim = '', equals = 1 }]\n", "claim must be"),
+        ("[[route]]\nmatch = 'GET /x'\nclaims = [{ claim = 't', equals = 1979-05-27 }]\n",
+         "is not a JSON value"),
+        ("default = 'maybe'\n", "default must be"),
+        ("version = 2\n", "version must be 1"),
+        ("rout = []\n", "unknown key 'rout' (did you mean route?)"),
+        ("route = 'x'\n", "route must be a non-empty list"),
+        ("[[route]\n", "not valid TOML"),
+    ],
+)  # fmt: skip
+def test_mistakes_fail_the_cold_start_naming_file_and_entry(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert str(caught.value).startswith(f"AUTHORIZER_RULES ({tmp_path}/rules.toml): ")
+    assert message in str(caught.value)
+
+
+def test_a_missing_file_or_an_unknown_format_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="AUTHORIZER_RULES .*cannot read the file"):
+        load_settings({**BASE, "AUTHORIZER_RULES": str(tmp_path / "absent.toml")})
+    with pytest.raises(ConfigError, match=r"must end in \.toml or \.json"):
+        load(tmp_path, "x", name="rules.yaml")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load(tmp_path, "{", name="rules.json")
+    with pytest.raises(ConfigError, match="must hold a table"):
+        load(tmp_path, "[]", name="rules.json")
+
+
+def test_relative_paths_start_at_the_function_root() -> None:
+    root = Path(__file__).resolve().parent.parent
+    settings = load_settings({**BASE, "AUTHORIZER_RULES": "rules/example.toml"})
+    assert (root / "rules" / "example.toml").is_file()
+    assert settings.route_rules is not None
+
+
+def test_a_rule_set_whose_policy_could_overflow_fails_at_cold_start(tmp_path: Path) -> None:
+    many = "".join(f'[[route]]\nmatch = "GET /resource-{i}"\n' for i in range(40))
+    with pytest.raises(ConfigError, match="could reach .* bytes, over the 6144-byte budget"):
+        load(tmp_path, many)
+    few = "".join(f'[[route]]\nmatch = "GET /resource-{i}"\n' for i in range(10))
+    assert load(tmp_path, few).route_rules is not None
+
+
+def test_too_many_routes_or_a_huge_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at most 200 are allowed"):
+        load(tmp_path, "".join('[[route]]\nmatch = "GET /x"\n' for _ in range(201)))
+    with pytest.raises(ConfigError, match="larger than"):
+        load(tmp_path, "#" * (256 * 1024 + 1))
