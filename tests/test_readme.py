@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from authorizer.config import load_settings
 from authorizer_tools.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +107,47 @@ def test_make_events_with_a_real_token_writes_events_local() -> None:
         assert (local / "negative" / "websocket-no-token.json").is_file()
     finally:
         shutil.rmtree(local, ignore_errors=True)
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start:end]
+
+
+def fenced(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+@pytest.mark.parametrize("title", ["Route rules", "Several issuers"])
+def test_the_rules_files_in_the_readme_load(title: str, tmp_path: Path) -> None:
+    (block,) = fenced(section(title), "toml")
+    path = tmp_path / "rules.toml"
+    path.write_text(block)
+    env = {"AUTHORIZER_RULES": str(path)}
+    if "[[issuer]]" not in block:
+        env.update(JWT_ISSUER="https://issuer.example", JWT_AUDIENCE="api")
+    settings = load_settings(env)
+    assert settings.route_rules is not None or len(settings.issuers) == 2
+
+
+PLACEHOLDERS = {
+    "<tenant id>": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "<application (client) id>": "6e74172b-be56-4843-9ff4-e66a39bb12e3",
+}
+
+
+def test_every_provider_example_in_the_readme_is_a_valid_configuration() -> None:
+    blocks = fenced(section("Identity providers"), "sh")
+    assert len(blocks) == 6
+    for block in blocks:
+        text = block
+        for placeholder, value in PLACEHOLDERS.items():
+            text = text.replace(placeholder, value)
+        env = dict(
+            line.split("#")[0].strip().split("=", 1)
+            for line in text.splitlines()
+            if line.strip() and not line.startswith("AUTHORIZER_RULES=")
+        )
+        settings = load_settings(env)
+        assert settings.issuers[0].provider == env["JWT_PROVIDER"]
