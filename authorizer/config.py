@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from .access import AccessRule, ClaimEquals, ClaimIsNot, ClaimPath, RuleSet
 from .errors import ConfigError
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
 from .rulesfile import (
@@ -26,6 +25,9 @@ from .rulesfile import (
 )
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import only_keys as _only_keys
+
+if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold start)
+    from .access import AccessRule, ClaimPath, RuleSet
 
 #: Algorithms we verify. Symmetric (HS*) and ``none`` are deliberately absent:
 #: an authorizer only ever holds the issuer's public keys.
@@ -329,15 +331,20 @@ def _issuer_rules(
     values: Mapping[str, Any], provider: Provider, label: Callable[[str], str]
 ) -> tuple[AccessRule, ...]:
     where = label("scopes_all").rsplit(": ", 1)[0]  # the variable, or the issuer table
-    rules = list(parse_requirements(values, where))
-    for key, rule in (
-        ("deny_anonymous", ClaimIsNot((AUTHGEAR_ANONYMOUS,), True)),
-        ("require_verified", ClaimEquals((AUTHGEAR_VERIFIED,), True)),
-    ):
-        if _flag(values, key, label, False):
-            if not provider.authgear_user_claims:
-                raise ConfigError(f"{label(key)} needs the authgear provider")
-            rules.append(rule)
+    rules: list[AccessRule] = []
+    if not REQUIREMENT_KEYS.isdisjoint(values):
+        rules.extend(parse_requirements(values, where))
+    for key, expected in (("deny_anonymous", False), ("require_verified", True)):
+        if not _flag(values, key, label, False):
+            continue
+        if not provider.authgear_user_claims:
+            raise ConfigError(f"{label(key)} needs the authgear provider")
+        from .access import ClaimEquals, ClaimIsNot  # noqa: PLC0415 - see the imports
+
+        if expected:
+            rules.append(ClaimEquals((AUTHGEAR_VERIFIED,), True))
+        else:
+            rules.append(ClaimIsNot((AUTHGEAR_ANONYMOUS,), True))
     return tuple(rules)
 
 

@@ -30,11 +30,10 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .access import RuleSet, Subject, Verdicts, check_access, subject_of
 from .config import IssuerSettings, Settings
 from .context import MAX_CONTEXT_BYTES, build_context
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
@@ -43,20 +42,11 @@ from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, iam_response, parse_arn, simple_response
-from .rules import (
-    AudienceAnyOf,
-    IssuedInPast,
-    IssuerIs,
-    NotAnIdToken,
-    NotBefore,
-    NotExpired,
-    PrincipalPresent,
-    RegisteredClaimTypes,
-    Rule,
-    TokenUse,
-    principal_of,
-)
+from .rules import Rule, TokenClaims, principal_of
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
+
+if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
+    from .access import RuleSet, Subject, Verdicts
 
 Outcome = Literal["allow", "deny", "unauthorized", "error"]
 SERVICE = "oidc-authorizer"
@@ -197,6 +187,9 @@ class Authorizer:
             # The ARN is only needed to answer with a policy; parsed after the
             # token so that a flood of junk tokens costs as little as possible.
             arn = parse_arn(request.resource_arn)
+            # Only access rules read scopes and roles: without any, skip the work.
+            if not trusted.settings.rules and self.route_rules is None:
+                return Decision("allow", "allowed", kind, arn, verified, issuer=issuer)
             subject = self._subject(verified, trusted.settings)
         except TokenError as exc:
             return Decision(
@@ -215,6 +208,8 @@ class Authorizer:
         settings: IssuerSettings,
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
+        from .access import check_access  # noqa: PLC0415 - loaded already, with the rules
+
         now = self._clock()
         issuer = settings.issuer
         try:
@@ -256,6 +251,8 @@ class Authorizer:
     def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:
         subject = token.memo.get("subject")
         if subject is None:
+            from .access import subject_of  # noqa: PLC0415 - loaded already, with the rules
+
             subject = token.memo["subject"] = subject_of(
                 token.claims, scope_claims=issuer.scope_claims, role_claims=issuer.role_claims
             )
@@ -345,23 +342,17 @@ class Authorizer:
 
 def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
     """Checks that make a token of ``issuer`` valid at all (failures: 401)."""
-    leeway = settings.leeway_seconds
-    # Token-type checks come before the audience: an ID token is reported as one,
-    # not as a token for the wrong audience (Cognito ID tokens have no client_id).
-    kind: list[Rule] = []
-    if issuer.reject_id_tokens:
-        kind.append(NotAnIdToken(frozenset(issuer.id_token_audiences)))
-    if issuer.token_use is not None:
-        kind.append(TokenUse(*issuer.token_use))
     return (
-        IssuerIs(issuer.issuer),
-        *kind,
-        AudienceAnyOf(frozenset(issuer.audiences), issuer.audience_claim),
-        NotExpired(leeway),
-        NotBefore(leeway),
-        IssuedInPast(leeway),
-        PrincipalPresent(settings.principal_claims),
-        RegisteredClaimTypes(),
+        TokenClaims(
+            issuer=issuer.issuer,
+            audiences=frozenset(issuer.audiences),
+            audience_claim=issuer.audience_claim,
+            leeway=settings.leeway_seconds,
+            principal_claims=settings.principal_claims,
+            reject_id_tokens=issuer.reject_id_tokens,
+            id_token_audiences=frozenset(issuer.id_token_audiences),
+            token_use=issuer.token_use,
+        ),
     )
 
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .access import ClaimPath
+if TYPE_CHECKING:
+    from .access import ClaimPath
 
 AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
 AUTHGEAR_ANONYMOUS = "https://authgear.com/claims/user/is_anonymous"

@@ -25,26 +25,16 @@ Issuer tables (``[[issuer]]``) are read by :mod:`authorizer.config`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .access import (
-    AccessRule,
-    ClaimEquals,
-    ClaimIn,
-    ClaimPath,
-    IssuerIn,
-    MaxAuthAge,
-    RolesAll,
-    RolesAny,
-    RouteRule,
-    RuleSet,
-    ScopesAll,
-    ScopesAny,
-)
 from .errors import ConfigError
-from .routes import parse_route
+
+# The access rules and route patterns are imported where rules are parsed: a
+# deployment without a rules file does not pay for them at cold start.
+if TYPE_CHECKING:
+    from .access import AccessRule, ClaimPath, RouteRule, RuleSet
 
 VARIABLE = "AUTHORIZER_RULES"
 MAX_FILE_BYTES = 256 * 1024
@@ -62,24 +52,23 @@ ROUTE_KEYS = REQUIREMENT_KEYS | {"match", "name"}
 TOP_KEYS = frozenset({"version", "default", "route", "issuer", "context"})
 
 
-def function_root() -> Path:
+def function_root() -> str:
     """Where relative rule paths start: the folder holding the ``authorizer`` package."""
-    return Path(__file__).resolve().parent.parent
+    return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:
     """Read and parse the file; return its display name and its top-level table."""
-    path = Path(path_text)
-    if not path.is_absolute():
-        path = function_root() / path
+    path = os.path.join(function_root(), path_text)  # an absolute path_text wins
     where = f"{VARIABLE} ({path_text})"
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"{where}: the file is larger than {MAX_FILE_BYTES} bytes")
-    suffix = path.suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".toml", ".json"):
         raise ConfigError(f"{where}: the file name must end in .toml or .json")
     try:
@@ -112,6 +101,8 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
         raise ConfigError(f'{where}: default must be "deny" or "allow", got {default!r}')
     if routes is None:
         return None
+    from .access import RuleSet  # noqa: PLC0415 - see the imports
+
     if not isinstance(routes, list) or not routes:
         raise ConfigError(f"{where}: route must be a non-empty list of tables")
     if len(routes) > MAX_ROUTES:
@@ -131,6 +122,9 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
 
 
 def _route(entry: object, where: str) -> RouteRule:
+    from .access import RouteRule  # noqa: PLC0415 - see the imports
+    from .routes import parse_route  # noqa: PLC0415
+
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be a table")
     only_keys(entry, ROUTE_KEYS, where)
@@ -149,6 +143,15 @@ def _route(entry: object, where: str) -> RouteRule:
 
 def parse_requirements(table: Mapping[str, Any], where: str) -> tuple[AccessRule, ...]:
     """The access rules named by :data:`REQUIREMENT_KEYS` in ``table`` (others are ignored)."""
+    from .access import (  # noqa: PLC0415 - see the imports
+        IssuerIn,
+        MaxAuthAge,
+        RolesAll,
+        RolesAny,
+        ScopesAll,
+        ScopesAny,
+    )
+
     rules: list[AccessRule] = []
     if "issuers" in table:
         rules.append(IssuerIn(frozenset(_strings(table, "issuers", where))))
@@ -182,6 +185,8 @@ def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 
 def _claim_rules(value: object, where: str) -> list[AccessRule]:
+    from .access import ClaimEquals, ClaimIn  # noqa: PLC0415 - see the imports
+
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{where}: must be a non-empty list of {{claim, equals|in}} tables")
     rules: list[AccessRule] = []
