@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
 
@@ -36,9 +35,12 @@ class EventKind(enum.Enum):
     WEBSOCKET = "websocket"
 
 
-@dataclass(frozen=True, slots=True)
-class AuthRequest:
-    """What the authorizer needs from an event: its kind, the ARN and the raw token."""
+class AuthRequest(NamedTuple):
+    """What the authorizer needs from an event: its kind, the ARN and the raw token.
+
+    A named tuple rather than a frozen dataclass: one is made per request, and a
+    tuple is the cheapest immutable record to construct.
+    """
 
     kind: EventKind
     resource_arn: str

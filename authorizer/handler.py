@@ -29,8 +29,8 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules ex
 Outcome = Literal["allow", "deny", "unauthorized", "error"]
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
+NO_DETAILS: Mapping[str, str] = MappingProxyType({})
 #: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
 MAX_RESPONSE_BYTES = 8 * 1024
 
@@ -59,9 +60,11 @@ class AuthorizerUnavailable(RuntimeError):
     """Raised to make API Gateway answer 500: we cannot decide, the client should retry."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one request, before it is shaped into a response."""
+class Decision(NamedTuple):
+    """The outcome of one request, before it is shaped into a response.
+
+    A named tuple: one is made per request, the cheapest immutable record to build.
+    """
 
     outcome: Outcome
     reason: str
@@ -69,14 +72,13 @@ class Decision:
     arn: ApiArn | None = None
     token: VerifiedToken | None = None
     message: str = ""
-    details: Mapping[str, str] = field(default_factory=dict)
+    details: Mapping[str, str] = NO_DETAILS
     issuer: str | None = None
     #: The route rules' verdicts for this token (None: no route rules, or denied outright).
     verdicts: Verdicts | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TrustedIssuer:
+class TrustedIssuer(NamedTuple):
     """One issuer's settings, key cache and verifier: its keys verify only its tokens."""
 
     settings: IssuerSettings
@@ -270,6 +272,11 @@ class Authorizer:
         return verdicts
 
     def _respond(self, decision: Decision) -> dict[str, Any]:
+        """Shape the decision; a plain Allow is remembered per token and stage.
+
+        A remembered response is returned again as the same object: the
+        Lambda runtime only serializes it, and nothing here changes it.
+        """
         if decision.outcome == "error":
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
         simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
@@ -279,6 +286,19 @@ class Authorizer:
                 return simple_response(False)
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
         allowed = decision.outcome == "allow"
+        if allowed and verdicts is None:
+            key = (arn.prefix, simple, decision.kind)
+            memo = token.memo
+            response: dict[str, Any] | None = memo.get(key)
+            if response is None:
+                response = memo[key] = self._shape(decision, token, arn, simple=simple)
+            return response
+        return self._shape(decision, token, arn, simple=simple)
+
+    def _shape(
+        self, decision: Decision, token: VerifiedToken, arn: ApiArn, *, simple: bool
+    ) -> dict[str, Any]:
+        allowed, verdicts = decision.outcome == "allow", decision.verdicts
         if simple:
             return simple_response(allowed, self._context(token) if allowed else None)
         if verdicts is None:

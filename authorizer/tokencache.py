@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from .keys import VerificationKey
     from .verify import VerifiedToken
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple: made once per first-seen token, so kept cheap
     token: VerifiedToken
     key: VerificationKey
     usable_until: float  # exp + leeway

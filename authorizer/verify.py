@@ -16,7 +16,6 @@ from __future__ import annotations
 import binascii
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -41,17 +40,29 @@ _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_STANDARD_B64 = bytes.maketrans(b"-_", b"+/")
 
 
-@dataclass(frozen=True, slots=True)
+#: Distinct protected headers remembered per verifier. An issuer signs with a
+#: handful of keys, so its tokens share a handful of header segments.
+HEADER_CACHE_SIZE = 64
+
+
 class VerifiedToken:
     """A token whose signature and claims checked out.
 
     ``memo`` holds values derived from the claims (such as the authorizer
     context), computed once and reused while the token sits in the cache.
+    A plain slotted class: one is made per first-seen token, and a frozen
+    dataclass costs several times more to construct.
     """
 
-    header: dict[str, Any]
-    claims: dict[str, Any]
-    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    __slots__ = ("claims", "header", "memo")
+
+    def __init__(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        self.header = header
+        self.claims = claims
+        self.memo: dict[object, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"VerifiedToken(kid={self.kid!r}, alg={self.alg!r})"  # never the claims
 
     @property
     def kid(self) -> str:
@@ -88,6 +99,9 @@ class TokenVerifier:
         self._leeway = leeway
         self._cache = VerifiedTokenCache(cache_size)
         self._required_typ = required_typ
+        # Header segment -> its decoded, checked header, alg and kid: a pure
+        # function of the segment, so remembering it changes no answer.
+        self._headers: dict[str, tuple[dict[str, Any], str, str]] = {}
 
     def verify(self, token: str) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
@@ -96,8 +110,9 @@ class TokenVerifier:
         it is not the token's fault. A token verified before is answered from
         the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
         """
-        if len(token) > self._max_bytes:
-            raise MalformedToken(f"token is longer than {self._max_bytes} bytes")
+        if len(token) > self._max_bytes or token.count(".") != 2:
+            split_compact(token, self._max_bytes)  # raises, saying what is wrong
+            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
         digest = self._cache.digest(token)
         entry = self._cache.get(digest, self._clock())
         if entry is not None:
@@ -115,8 +130,15 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> tuple[VerifiedToken, VerificationKey]:
         header_b64, payload_b64, signature_b64 = split_compact(token, self._max_bytes)
-        header = decode_json_segment(header_b64, "header")
-        alg, kid = self._check_header(header)
+        known = self._headers.get(header_b64)
+        if known is None:
+            header = decode_json_segment(header_b64, "header")
+            alg, kid = self._check_header(header)
+            if len(self._headers) >= HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[header_b64] = (header, alg, kid)
+        else:
+            header, alg, kid = known
         try:
             key = self._keys.get(kid)
             if not key.accepts(alg):
