@@ -140,6 +140,11 @@ class ContextSettings:
     exclude: frozenset[str] = frozenset()
     rename: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def active(self) -> bool:
+        """False when every claim passes under its own name (nothing to do)."""
+        return self.include is not None or bool(self.exclude) or bool(self.rename)
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:

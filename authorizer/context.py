@@ -132,12 +132,31 @@ def _fit(
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+def _unencodable(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# JSONEncoder.encode builds a new C encoder on every call; this one is built once
+# with the same settings (compact separators, UTF-8 text, no NaN). Claims come from
+# parsed JSON, so they hold no cycles and the circular-reference check is not needed.
+_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C module
+_C_ENCODE = (
+    _MAKE_ENCODER(
+        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    if _MAKE_ENCODER is not None
+    else None
+)
+
+
 def _json(value: Any) -> str:
     # Integers are the most common non-string claims (exp, iat, auth_time):
     # their JSON text is their decimal text, no encoder needed.
     if type(value) is int:
         return str(value)
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def _size(context: Mapping[str, ContextValue]) -> int:

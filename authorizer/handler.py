@@ -109,6 +109,7 @@ class Authorizer:
         self._only = self.issuers[0] if len(self.issuers) == 1 else None
         self.route_rules: RuleSet | None = settings.route_rules
         self._context_bytes = context_budget(self.route_rules)
+        self._selection = settings.context if settings.context.active else None
 
     def _trust(
         self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
@@ -178,17 +179,27 @@ class Authorizer:
             request = self._request(event)
         except TokenError as exc:
             return Decision("unauthorized", exc.reason, message=str(exc))
-        kind = request.kind
-        if request.token is None:
+        kind, token = request.kind, request.token
+        if token is None:
             return Decision("unauthorized", request.token_problem or "missing_token", kind)
+        dots = token.count(".")
+        if dots != 2:
+            # Not even the shape of a JWS: answered without an exception or a hash,
+            # since floods of junk are the cheapest attack to send.
+            what = "a JWE, not accepted" if dots == 4 else f"{dots + 1} segments"
+            return Decision("unauthorized", "malformed", kind, message=f"not a compact JWS: {what}")
+        return self._verify(kind, token, request.resource_arn)
+
+    def _verify(self, kind: EventKind, token: str, resource_arn: str) -> Decision:
+        """Verify the token with its issuer's keys, then decide for it."""
         issuer = self._only.settings.issuer if self._only is not None else None
         try:
-            trusted = self._issuer_for(request.token)
+            trusted = self._issuer_for(token)
             issuer = trusted.settings.issuer
-            verified = trusted.verifier.verify(request.token)
+            verified = trusted.verifier.verify(token)
             # The ARN is only needed to answer with a policy; parsed after the
             # token so that a flood of junk tokens costs as little as possible.
-            arn = parse_arn(request.resource_arn)
+            arn = parse_arn(resource_arn)
             # Only access rules read scopes and roles: without any, skip the work.
             if not trusted.settings.rules and self.route_rules is None:
                 return Decision("allow", "allowed", kind, arn, verified, issuer=issuer)
@@ -321,7 +332,7 @@ class Authorizer:
         context = token.memo.get("context")
         if context is None:
             context = token.memo["context"] = build_context(
-                token.claims, self._context_bytes, self.settings.context
+                token.claims, self._context_bytes, self._selection
             )
         return context
 
