@@ -19,6 +19,7 @@ from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provide
 from .rulesfile import (
     REQUIREMENT_KEYS,
     claim_path,
+    numbered_tables,
     parse_requirements,
     parse_rule_set,
     read_rules_file,
@@ -246,13 +247,8 @@ def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:
 
 
 def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
-    if not isinstance(tables, list) or not tables:
-        raise ConfigError(f"{where}: issuer must be a non-empty list of tables")
     built: list[IssuerSettings] = []
-    for index, table in enumerate(tables, 1):
-        here = f"{where}: issuer {index}"
-        if not isinstance(table, dict):
-            raise ConfigError(f"{here}: must be a table")
+    for here, table in numbered_tables(tables, where, "issuer"):
         _only_keys(table, frozenset(ISSUER_VARIABLES) | REQUIREMENT_KEYS - {"issuers"}, here)
         built.extend(build_issuers(table, _Place(here)))
     return _at_most(tuple(built), where)

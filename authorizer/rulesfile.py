@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -103,13 +103,9 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
         return None
     from .access import RuleSet  # noqa: PLC0415 - see the imports
 
-    if not isinstance(routes, list) or not routes:
-        raise ConfigError(f"{where}: route must be a non-empty list of tables")
-    if len(routes) > MAX_ROUTES:
+    if isinstance(routes, list) and len(routes) > MAX_ROUTES:
         raise ConfigError(f"{where}: {len(routes)} routes; at most {MAX_ROUTES} are allowed")
-    parsed = tuple(
-        _route(entry, f"{where}: route {index}") for index, entry in enumerate(routes, 1)
-    )
+    parsed = tuple(_route(entry, here) for here, entry in numbered_tables(routes, where, "route"))
     rule_set = RuleSet(parsed, default_allow=default == "allow")
     size = rule_set.worst_case_policy_bytes()
     if size > MAX_POLICY_BYTES:
@@ -121,12 +117,21 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
     return rule_set
 
 
-def _route(entry: object, where: str) -> RouteRule:
+def numbered_tables(value: object, where: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each table of the non-empty list ``value``, with its place (``where: name 3``)."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: {name} must be a non-empty list of tables")
+    for index, entry in enumerate(value, 1):
+        here = f"{where}: {name} {index}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{here}: must be a table")
+        yield here, entry
+
+
+def _route(entry: dict[str, Any], where: str) -> RouteRule:
     from .access import RouteRule  # noqa: PLC0415 - see the imports
     from .routes import parse_route  # noqa: PLC0415
 
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: must be a table")
     only_keys(entry, ROUTE_KEYS, where)
     name = entry.get("name")
     if name is not None:
@@ -164,7 +169,7 @@ def parse_requirements(table: Mapping[str, Any], where: str) -> tuple[AccessRule
         if key in table:
             rules.append(kind(frozenset(_strings(table, key, where))))
     if "claims" in table:
-        rules.extend(_claim_rules(table["claims"], f"{where}: claims"))
+        rules.extend(_claim_rules(table["claims"], where))
     if "max_auth_age" in table:
         age = table["max_auth_age"]
         if isinstance(age, bool) or not isinstance(age, int) or not 0 < age <= MAX_AUTH_AGE:
@@ -187,13 +192,8 @@ def _strings(table: Mapping[str, Any], key: str, where: str) -> list[str]:
 def _claim_rules(value: object, where: str) -> list[AccessRule]:
     from .access import ClaimEquals, ClaimIn  # noqa: PLC0415 - see the imports
 
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}: must be a non-empty list of {{claim, equals|in}} tables")
     rules: list[AccessRule] = []
-    for index, entry in enumerate(value, 1):
-        here = f"{where} {index}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{here}: must be a table with claim and equals or in")
+    for here, entry in numbered_tables(value, where, "claims"):
         only_keys(entry, frozenset({"claim", "equals", "in"}), here)
         path = claim_path(entry.get("claim"), f"{here}: claim")
         if ("equals" in entry) == ("in" in entry):
