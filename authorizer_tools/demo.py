@@ -44,9 +44,9 @@ def scenarios(issuer: DevIssuer, forger: DevIssuer) -> list[tuple[str, str | Non
     ]
 
 
-def outcome(call: Callable[[], dict[str, Any]]) -> str:
-    """What API Gateway makes of the handler's answer."""
-    result = answer(call)
+def outcome(call: Callable[[], dict[str, Any]], event: Any) -> str:
+    """What API Gateway makes of the handler's answer to ``event``."""
+    result = answer(call, event)
     if result.error is not None:
         return (
             "401 Unauthorized" if result.status == 401 else f"500 ({type(result.error).__name__})"
@@ -98,7 +98,9 @@ def main() -> int:
         def answer(kind: str, name: str, token: str | None) -> tuple[str, str, str, str]:
             event = with_token(samples[kind], token)
             reason = app.AUTHORIZER.decide(event).reason
-            result = outcome(partial(app.lambda_handler, event, local_context("demo-request")))
+            result = outcome(
+                partial(app.lambda_handler, event, local_context("demo-request")), event
+            )
             return kind, name, result, reason
 
         rows = [answer(kind, name, token) for kind in samples for name, token in cases]

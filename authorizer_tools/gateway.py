@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,12 +10,32 @@ from typing import Any
 LABELS = {200: "ALLOW (200)", 401: "UNAUTHORIZED (401)", 403: "FORBIDDEN (403)", 500: "ERROR (500)"}
 
 
-def status_of(response: dict[str, Any]) -> int:
-    """200 for an Allow (policy or simple response), 403 otherwise."""
+def request_arn(event: Any) -> str:
+    """The method or route ARN of an authorizer event (what a policy is matched against)."""
+    if not isinstance(event, dict):
+        return ""
+    arn = event.get("routeArn") or event.get("methodArn")
+    return arn if isinstance(arn, str) else ""
+
+
+def status_of(response: dict[str, Any], arn: str) -> int:
+    """200 when the response lets a request for ``arn`` through, 403 otherwise.
+
+    A policy is applied as IAM does: an explicit Deny that matches wins, then a
+    matching Allow; ``*`` in a resource matches any run of characters.
+    """
     if "isAuthorized" in response:
         return 200 if response["isAuthorized"] else 403
-    effects = {statement["Effect"] for statement in response["policyDocument"]["Statement"]}
-    return 200 if effects == {"Allow"} else 403
+    allowed = False
+    for statement in response["policyDocument"]["Statement"]:
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
+            pattern = ".*".join(re.escape(part) for part in resource.split("*"))
+            if re.fullmatch(pattern, arn, re.DOTALL):
+                if statement["Effect"] == "Deny":
+                    return 403
+                allowed = True
+    return 200 if allowed else 403
 
 
 def status_of_error(exc: BaseException) -> int:
@@ -29,10 +50,10 @@ class Answer:
     error: Exception | None = None
 
 
-def answer(call: Callable[[], dict[str, Any]]) -> Answer:
-    """Run the handler call and say what the caller of the API would get."""
+def answer(call: Callable[[], dict[str, Any]], event: Any) -> Answer:
+    """Run the handler call for ``event`` and say what the caller of the API would get."""
     try:
         response = call()
     except Exception as exc:  # noqa: BLE001 - the handler's deliberate 401 and 500 signals
         return Answer(status_of_error(exc), error=exc)
-    return Answer(status_of(response), response)
+    return Answer(status_of(response, request_arn(event)), response)

@@ -35,7 +35,7 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
         raise CliError(f"configuration: {exc}") from None
 
     decision = app.AUTHORIZER.decide(event)
-    result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")))
+    result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")), event)
     print(f"{LABELS[result.status]}  reason: {decision.reason}")
     if decision.message:
         print(f"  {decision.message}")

@@ -161,6 +161,29 @@ def test_invoke_exit_codes_follow_api_gateway(dev_issuer: DevIssuerProcess, tmp_
         assert f"reason: {reason}" in result.stdout, name
 
 
+def test_invoke_applies_the_rules_file_named_by_the_template_parameter(
+    dev_issuer: DevIssuerProcess, tmp_path: Path
+) -> None:
+    token = mint(dev_issuer, "--scope", "orders:read", "--role", "admin")
+    roles = ("--parameter", "Provider=generic", "--env", "AUTHORIZER_ROLES_CLAIMS=roles")
+    answers = {}
+    for method, path in (("GET", "/orders/7"), ("DELETE", "/orders/7"), ("GET", "/nowhere")):
+        event_file = tmp_path / "event.json"
+        run("event", "rest_token", "--token", token, "--method", method, "--path", path,
+            "-o", str(event_file))  # fmt: skip
+        result = run(
+            "invoke", str(event_file), *config(dev_issuer),
+            "--parameter", "RulesFile=rules/example.toml", *roles,
+        )  # fmt: skip
+        answers[method, path] = (result.returncode, result.stdout.split("\n", 1)[0])
+    assert answers == {
+        ("GET", "/orders/7"): (0, "ALLOW (200)  reason: allowed"),
+        # an admin, but the token has no auth_time: the step-up rule denies it
+        ("DELETE", "/orders/7"): (3, "FORBIDDEN (403)  reason: authentication_too_old"),
+        ("GET", "/nowhere"): (3, "FORBIDDEN (403)  reason: no_matching_route"),
+    }
+
+
 # A configuration whose issuer is a closed loopback port.
 ISSUER_DOWN = [
     "--template",
