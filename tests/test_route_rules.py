@@ -82,7 +82,7 @@ def answer(authorizer: Authorizer, kind: str, token: str, method: str, path: str
     return "200" if policy_allows(response, arn) else "403"
 
 
-KINDS = ["rest_token", "rest_request", "http_v1", "http_v2"]
+KINDS = ["rest_token", "rest_request", "http_v1", "http_v2", "http_v2_iam"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -122,6 +122,9 @@ def test_every_rule_kind_on_every_api_kind(  # noqa: PLR0917 - pytest passes the
     path: str,
     expected: str,
 ) -> None:
+    if kind == "http_v2_iam":  # HTTP API payload 2.0 answered with IAM policies
+        rules_env = {**rules_env, "AUTHORIZER_HTTP_API_RESPONSE": "iam"}
+        kind = "http_v2"
     authorizer = build_authorizer(issuer, clock, env=rules_env)
     ages = {"fresh": clock.now - 60, "stale": clock.now - 301}
     if "auth_time" in claims:
