@@ -40,14 +40,9 @@ class ApiArn:
     api_id: str
     stage: str
     route: str = ""  # after the stage: ``GET/orders/1``, or ``$connect``
-
-    @property
-    def prefix(self) -> str:
-        """``arn:...:{apiId}/{stage}/``: resources are this plus a route pattern."""
-        return (
-            f"arn:{self.partition}:execute-api:{self.region}:{self.account}:"
-            f"{self.api_id}/{self.stage}/"
-        )
+    #: ``arn:...:{apiId}/{stage}/``: resources are this plus a route pattern. Kept,
+    #: not derived on each use: remembered responses are looked up by it.
+    prefix: str = ""
 
     @property
     def stage_wildcard(self) -> str:
@@ -68,6 +63,7 @@ def parse_arn(arn: str) -> ApiArn:
         api_id=match["api"],
         stage=match["stage"],
         route=match["route"],
+        prefix=arn[: match.start("route")],
     )
 
 
