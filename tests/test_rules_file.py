@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from authorizer.access import (
     ClaimEquals,
@@ -172,3 +175,41 @@ def test_too_many_routes_or_a_huge_file_are_refused(tmp_path: Path) -> None:
         load(tmp_path, "".join('[[route]]\nmatch = "GET /x"\n' for _ in range(201)))
     with pytest.raises(ConfigError, match="larger than"):
         load(tmp_path, "#" * (256 * 1024 + 1))
+
+
+# Any document at all: the parser answers with a ConfigError or a rule set, never a crash.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+route_tables = st.fixed_dictionaries(
+    {"match": st.one_of(st.text(max_size=20), st.lists(st.text(max_size=20), max_size=3))},
+    optional={
+        key: json_values
+        for key in ("scopes_all", "scopes_any", "roles_any", "roles_all", "claims", "max_auth_age",
+                    "issuers", "name")
+    },
+)  # fmt: skip
+documents = st.dictionaries(
+    st.sampled_from(["version", "default", "route", "issuer", "context", "other"]),
+    st.one_of(json_values, st.lists(route_tables, max_size=3)),
+    max_size=4,
+)
+
+
+@given(document=documents)
+def test_any_rules_document_gets_a_rule_set_or_one_config_error(
+    tmp_path_factory: pytest.TempPathFactory, document: dict[str, object]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "rules.json"
+    path.write_text(json.dumps(document))
+    try:
+        settings = load_settings({**BASE, "AUTHORIZER_RULES": str(path)})
+    except ConfigError as exc:
+        assert str(exc).startswith(("AUTHORIZER_RULES", "JWT_"))
+        assert "\n" not in str(exc)
+    else:
+        assert settings.issuers
