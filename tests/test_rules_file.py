@@ -185,14 +185,11 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
+ROUTE_KEYS = ("scopes_all", "scopes_any", "roles_any", "roles_all", "claims", "max_auth_age")
 route_tables = st.fixed_dictionaries(
     {"match": st.one_of(st.text(max_size=20), st.lists(st.text(max_size=20), max_size=3))},
-    optional={
-        key: json_values
-        for key in ("scopes_all", "scopes_any", "roles_any", "roles_all", "claims", "max_auth_age",
-                    "issuers", "name")
-    },
-)  # fmt: skip
+    optional=dict.fromkeys((*ROUTE_KEYS, "issuers", "name"), json_values),
+)
 documents = st.dictionaries(
     st.sampled_from(["version", "default", "route", "issuer", "context", "other"]),
     st.one_of(json_values, st.lists(route_tables, max_size=3)),
