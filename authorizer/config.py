@@ -239,6 +239,12 @@ def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:
             values[key] = env.boolean(name, False)
         else:
             values[key] = raw
+    if len(issuers) > 1 and "jwks_uri" in values:
+        # One key set for several issuers would let each one's keys sign for the others.
+        raise ConfigError(
+            "JWT_JWKS_URI cannot serve several issuers: give each issuer its own key set"
+            " in [[issuer]] tables of AUTHORIZER_RULES, or rely on discovery"
+        )
     label = ISSUER_VARIABLES.get
     built: list[IssuerSettings] = []
     for issuer in issuers:
@@ -248,8 +254,15 @@ def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:
 
 def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
     built: list[IssuerSettings] = []
+    key_sets: dict[object, str] = {}
     for here, table in numbered_tables(tables, where, "issuer"):
         _only_keys(table, frozenset(ISSUER_VARIABLES) | REQUIREMENT_KEYS - {"issuers"}, here)
+        jwks_uri = table.get("jwks_uri")
+        if jwks_uri is not None and key_sets.setdefault(jwks_uri, here) != here:
+            raise ConfigError(
+                f"{here}: jwks_uri is also {key_sets[jwks_uri].rsplit(': ', 1)[-1]}'s;"
+                " each issuer's keys must be its own"
+            )
         built.extend(build_issuers(table, _Place(here)))
     return _at_most(tuple(built), where)
 

@@ -154,6 +154,27 @@ def test_issuer_table_mistakes_are_named(tmp_path: Path, table: str, message: st
         load_settings({"AUTHORIZER_RULES": str(rules)})
 
 
+def test_one_key_set_is_never_shared_by_several_issuers(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="^JWT_JWKS_URI cannot serve several issuers"):
+        load_settings(
+            {
+                "JWT_ISSUER": "https://a.example,https://b.example",
+                "JWT_AUDIENCE": "x",
+                "JWT_JWKS_URI": "https://keys.example/jwks",
+            }
+        )
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        "".join(
+            f'[[issuer]]\nissuer = "https://{name}.example"\naudiences = ["x"]\n'
+            'jwks_uri = "https://keys.example/jwks"\n'
+            for name in ("a", "b")
+        )
+    )
+    with pytest.raises(ConfigError, match="issuer 2: jwks_uri is also issuer 1's"):
+        load_settings({"AUTHORIZER_RULES": str(rules)})
+
+
 def test_the_same_issuer_twice_or_too_many_are_refused() -> None:
     with pytest.raises(ConfigError, match="lists the same issuer twice"):
         load_settings({"JWT_ISSUER": "https://a.example,https://a.example", "JWT_AUDIENCE": "x"})
