@@ -128,9 +128,9 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 
 def bearer_token(value: object) -> str:
     """The credential of an ``Authorization: Bearer <token>`` value (RFC 6750 section 2.1)."""
-    if not isinstance(value, str) or not value.strip():
+    parts = value.split() if isinstance(value, str) else None
+    if not parts:
         raise MissingToken("no token")
-    parts = value.split()
     if len(parts) != 2 or parts[0].lower() != "bearer":
         raise MalformedToken("not a single Bearer credential")
     return parts[1]

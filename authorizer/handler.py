@@ -298,7 +298,8 @@ class Authorizer:
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
         allowed = decision.outcome == "allow"
         if allowed and verdicts is None:
-            key = (arn.prefix, simple, decision.kind)
+            # Strings only: their hashes are cached, an enum's is a Python call.
+            key = (arn.prefix, decision.kind.value if decision.kind else "")
             memo = token.memo
             response: dict[str, Any] | None = memo.get(key)
             if response is None:

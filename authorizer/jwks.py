@@ -142,6 +142,11 @@ class KeyCache:
         no set fresh enough to answer with.
         """
         now = self._clock()
+        keys = self._keys
+        if keys is not None and now < self._loaded_at + self._fresh:
+            key = keys.get(kid)  # a fresh set: the common case, nothing to refresh
+            if key is not None:
+                return key
         if self._keys is None and self._may_fetch(now):
             self._refresh(now, "cold")
         else:
@@ -162,6 +167,9 @@ class KeyCache:
         triggers a fetch here.
         """
         now = self._clock()
+        keys = self._keys
+        if keys is not None and now < self._loaded_at + self._fresh:
+            return keys.get(kid)  # a fresh set: nothing to refresh, nothing too old
         self._refresh_if_expired(now)
         if self._keys is None or self._too_old(now):
             return None
