@@ -189,7 +189,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     else:
         issuers = _env_issuers(env)
     if len({issuer.issuer for issuer in issuers}) != len(issuers):
-        raise ConfigError(f"{_issuer_source(rules_path)} lists the same issuer twice")
+        source = f"{RULES_VARIABLE} ({rules_path})" if "issuer" in document else "JWT_ISSUER"
+        raise ConfigError(f"{source} lists the same issuer twice")
     return Settings(
         issuers=issuers,
         route_rules=parse_rule_set(document, where) if document else None,
@@ -210,10 +211,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
     )
-
-
-def _issuer_source(rules_path: str | None) -> str:
-    return f"{RULES_VARIABLE} ({rules_path})" if rules_path else "JWT_ISSUER"
 
 
 MAX_ISSUERS = 16
@@ -246,14 +243,15 @@ def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:
             " in [[issuer]] tables of AUTHORIZER_RULES, or rely on discovery"
         )
     label = ISSUER_VARIABLES.get
-    built: list[IssuerSettings] = []
-    for issuer in issuers:
-        built.extend(build_issuers({**values, "issuer": issuer}, lambda key: label(key, key)))
-    return _at_most(tuple(built), "JWT_ISSUER")
+    built = [
+        build_issuers({**values, "issuer": issuer}, lambda key: label(key, key))
+        for issuer in issuers
+    ]
+    return _at_most(_with_siblings(built), "JWT_ISSUER")
 
 
 def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
-    built: list[IssuerSettings] = []
+    built: list[list[IssuerSettings]] = []
     key_sets: dict[object, str] = {}
     for here, table in numbered_tables(tables, where, "issuer"):
         _only_keys(table, frozenset(ISSUER_VARIABLES) | REQUIREMENT_KEYS - {"issuers"}, here)
@@ -263,8 +261,16 @@ def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
                 f"{here}: jwks_uri is also {key_sets[jwks_uri].rsplit(': ', 1)[-1]}'s;"
                 " each issuer's keys must be its own"
             )
-        built.extend(build_issuers(table, _Place(here)))
-    return _at_most(tuple(built), where)
+        built.append(build_issuers(table, _Place(here)))
+    return _at_most(_with_siblings(built), where)
+
+
+def _with_siblings(built: list[list[IssuerSettings]]) -> tuple[IssuerSettings, ...]:
+    """The configured issuers, then the siblings their presets add (unless configured too)."""
+    configured = [group[0] for group in built]
+    names = {issuer.issuer for issuer in configured}
+    siblings = [s for group in built for s in group[1:] if s.issuer not in names]
+    return (*configured, *siblings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -397,6 +397,17 @@ def test_entra_accepts_v1_and_v2_tokens_of_the_tenant_with_roles_and_scp(
     assert f"https://login.microsoftonline.com/{TENANT}/discovery/keys" in fetcher.urls
 
 
+def test_listing_both_entra_issuers_trusts_each_once() -> None:
+    settings = load_settings(
+        {"JWT_ISSUER": f"{ENTRA_V2},{ENTRA_V1}", "JWT_AUDIENCE": "api://orders",
+         "JWT_PROVIDER": "entra"}
+    )  # fmt: skip
+    assert [issuer.issuer for issuer in settings.issuers] == [ENTRA_V2, ENTRA_V1]
+    assert settings.issuers[1].jwks_uri == (
+        f"https://login.microsoftonline.com/{TENANT}/discovery/keys"
+    )
+
+
 def test_unknown_providers_are_named() -> None:
     with pytest.raises(
         ConfigError,
