@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from authorizer.access import Verdicts
 from authorizer.config import IssuerSettings, Settings, check_url, load_settings
 from authorizer.errors import ConfigError, FetchError
 from authorizer.fetch import USER_AGENT, parse_json_object
@@ -189,12 +190,14 @@ def _explain(token: str, settings: Settings, report: Report) -> None:
     authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
     decision = authorizer.decide(make_event("rest_token", f"Bearer {token}"))
     header, claims = _peek(token)
-    if decision.outcome == "allow":
+    if decision.outcome == "allow" or decision.verdicts is not None:
         ttl = float(claims.get("exp", 0)) - time.time()
         report.ok(
             f"token: valid for this configuration (sub {claims.get('sub')!r}, "
             f"expires in {ttl:.0f} s)"
         )
+        if decision.verdicts is not None:
+            _routes(decision.verdicts, report)
         return
     if decision.outcome == "error":
         report.fail(f"token: could not be checked: {decision.message}")
@@ -203,6 +206,20 @@ def _explain(token: str, settings: Settings, report: Report) -> None:
         f"token: refused ({decision.reason}): "
         f"{_why(decision.reason, decision.message, header, claims, settings)}"
     )
+
+
+def _routes(verdicts: Verdicts, report: Report) -> None:
+    """What the route rules make of the token: each rule, allowed or why not."""
+    for rule, failure in zip(verdicts.rule_set.routes, verdicts.failures, strict=True):
+        patterns = ", ".join(pattern.text for pattern in rule.patterns)
+        if failure is None:
+            report.ok(f"  {patterns}: allowed")
+        else:
+            report.warn(f"  {patterns}: denied ({failure.reason}: {failure})")
+    if verdicts.rule_set.default_allow:
+        report.ok("  any other route: allowed (default = allow)")
+    else:
+        report.ok("  any other route: denied (default = deny)")
 
 
 def _why(

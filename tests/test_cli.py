@@ -248,6 +248,20 @@ def test_doctor_passes_a_good_setup_and_explains_a_bad_token(dev_issuer: DevIssu
     assert "its alg 'ES256' is not in JWT_ALGORITHMS (RS256)" in es.stdout
 
 
+def test_doctor_lists_what_the_route_rules_make_of_a_token(dev_issuer: DevIssuerProcess) -> None:
+    token = mint(dev_issuer, "--scope", "orders:read")
+    result = run(
+        "doctor", *config(dev_issuer, "--parameter", "RulesFile=rules/example.toml"),
+        "--token", token,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "route rules: 4 rule(s)" in result.stdout
+    assert "ok    token: valid for this configuration" in result.stdout
+    assert "ok      GET /orders, GET /orders/{id}: allowed" in result.stdout
+    assert "warn    POST /orders: denied (insufficient_scope:" in result.stdout
+    assert "ok      any other route: denied (default = deny)" in result.stdout
+
+
 def test_doctor_reports_an_unreachable_issuer() -> None:
     result = run("doctor", *ISSUER_DOWN)
     assert result.returncode == 1
