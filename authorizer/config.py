@@ -8,6 +8,7 @@ answering requests with a half-configured verifier.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -261,7 +262,7 @@ def _file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
                 f"{here}: jwks_uri is also {key_sets[jwks_uri].rsplit(': ', 1)[-1]}'s;"
                 " each issuer's keys must be its own"
             )
-        built.append(build_issuers(table, _Place(here)))
+        built.append(build_issuers(table, _place(here)))
     return _at_most(_with_siblings(built), where)
 
 
@@ -273,14 +274,13 @@ def _with_siblings(built: list[list[IssuerSettings]]) -> tuple[IssuerSettings, .
     return (*configured, *siblings)
 
 
-@dataclass(frozen=True, slots=True)
-class _Place:
+def _named_in(where: str, key: str) -> str:
     """Names a key of one table of the rules file, for error messages."""
+    return f"{where}: {key}"
 
-    where: str
 
-    def __call__(self, key: str) -> str:
-        return f"{self.where}: {key}"
+def _place(where: str) -> Callable[[str], str]:
+    return functools.partial(_named_in, where)
 
 
 def _at_most(issuers: tuple[IssuerSettings, ...], where: str) -> tuple[IssuerSettings, ...]:
@@ -448,7 +448,7 @@ def _file_context(table: object, here: str) -> ContextSettings:
     if not isinstance(table, dict):
         raise ConfigError(f"{here} must be a table")
     _only_keys(table, frozenset({"include", "exclude", "rename"}), here)
-    place = _Place(here)
+    place = _place(here)
     include = _texts(table, "include", place)
     exclude = _texts(table, "exclude", place) or ()
     rename = table.get("rename", {})
