@@ -43,6 +43,7 @@ from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, iam_response, parse_arn, simple_response
 from .rules import Rule, TokenClaims, principal_of
+from .tokencache import VerifiedTokenCache
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
@@ -194,9 +195,9 @@ class Authorizer:
         """Verify the token with its issuer's keys, then decide for it."""
         issuer = self._only.settings.issuer if self._only is not None else None
         try:
-            trusted = self._issuer_for(token)
+            trusted, digest = self._issuer_for(token)
             issuer = trusted.settings.issuer
-            verified = trusted.verifier.verify(token)
+            verified = trusted.verifier.verify(token, digest)
             # The ARN is only needed to answer with a policy; parsed after the
             # token so that a flood of junk tokens costs as little as possible.
             arn = parse_arn(resource_arn)
@@ -246,19 +247,25 @@ class Authorizer:
             query_parameter=self.settings.token_query_parameter,
         )
 
-    def _issuer_for(self, token: str) -> TrustedIssuer:
-        """The issuer whose keys and rules apply, chosen by the token's unverified ``iss``.
+    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
+        """The issuer whose keys and rules apply, and the token's cache key if computed.
 
-        Choosing by an unverified claim is safe because the choice only decides
-        which key set the signature must verify against: a token naming issuer
-        B is checked with B's keys alone and then must carry B's ``iss``.
+        With several issuers, a token one of them verified before goes back to
+        it (its ``iss`` was verified then); any other is sent by its unverified
+        ``iss``. Choosing by an unverified claim is safe because the choice only
+        decides which key set the signature must verify against: a token naming
+        issuer B is checked with B's keys alone and then must carry B's ``iss``.
         """
         if self._only is not None:
-            return self._only
-        trusted = self._by_name.get(peek_issuer(token, self.settings.max_token_bytes))
-        if trusted is None:
+            return self._only, None
+        digest = VerifiedTokenCache.digest(token)
+        for trusted in self.issuers:
+            if trusted.verifier.knows(digest):
+                return trusted, digest
+        named = self._by_name.get(peek_issuer(token, self.settings.max_token_bytes))
+        if named is None:
             raise WrongIssuer("iss is not one of the configured issuers")
-        return trusted
+        return named, digest
 
     @staticmethod
     def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:

@@ -39,6 +39,9 @@ class VerifiedTokenCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._entries
+
     @staticmethod
     def digest(token: str) -> bytes:
         return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -103,17 +103,19 @@ class TokenVerifier:
         # function of the segment, so remembering it changes no answer.
         self._headers: dict[str, tuple[dict[str, Any], str, str]] = {}
 
-    def verify(self, token: str) -> VerifiedToken:
+    def verify(self, token: str, digest: bytes | None = None) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
 
         :class:`~authorizer.errors.KeysUnavailable` passes through untouched:
         it is not the token's fault. A token verified before is answered from
         the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
+        ``digest`` is the token's cache key when the caller has computed it.
         """
         if len(token) > self._max_bytes or token.count(".") != 2:
             split_compact(token, self._max_bytes)  # raises, saying what is wrong
             raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
-        digest = self._cache.digest(token)
+        if digest is None:
+            digest = self._cache.digest(token)
         entry = self._cache.get(digest, self._clock())
         if entry is not None:
             if self._keys.get_cached(entry.token.kid) is entry.key:
@@ -123,6 +125,10 @@ class TokenVerifier:
         exp = verified.claims["exp"]  # NotExpired guarantees a finite number
         self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
         return verified
+
+    def knows(self, digest: bytes) -> bool:
+        """True when the token with this cache key was verified here (it may have expired since)."""
+        return digest in self._cache
 
     def forget(self) -> None:
         """Drop every cached verification (after a SnapStart restore)."""

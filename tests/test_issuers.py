@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from authorizer import handler as handler_module
+from authorizer import verify as verify_module
 from authorizer.config import load_settings
 from authorizer.errors import ConfigError
 from authorizer.handler import Authorizer
@@ -60,6 +62,28 @@ def test_a_key_of_one_issuer_never_verifies_a_token_claiming_another(
     genuine = signed(second, key_header(second, kid="shared"), access_claims(second, clock),
                      kid="shared")  # fmt: skip
     assert decide(authorizer, genuine) == ("allow", "allowed")
+
+
+def test_a_token_seen_before_goes_back_to_its_issuer_without_reading_its_payload(
+    issuer: DevIssuer, second: DevIssuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authorizer = both(issuer, second, clock)
+    token = mint(second, clock)
+    assert decide(authorizer, token) == ("allow", "allowed")
+    peeks: list[str] = []
+    real_peek = verify_module.peek_issuer
+
+    def counting_peek(token: str, max_bytes: int) -> str:
+        peeks.append(token)
+        return real_peek(token, max_bytes)
+
+    monkeypatch.setattr(handler_module, "peek_issuer", counting_peek)
+    assert decide(authorizer, token) == ("allow", "allowed")
+    assert peeks == []
+    clock.advance(3600)  # expired since: refused, by the issuer that verified it
+    assert decide(authorizer, token) == ("unauthorized", "expired")
+    assert decide(authorizer, mint(issuer, clock)) == ("allow", "allowed")
+    assert len(peeks) == 1  # a first-seen token is sent by its iss
 
 
 def test_an_unconfigured_issuer_is_refused_without_any_fetch(
