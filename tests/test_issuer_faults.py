@@ -218,5 +218,7 @@ def test_unknown_kids_while_the_issuer_is_slow_do_not_delay_cached_keys(
             clock.advance(0.2)  # 10 s in all, inside one cooldown
         assert issuer.fetches() == 2  # the prefetch and one refetch for the first forged kid
         assert waits[0] >= 0.35  # the first forged kid waited on the slow issuer...
-        assert max(waits[1:]) < 0.1  # ...and no other request did
-        assert max(good_waits) < 0.1  # requests with a cached kid never wait
+        # ...and no other request did: a wait on the issuer takes at least 0.4 s, so
+        # 0.25 s separates the two with room for a busy machine's pauses.
+        assert max(waits[1:]) < 0.25
+        assert max(good_waits) < 0.25  # requests with a cached kid never wait
