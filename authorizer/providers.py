@@ -103,7 +103,8 @@ class Provider:
         match = _ENTRA_V1.fullmatch(issuer) if self.name == "entra" else None
         if match is None:
             return None
-        # The v1 issuer host (sts.windows.net) serves no discovery document of its own.
+        # Discovery at the v1 issuer host (sts.windows.net) is not relied on: the v1 keys
+        # are published under login.microsoftonline.com, where the v1 metadata points.
         return f"https://login.microsoftonline.com/{match['tenant']}/discovery/keys"
 
 
