@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .context import RESERVED_KEYS
 from .errors import ConfigError
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
 from .rulesfile import (
@@ -341,8 +342,8 @@ def build_issuers(values: Mapping[str, Any], label: Callable[[str], str]) -> lis
         rules=_issuer_rules(values, provider, label),
     )
     siblings = [
-        replace(settings, issuer=sibling, jwks_uri=jwks_uri or sibling_jwks)
-        for sibling, sibling_jwks in provider.sibling_issuers(issuer).items()
+        replace(settings, issuer=sibling, jwks_uri=jwks_uri or provider.jwks_uri_for(sibling))
+        for sibling in provider.sibling_issuers(issuer)
     ]
     return [settings, *siblings]
 
@@ -465,8 +466,6 @@ def _context_settings(
     rename: Mapping[str, str],
     where: str,
 ) -> ContextSettings:
-    from .context import RESERVED_KEYS  # noqa: PLC0415 - context imports config's neighbours
-
     targets = list(rename.values())
     clash = [key for key in targets if key in RESERVED_KEYS]
     if clash:

@@ -76,27 +76,17 @@ class Provider:
             return issuer + "/"
         return issuer
 
-    def sibling_issuers(self, issuer: str) -> dict[str, str]:
-        """Other issuer strings the same tenant signs with, each with its ``jwks_uri``."""
+    def sibling_issuers(self, issuer: str) -> tuple[str, ...]:
+        """Other issuer strings the same tenant signs with (their keys: :meth:`jwks_uri_for`)."""
         if self.name != "entra":
-            return {}
+            return ()
         v1 = _ENTRA_V1.fullmatch(issuer)
-        v2 = _ENTRA_V2.fullmatch(issuer)
         if v1 is not None:
-            tenant = v1["tenant"]
-            return {
-                f"https://login.microsoftonline.com/{tenant}/v2.0": (
-                    f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"
-                )
-            }
+            return (f"https://login.microsoftonline.com/{v1['tenant']}/v2.0",)
+        v2 = _ENTRA_V2.fullmatch(issuer)
         if v2 is not None:
-            tenant = v2["tenant"]
-            return {
-                f"https://sts.windows.net/{tenant}/": (
-                    f"https://login.microsoftonline.com/{tenant}/discovery/keys"
-                )
-            }
-        return {}
+            return (f"https://sts.windows.net/{v2['tenant']}/",)
+        return ()
 
     def jwks_uri_for(self, issuer: str) -> str | None:
         """A key-set URI to use without discovery, where the issuer's own is not discoverable."""
