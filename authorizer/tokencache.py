@@ -27,6 +27,7 @@ class Entry(NamedTuple):  # a tuple: made once per first-seen token, so kept che
     token: VerifiedToken
     key: VerificationKey
     usable_until: float  # exp + leeway
+    kid: str  # the key's id, looked up again on every use
 
 
 class VerifiedTokenCache:

@@ -2,7 +2,8 @@
 
 The order is the security argument (RFC 8725):
 
-1. size cap and a strict shape check, before any decoding;
+1. size cap and a strict shape check (ASCII, three segments) before any
+   decoding; every segment is strict base64url, checked as it is decoded;
 2. the protected header: a JSON object whose ``alg`` is on our allow-list and
    whose ``kid`` names the key; ``crit`` is refused; ``jku``, ``x5u``, ``jwk``
    and ``x5c`` are never read;
@@ -14,7 +15,7 @@ The order is the security argument (RFC 8725):
 from __future__ import annotations
 
 import binascii
-import re
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,9 +36,11 @@ from .rules import Rule, check_claims
 from .strictjson import loads_strict
 from .tokencache import Entry, VerifiedTokenCache
 
-_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TO_STANDARD_B64 = bytes.maketrans(b"-_", b"+/")
+_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: base64url to base64 for binascii's strict decoder; the base64-only characters
+#: become "!", which it refuses like any other character outside the alphabet.
+_TO_STANDARD_B64 = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid)
 
 
 #: Distinct protected headers remembered per verifier. An issuer signs with a
@@ -101,7 +104,7 @@ class TokenVerifier:
         self._required_typ = required_typ
         # Header segment -> its decoded, checked header, alg and kid: a pure
         # function of the segment, so remembering it changes no answer.
-        self._headers: dict[str, tuple[dict[str, Any], str, str]] = {}
+        self._headers: dict[bytes, tuple[dict[str, Any], str, str]] = {}
 
     def verify(self, token: str, digest: bytes | None = None) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
@@ -111,19 +114,21 @@ class TokenVerifier:
         the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
         ``digest`` is the token's cache key when the caller has computed it.
         """
-        if len(token) > self._max_bytes or token.count(".") != 2:
+        if len(token) > self._max_bytes or not token.isascii():
             split_compact(token, self._max_bytes)  # raises, saying what is wrong
-            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
+        data = token.encode("ascii")
         if digest is None:
-            digest = self._cache.digest(token)
+            # The cache key (see VerifiedTokenCache.digest), from the bytes in hand.
+            digest = hashlib.sha256(data).digest()
         entry = self._cache.get(digest, self._clock())
         if entry is not None:
-            if self._keys.get_cached(entry.token.kid) is entry.key:
+            # The very token that verified before: its shape needs no second look.
+            if self._keys.get_cached(entry.kid) is entry.key:
                 return entry.token
             self._cache.discard(digest)
-        verified, key = self._verify(token)
+        verified, key = self._verify(data)
         exp = verified.claims["exp"]  # NotExpired guarantees a finite number
-        self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
+        self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway, verified.kid))
         return verified
 
     def knows(self, digest: bytes) -> bool:
@@ -134,11 +139,14 @@ class TokenVerifier:
         """Drop every cached verification (after a SnapStart restore)."""
         self._cache.clear()
 
-    def _verify(self, token: str) -> tuple[VerifiedToken, VerificationKey]:
-        header_b64, payload_b64, signature_b64 = split_compact(token, self._max_bytes)
+    def _verify(self, data: bytes) -> tuple[VerifiedToken, VerificationKey]:
+        segments = data.split(b".")
+        if len(segments) != 3 or not all(segments):
+            split_compact(data.decode("ascii"), self._max_bytes)  # raises, saying what is wrong
+        header_b64, payload_b64, signature_b64 = segments
         known = self._headers.get(header_b64)
         if known is None:
-            header = decode_json_segment(header_b64, "header")
+            header = _json_object(_decode(header_b64, "header"), "header")
             alg, kid = self._check_header(header)
             if len(self._headers) >= HEADER_CACHE_SIZE:
                 self._headers.clear()
@@ -149,11 +157,13 @@ class TokenVerifier:
             key = self._keys.get(kid)
             if not key.accepts(alg):
                 raise IncompatibleKey("the key named by kid cannot verify this alg")
-            signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
-            signature = b64url_decode(signature_b64, "signature")
+            signature = _decode(signature_b64, "signature")
+            # Decoded (so checked) before the signature, parsed only after it.
+            payload = _decode(payload_b64, "payload")
+            signing_input = data[: len(header_b64) + 1 + len(payload_b64)]
             if not self._algorithms[alg].verify(signing_input, key.key, signature):
                 raise BadSignature("signature does not verify")
-            claims = decode_json_segment(payload_b64, "payload")
+            claims = _json_object(payload, "payload")
             check_claims(claims, self._rules, self._clock())
         except TokenError as exc:
             exc.details.update(kid=kid, alg=alg)
@@ -196,39 +206,55 @@ def peek_issuer(token: str, max_bytes: int) -> str:
 
 
 def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
-    """Split a JWS Compact Serialization into its three non-empty base64url segments."""
+    """Split a JWS Compact Serialization into its three non-empty segments.
+
+    The segments' characters are checked as they are decoded (:func:`b64url_decode`).
+    """
     if len(token) > max_bytes:
         raise MalformedToken(f"token is longer than {max_bytes} bytes")
-    if not _COMPACT_JWS.fullmatch(token):
-        count = token.count(".") + 1
+    if not token.isascii():
+        raise MalformedToken("not a compact JWS (characters outside ASCII)")
+    segments = token.split(".")
+    if len(segments) != 3 or not all(segments):
+        count = len(segments)
         kind = "JWE tokens are not accepted" if count == 5 else "not a compact JWS"
-        raise MalformedToken(f"{kind} ({count} segments, or a segment not base64url)")
-    header, payload, signature = token.split(".")
+        raise MalformedToken(f"{kind} ({count} segments, or an empty one)")
+    header, payload, signature = segments
     return header, payload, signature
 
 
 def b64url_decode(segment: str, what: str) -> bytes:
-    """Decode unpadded base64url, refusing non-canonical encodings (stray trailing bits).
+    """Decode unpadded base64url, refusing any other character and non-canonical encodings."""
+    if not segment.isascii():
+        raise MalformedToken(f"{what} is not valid base64url")
+    return _decode(segment.encode("ascii"), what)
 
-    ``segment`` must already hold only base64url characters (see :func:`split_compact`).
-    """
+
+def _decode(segment: bytes, what: str) -> bytes:
     remainder = len(segment) % 4
     if remainder == 1:
         raise MalformedToken(f"{what} is not valid base64url")
-    # The last character of a 2- or 3-character group carries 4 or 2 unused
-    # bits; canonical encoders leave them zero (RFC 4648 section 3.5).
-    if remainder and _B64URL.index(segment[-1]) & (0x0F if remainder == 2 else 0x03):
-        raise MalformedToken(f"{what} is not canonical base64url")
     try:
-        # binascii directly: base64.urlsafe_b64decode costs three extra Python calls.
-        return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD_B64) + b"==")
+        # Strict mode refuses every character outside the (translated) alphabet,
+        # padding included: base64.urlsafe_b64decode would skip them silently.
+        raw = binascii.a2b_base64(
+            segment.translate(_TO_STANDARD_B64) + _PADDING[remainder], strict_mode=True
+        )
     except (binascii.Error, ValueError):
         raise MalformedToken(f"{what} is not valid base64url") from None
+    # The last character of a 2- or 3-character group carries 4 or 2 unused
+    # bits; canonical encoders leave them zero (RFC 4648 section 3.5).
+    if remainder and _B64URL.find(segment[-1]) & (0x0F if remainder == 2 else 0x03):
+        raise MalformedToken(f"{what} is not canonical base64url")
+    return raw
 
 
 def decode_json_segment(segment: str, what: str) -> dict[str, Any]:
     """Decode a segment as a UTF-8 JSON object (strict: see :mod:`authorizer.strictjson`)."""
-    raw = b64url_decode(segment, what)
+    return _json_object(b64url_decode(segment, what), what)
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = loads_strict(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

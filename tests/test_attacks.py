@@ -175,6 +175,28 @@ def test_wrong_segment_counts_and_jwe_are_malformed(
     assert attack(setup, token).reason == "malformed"
 
 
+@pytest.mark.parametrize("kind", ["rest_token", "rest_request"])
+@pytest.mark.parametrize("stray", ["+", "/", "=", "==", " ", "\t", "\n", "%", "\x00", "\u00e9"])
+def test_characters_outside_base64url_in_any_segment_are_malformed(
+    setup: tuple[Authorizer, io.StringIO],
+    issuer: DevIssuer,
+    clock: FakeClock,
+    stray: str,
+    kind: str,
+) -> None:
+    # Inserted, not substituted: a lenient decoder that skips what it does not
+    # know would decode the header and signature to the signed bytes and allow.
+    token = signed(issuer, rs_header(issuer), good_claims(issuer, clock))
+    parts = token.split(".")
+    for index in range(3):
+        for at in (0, len(parts[index]) // 2, len(parts[index])):
+            if stray.isspace() and (index, at) in ((0, 0), (2, len(parts[2]))):
+                continue  # around the token: a separator of the Bearer credential
+            changed = list(parts)
+            changed[index] = changed[index][:at] + stray + changed[index][at:]
+            assert attack(setup, ".".join(changed), kind).reason == "malformed", (index, at)
+
+
 def test_non_canonical_base64url_in_any_segment_is_malformed(
     setup: tuple[Authorizer, io.StringIO], issuer: DevIssuer, clock: FakeClock
 ) -> None:
@@ -183,9 +205,9 @@ def test_non_canonical_base64url_in_any_segment_is_malformed(
     allowed = authorizer.handle(make_event("rest_token", f"Bearer {token}"))
     assert allowed["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     head, payload, sig = token.split(".")
-    # Header and signature are decoded strictly; a re-encoded payload no longer
-    # matches the signed text, so the signature check refuses it first.
-    expected = ("malformed", "bad_signature", "malformed")
+    # Every segment is decoded strictly before the signature is checked (the
+    # payload is only parsed after it), so each is refused as malformed.
+    expected = ("malformed", "malformed", "malformed")
     tried = 0
     for index, part in enumerate((head, payload, sig)):
         bad = _non_canonical(part)
