@@ -87,6 +87,14 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
+    if kind is EventKind.REST_TOKEN:
+        # The common case, read inline without scanning the whole value for
+        # whitespace (see bearer_token); anything else takes the general path.
+        value = event.get("authorizationToken")
+        if type(value) is str and value[:7] == "Bearer ":
+            token = value[7:]
+            if token and not token[0].isspace() and not token[-1].isspace():
+                return AuthRequest(kind, arn, token)
     try:
         token = _token(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:
@@ -127,7 +135,14 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 
 
 def bearer_token(value: object) -> str:
-    """The credential of an ``Authorization: Bearer <token>`` value (RFC 6750 section 2.1)."""
+    """The credential of an ``Authorization: Bearer <token>`` value (RFC 6750 section 2.1).
+
+    :func:`to_request` reads ``Bearer <token>`` (this exact spelling, nothing
+    around the token) without this function, and so without checking the
+    token for inner whitespace: a compact JWS cannot hold any, and the
+    verifier refuses one that does as malformed, which is what this function
+    answers for such a value too.
+    """
     parts = value.split() if isinstance(value, str) else None
     if not parts:
         raise MissingToken("no token")

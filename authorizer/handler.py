@@ -37,7 +37,7 @@ from aws_lambda_powertools import Logger, Metrics
 from .config import IssuerSettings, Settings
 from .context import MAX_CONTEXT_BYTES, build_context
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
-from .events import AuthRequest, EventKind, to_request
+from .events import EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
@@ -171,13 +171,17 @@ class Authorizer:
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
             self._telemetry.unexpected()
             decision = Decision("error", "internal_error", message=type(exc).__name__)
-        self._record(decision)
+        if not self._telemetry.quiet(decision.outcome):
+            self._record(decision)
         return self._respond(decision)
 
     def decide(self, event: object) -> Decision:
         """Run the checks and return the decision; raises only on bugs."""
+        settings = self.settings
         try:
-            request = self._request(event)
+            request = to_request(
+                event, header=settings.token_header, query_parameter=settings.token_query_parameter
+            )
         except TokenError as exc:
             return Decision("unauthorized", exc.reason, message=str(exc))
         kind, token = request.kind, request.token
@@ -185,10 +189,9 @@ class Authorizer:
             return Decision("unauthorized", request.token_problem or "missing_token", kind)
         dots = token.count(".")
         if dots != 2:
-            # Not even the shape of a JWS: answered without an exception or a hash,
-            # since floods of junk are the cheapest attack to send.
-            what = "a JWE, not accepted" if dots == 4 else f"{dots + 1} segments"
-            return Decision("unauthorized", "malformed", kind, message=f"not a compact JWS: {what}")
+            # Not even the shape of a JWS: answered with a decision made once,
+            # without an exception or a hash, since junk is the cheapest flood to send.
+            return _NOT_A_JWS.get((kind, dots)) or _not_a_jws(kind, dots)
         return self._verify(kind, token, request.resource_arn)
 
     def _verify(self, kind: EventKind, token: str, resource_arn: str) -> Decision:
@@ -240,13 +243,6 @@ class Authorizer:
                 )
         return Decision("allow", "allowed", kind, arn, verified, "", {}, issuer, verdicts)
 
-    def _request(self, event: object) -> AuthRequest:
-        return to_request(
-            event,
-            header=self.settings.token_header,
-            query_parameter=self.settings.token_query_parameter,
-        )
-
     def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
         """The issuer whose keys and rules apply, and the token's cache key if computed.
 
@@ -295,11 +291,12 @@ class Authorizer:
         A remembered response is returned again as the same object: the
         Lambda runtime only serializes it, and nothing here changes it.
         """
-        if decision.outcome == "error":
-            raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
-        simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
+        outcome, kind = decision.outcome, decision.kind
+        simple = kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
         token, arn, verdicts = decision.token, decision.arn, decision.verdicts
-        if token is None or arn is None or decision.outcome == "unauthorized":
+        if outcome in ("unauthorized", "error") or token is None or arn is None:
+            if outcome == "error":
+                raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
             if simple:
                 return simple_response(False)
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
@@ -359,8 +356,6 @@ class Authorizer:
         return value if isinstance(value, str) and value else None
 
     def _record(self, decision: Decision) -> None:
-        if self._telemetry.quiet(decision.outcome):
-            return
         facts = dict(decision.details)
         claims = None
         if decision.token is not None:
@@ -377,6 +372,15 @@ class Authorizer:
             claims=claims,
             detail=decision.message,
         )
+
+
+def _not_a_jws(kind: EventKind, dots: int) -> Decision:
+    what = "a JWE, not accepted" if dots == 4 else f"{dots + 1} segments"
+    return Decision("unauthorized", "malformed", kind, message=f"not a compact JWS: {what}")
+
+
+#: The refusals of tokens that are not three segments, made once (a decision is immutable).
+_NOT_A_JWS = {(kind, dots): _not_a_jws(kind, dots) for kind in EventKind for dots in range(8)}
 
 
 def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
