@@ -34,6 +34,15 @@ class EventKind(enum.Enum):
     HTTP_V2 = "http_v2"
     WEBSOCKET = "websocket"
 
+    # Members are singletons compared by identity, so identity hashing agrees
+    # with equality; Enum's own __hash__ is a Python call on every dict lookup.
+    __hash__ = object.__hash__
+
+
+# The members as module constants, for the per-request paths: on Python 3.11
+# each ``EventKind.X`` goes through EnumType.__getattr__ (gone in 3.12).
+REST_TOKEN, REST_REQUEST, HTTP_V1, HTTP_V2, WEBSOCKET = EventKind
+
 
 class AuthRequest(NamedTuple):
     """What the authorizer needs from an event: its kind, the ARN and the raw token.
@@ -54,19 +63,19 @@ def classify(event: object) -> EventKind:
         raise MalformedEvent("event is not a JSON object")
     version = event.get("version")
     if version == "2.0":
-        return EventKind.HTTP_V2
+        return HTTP_V2
     if version == "1.0":
-        return EventKind.HTTP_V1
+        return HTTP_V1
     kind = event.get("type")
     if kind == "TOKEN":
-        return EventKind.REST_TOKEN
+        return REST_TOKEN
     if kind == "REQUEST":
         context = event.get("requestContext")
         if isinstance(context, dict) and (
             context.get("eventType") == "CONNECT" or context.get("routeKey") == "$connect"
         ):
-            return EventKind.WEBSOCKET
-        return EventKind.REST_REQUEST
+            return WEBSOCKET
+        return REST_REQUEST
     raise MalformedEvent("event is not an API Gateway authorizer event")
 
 
@@ -83,11 +92,11 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     kind = classify(event)
     if not isinstance(event, dict):  # classify() refused these already; this narrows the type
         raise MalformedEvent("event is not a JSON object")
-    arn_field = "routeArn" if kind is EventKind.HTTP_V2 else "methodArn"
+    arn_field = "routeArn" if kind is HTTP_V2 else "methodArn"
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
-    if kind is EventKind.REST_TOKEN:
+    if kind is REST_TOKEN:
         # The common case, read inline without scanning the whole value for
         # whitespace (see bearer_token); anything else takes the general path.
         value = event.get("authorizationToken")

@@ -37,7 +37,7 @@ from aws_lambda_powertools import Logger, Metrics
 from .config import IssuerSettings, Settings
 from .context import MAX_CONTEXT_BYTES, build_context
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
-from .events import EventKind, to_request
+from .events import HTTP_V2, REST_REQUEST, REST_TOKEN, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
@@ -196,24 +196,29 @@ class Authorizer:
 
     def _verify(self, kind: EventKind, token: str, resource_arn: str) -> Decision:
         """Verify the token with its issuer's keys, then decide for it."""
-        issuer = self._only.settings.issuer if self._only is not None else None
+        trusted = self._only
+        issuer = trusted.settings.issuer if trusted is not None else None
         try:
-            trusted, digest = self._issuer_for(token)
-            issuer = trusted.settings.issuer
-            verified = trusted.verifier.verify(token, digest)
+            if trusted is None:
+                trusted, digest = self._issuer_for(token)
+                issuer = trusted.settings.issuer
+                verified = trusted.verifier.verify(token, digest)
+            else:
+                verified = trusted.verifier.verify(token)
             # The ARN is only needed to answer with a policy; parsed after the
             # token so that a flood of junk tokens costs as little as possible.
             arn = parse_arn(resource_arn)
             # Only access rules read scopes and roles: without any, skip the work.
             if not trusted.settings.rules and self.route_rules is None:
-                return Decision("allow", "allowed", kind, arn, verified, issuer=issuer)
+                # Positional: keyword arguments cost a named tuple twice as much.
+                return Decision("allow", "allowed", kind, arn, verified, "", NO_DETAILS, issuer)
             subject = self._subject(verified, trusted.settings)
         except TokenError as exc:
             return Decision(
                 "unauthorized", exc.reason, kind, None, None, str(exc), exc.details, issuer
             )
         except KeysUnavailable as exc:
-            return Decision("error", exc.reason, kind, None, None, str(exc), issuer=issuer)
+            return Decision("error", exc.reason, kind, None, None, str(exc), NO_DETAILS, issuer)
         return self._authorize(kind, arn, verified, subject, trusted.settings)
 
     def _authorize(
@@ -243,8 +248,8 @@ class Authorizer:
                 )
         return Decision("allow", "allowed", kind, arn, verified, "", {}, issuer, verdicts)
 
-    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
-        """The issuer whose keys and rules apply, and the token's cache key if computed.
+    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes]:
+        """With several issuers: the one whose keys and rules apply, and the token's cache key.
 
         With several issuers, a token one of them verified before goes back to
         it (its ``iss`` was verified then); any other is sent by its unverified
@@ -252,8 +257,6 @@ class Authorizer:
         decides which key set the signature must verify against: a token naming
         issuer B is checked with B's keys alone and then must carry B's ``iss``.
         """
-        if self._only is not None:
-            return self._only, None
         digest = VerifiedTokenCache.digest(token)
         for trusted in self.issuers:
             if trusted.verifier.knows(digest):
@@ -292,7 +295,7 @@ class Authorizer:
         Lambda runtime only serializes it, and nothing here changes it.
         """
         outcome, kind = decision.outcome, decision.kind
-        simple = kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
+        simple = kind is HTTP_V2 and self.settings.http_api_response == "simple"
         token, arn, verdicts = decision.token, decision.arn, decision.verdicts
         if outcome in ("unauthorized", "error") or token is None or arn is None:
             if outcome == "error":
@@ -302,8 +305,7 @@ class Authorizer:
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
         allowed = decision.outcome == "allow"
         if allowed and verdicts is None:
-            # Strings only: their hashes are cached, an enum's is a Python call.
-            key = (arn.prefix, decision.kind.value if decision.kind else "")
+            key = (arn.prefix, kind)
             memo = token.memo
             response: dict[str, Any] | None = memo.get(key)
             if response is None:
@@ -350,7 +352,7 @@ class Authorizer:
         name = self.settings.usage_identifier_claim
         if name is None or decision.token is None:
             return None
-        if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
+        if decision.kind is not REST_TOKEN and decision.kind is not REST_REQUEST:
             return None
         value = decision.token.claims.get(name)
         return value if isinstance(value, str) and value else None
