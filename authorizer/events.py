@@ -21,6 +21,7 @@ here directly.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -55,6 +56,11 @@ class AuthRequest(NamedTuple):
     resource_arn: str
     token: str | None
     token_problem: str | None = None  # why ``token`` is None, for the log
+
+
+#: ``AuthRequest(kind, arn, token, None)`` without the named tuple's Python-level
+#: ``__new__`` (a third of the cost of refusing a junk token): same type, same fields.
+_new_request = functools.partial(tuple.__new__, AuthRequest)
 
 
 def classify(event: object) -> EventKind:
@@ -103,7 +109,7 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
         if type(value) is str and value[:7] == "Bearer ":
             token = value[7:]
             if token and not token[0].isspace() and not token[-1].isspace():
-                return AuthRequest(kind, arn, token)
+                return _new_request((kind, arn, token, None))
     try:
         token = _token(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:

@@ -79,6 +79,11 @@ class Decision(NamedTuple):
     verdicts: Verdicts | None = None
 
 
+#: ``Decision(*fields)`` with all nine fields, without the named tuple's Python-level
+#: ``__new__``: the same type, made in a third of the time, on the per-request paths.
+_new_decision = functools.partial(tuple.__new__, Decision)
+
+
 class TrustedIssuer(NamedTuple):
     """One issuer's settings, key cache and verifier: its keys verify only its tokens."""
 
@@ -173,7 +178,11 @@ class Authorizer:
             decision = Decision("error", "internal_error", message=type(exc).__name__)
         if not self._telemetry.quiet(decision.outcome):
             self._record(decision)
-        return self._respond(decision)
+        response = self._respond(decision)
+        if response is None:
+            # Raised here rather than deeper: every frame it leaves costs a traceback entry.
+            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        return response
 
     def decide(self, event: object) -> Decision:
         """Run the checks and return the decision; raises only on bugs."""
@@ -210,8 +219,9 @@ class Authorizer:
             arn = parse_arn(resource_arn)
             # Only access rules read scopes and roles: without any, skip the work.
             if not trusted.settings.rules and self.route_rules is None:
-                # Positional: keyword arguments cost a named tuple twice as much.
-                return Decision("allow", "allowed", kind, arn, verified, "", NO_DETAILS, issuer)
+                return _new_decision(
+                    ("allow", "allowed", kind, arn, verified, "", NO_DETAILS, issuer, None)
+                )
             subject = self._subject(verified, trusted.settings)
         except TokenError as exc:
             return Decision(
@@ -288,8 +298,8 @@ class Authorizer:
             verdicts = token.memo["verdicts"] = rules.evaluate(subject, now)
         return verdicts
 
-    def _respond(self, decision: Decision) -> dict[str, Any]:
-        """Shape the decision; a plain Allow is remembered per token and stage.
+    def _respond(self, decision: Decision) -> dict[str, Any] | None:
+        """Shape the decision (``None``: answer 401); a plain Allow is remembered per token, stage.
 
         A remembered response is returned again as the same object: the
         Lambda runtime only serializes it, and nothing here changes it.
@@ -300,9 +310,7 @@ class Authorizer:
         if outcome in ("unauthorized", "error") or token is None or arn is None:
             if outcome == "error":
                 raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
-            if simple:
-                return simple_response(False)
-            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+            return simple_response(False) if simple else None
         allowed = decision.outcome == "allow"
         if allowed and verdicts is None:
             key = (arn.prefix, kind)
