@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from .claims import DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY
@@ -49,24 +50,25 @@ def build_context(
         claims = select_claims(claims, selection)
     encoded: dict[str, ContextValue] = {}
     json_names: list[str] = []
-    dropped: list[str] = []
-    budget = 0  # a cheap upper bound on the JSON size, see _fit
+    # A cheap upper bound on the JSON size (see _fit): each member is its name,
+    # its text and punctuation; each JSON-valued one is named once more.
+    budget = 0
     for name, value in claims.items():
-        if name in RESERVED_KEYS:
-            dropped.append(name)
-            continue
-        if value is None:
-            continue
         if type(value) is str:
-            text = value
-        else:
+            encoded[name] = value
+            budget += len(name) + len(value) + 2
+        elif value is not None:
             # Numbers too: we write their JSON text ourselves rather than rely
             # on how API Gateway would stringify them (1800000300 vs 1.8E9).
-            text = _json(value)
+            text = encoded[name] = str(value) if type(value) is int else _json(value)
             json_names.append(name)
-            budget += len(name) + 3
-        encoded[name] = text
-        budget += len(name) + len(text) + 2
+            budget += 2 * len(name) + len(text) + 5
+    dropped: list[str] = []
+    if not claims.keys().isdisjoint(RESERVED_KEYS):  # rare: ruled out by one set operation
+        dropped = [name for name in claims if name in RESERVED_KEYS]
+        for name in dropped:
+            encoded.pop(name, None)
+        json_names = [name for name in json_names if name not in RESERVED_KEYS]
     return _fit(encoded, json_names, dropped, max_bytes, budget)
 
 
@@ -99,10 +101,9 @@ def _fit(
     # quadruples it: 6 * characters (+ punctuation) bounds the encoded size.
     if not dropped and 6 * budget + 16 <= max_bytes:
         # The common case: clearly within budget, no sizing pass needed.
-        context = dict(encoded)
         if json_names:
-            context[JSON_CLAIMS_KEY] = _json(json_names)
-        return context
+            encoded[JSON_CLAIMS_KEY] = _json_names(json_names)
+        return encoded
 
     def assemble() -> dict[str, ContextValue]:
         context = dict(encoded)
@@ -157,6 +158,11 @@ def _json(value: Any) -> str:
     if _C_ENCODE is None:
         return _ENCODER.encode(value)
     return "".join(_C_ENCODE(value, 0))
+
+
+def _json_names(names: list[str]) -> str:
+    """``_json(names)`` for a list of strings, without a call into the encoder per list."""
+    return "[" + ",".join(map(encode_basestring, names)) + "]"
 
 
 def _size(context: Mapping[str, ContextValue]) -> int:

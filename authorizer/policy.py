@@ -80,7 +80,30 @@ def iam_response(
 
     With neither, the policy denies the whole stage. ``usage_identifier_key`` is
     the API key of a usage plan (REST APIs whose ``apiKeySource`` is ``AUTHORIZER``).
+
+    Responses are built to be serialized, never changed: ``context`` is
+    included as given, and the policy allowing a whole stage is one document
+    shared by every response for that stage.
     """
+    if not deny and len(allow) == 1 and allow[0] == "*":
+        document = _whole_stage(arn.prefix)
+    else:
+        document = _document(arn, allow, deny)
+    response: dict[str, Any] = {"principalId": principal_id, "policyDocument": document}
+    if context:
+        response["context"] = context
+    if usage_identifier_key is not None:
+        response["usageIdentifierKey"] = usage_identifier_key
+    return response
+
+
+@functools.lru_cache(maxsize=256)  # per stage prefix, like parse_arn
+def _whole_stage(prefix: str) -> dict[str, Any]:
+    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": prefix + "*"}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _document(arn: ApiArn, allow: Sequence[str], deny: Sequence[str]) -> dict[str, Any]:
     prefix = arn.prefix
     statements: list[dict[str, Any]] = []
     for effect, suffixes in (("Allow", allow), ("Deny", deny)):
@@ -97,22 +120,17 @@ def iam_response(
         statements.append(
             {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": arn.stage_wildcard}
         )
-    response: dict[str, Any] = {
-        "principalId": principal_id,
-        "policyDocument": {"Version": "2012-10-17", "Statement": statements},
-    }
-    if context:
-        response["context"] = dict(context)
-    if usage_identifier_key is not None:
-        response["usageIdentifierKey"] = usage_identifier_key
-    return response
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def simple_response(
     authorized: bool, context: Mapping[str, ContextValue] | None = None
 ) -> dict[str, Any]:
-    """An HTTP API payload 2.0 simple response (``enableSimpleResponses: true``)."""
+    """An HTTP API payload 2.0 simple response (``enableSimpleResponses: true``).
+
+    ``context`` is included as given: the response is serialized, never changed.
+    """
     response: dict[str, Any] = {"isAuthorized": authorized}
     if context:
-        response["context"] = dict(context)
+        response["context"] = context
     return response

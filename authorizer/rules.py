@@ -45,6 +45,11 @@ def check_claims(claims: Claims, rules: Iterable[Rule], now: float) -> None:
 #: An access token never has them; an ID token sent in its place is the classic
 #: token-substitution mistake.
 ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+_ID_TOKEN_CLAIM_SET = frozenset(ID_TOKEN_CLAIMS)
+#: Every claim whose presence can make a token an ID token (the values of the last two decide).
+_ID_TOKEN_MARKERS = _ID_TOKEN_CLAIM_SET | {"token_use", "typ"}
+#: Integers in this range are exact as doubles (and finite): NumericDates as issuers write them.
+_SAFE_INTEGER = 2**53
 
 #: JSON types of the registered claims we pass downstream (RFC 7519 section 4.1,
 #: RFC 9068 section 2.2, RFC 8693 section 4.2, OIDC Core section 2). A claim of
@@ -92,23 +97,25 @@ class TokenClaims:
     token_use: tuple[str, str] | None = None
 
     def check(self, claims: Claims, now: float) -> None:
-        iss = claims.get("iss")
+        # Runs once per first-seen token: the usual shapes (a string audience,
+        # integer dates) are read inline, anything else by the general helpers.
+        get = claims.get
+        iss = get("iss")
         if iss != self.issuer:
             if not isinstance(iss, str):
                 raise InvalidClaims("iss is missing or not a string")
             raise WrongIssuer("iss does not match the configured issuer")
-        if self.reject_id_tokens:
+        if self.reject_id_tokens and (
+            # Most access tokens carry no marker at all: one set operation says so.
+            self.id_token_audiences
+            or self.token_use is not None
+            or not _ID_TOKEN_MARKERS.isdisjoint(claims)
+        ):
             self._check_token_type(claims)
-        self._check_audience(claims)
-        leeway = self.leeway
-        if now >= required_date(claims, "exp") + leeway:
-            raise Expired("the token has expired")
-        if "nbf" in claims:
-            nbf = numeric_date(claims, "nbf")
-            if nbf is not None and nbf > now + leeway:
-                raise NotYetValid("the token is not valid yet (nbf)")
-        if required_date(claims, "iat") > now + leeway:
-            raise NotYetValid("the token was issued in the future (iat)")
+        audience = get(self.audience_claim)
+        if type(audience) is not str or audience not in self.audiences:
+            self._check_audience(claims)
+        self._check_times(claims, now)
         if principal_of(claims, self.principal_claims) is None:
             raise InvalidClaims(f"none of {', '.join(self.principal_claims)} is a non-empty string")
         for name in _REGISTERED_NAMES.intersection(claims):  # usually one or two of them
@@ -118,10 +125,27 @@ class TokenClaims:
             ):
                 raise InvalidClaims(f"{name} has the wrong type")
 
+    def _check_times(self, claims: Claims, now: float) -> None:
+        leeway = self.leeway
+        exp = claims.get("exp")
+        if type(exp) is not int or not -_SAFE_INTEGER <= exp <= _SAFE_INTEGER:
+            exp = required_date(claims, "exp")  # not the usual integer: the general reader
+        if now >= exp + leeway:
+            raise Expired("the token has expired")
+        if "nbf" in claims:
+            nbf = numeric_date(claims, "nbf")
+            if nbf is not None and nbf > now + leeway:
+                raise NotYetValid("the token is not valid yet (nbf)")
+        iat = claims.get("iat")
+        if type(iat) is not int or not -_SAFE_INTEGER <= iat <= _SAFE_INTEGER:
+            iat = required_date(claims, "iat")
+        if iat > now + leeway:
+            raise NotYetValid("the token was issued in the future (iat)")
+
     def _check_token_type(self, claims: Claims) -> None:
-        for name in ID_TOKEN_CLAIMS:
-            if name in claims:
-                raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
+        if not _ID_TOKEN_CLAIM_SET.isdisjoint(claims):
+            name = next(name for name in ID_TOKEN_CLAIMS if name in claims)
+            raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
         if claims.get("token_use") == "id" or claims.get("typ") == "ID":
             raise WrongTokenType("an ID token (its payload says so), not an access token")
         if self.id_token_audiences:
@@ -171,7 +195,7 @@ def numeric_date(claims: Claims, name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if type(value) is int and -(2**53) <= value <= 2**53:
+    if type(value) is int and -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
         return value  # the usual case; exact as a float, and finite
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidClaims(f"{name} is not a number")
