@@ -95,6 +95,16 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     the request is still returned (``token`` is ``None``) so the caller can
     log which event kind it came from.
     """
+    if type(event) is dict and event.get("type") == "TOKEN" and "version" not in event:
+        # The common case (what classify() calls REST_TOKEN), read inline without
+        # scanning the whole value for whitespace (see bearer_token); anything
+        # unusual takes the general path below, which answers for every case.
+        arn = event.get("methodArn")
+        value = event.get("authorizationToken")
+        if type(arn) is str and arn and type(value) is str and value[:7] == "Bearer ":
+            token = value[7:]
+            if token and not token[0].isspace() and not token[-1].isspace():
+                return _new_request((REST_TOKEN, arn, token, None))
     kind = classify(event)
     if not isinstance(event, dict):  # classify() refused these already; this narrows the type
         raise MalformedEvent("event is not a JSON object")
@@ -102,14 +112,6 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
-    if kind is REST_TOKEN:
-        # The common case, read inline without scanning the whole value for
-        # whitespace (see bearer_token); anything else takes the general path.
-        value = event.get("authorizationToken")
-        if type(value) is str and value[:7] == "Bearer ":
-            token = value[7:]
-            if token and not token[0].isspace() and not token[-1].isspace():
-                return _new_request((kind, arn, token, None))
     try:
         token = _token(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:

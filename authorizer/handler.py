@@ -178,11 +178,13 @@ class Authorizer:
             decision = Decision("error", "internal_error", message=type(exc).__name__)
         if not self._telemetry.quiet(decision.outcome):
             self._record(decision)
-        response = self._respond(decision)
-        if response is None:
-            # Raised here rather than deeper: every frame it leaves costs a traceback entry.
-            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
-        return response
+        # Refusals outside HTTP APIs (which may want a simple response) need no shaping.
+        if decision.outcome != "unauthorized" or decision.kind is HTTP_V2:
+            response = self._respond(decision)
+            if response is not None:
+                return response
+        # Raised here rather than deeper: every frame it leaves costs a traceback entry.
+        raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
 
     def decide(self, event: object) -> Decision:
         """Run the checks and return the decision; raises only on bugs."""
