@@ -520,8 +520,13 @@ def artifact_size() -> list[Row]:
 # --- report ---------------------------------------------------------------------------
 
 
+def ratio_of(row: Row, rows: list[Row]) -> float:
+    """``row`` as a multiple of its floor: the one measured beside it, else the floor's own row."""
+    floors = {other.floor: other.micros for other in rows if other.name.startswith("floor")}
+    return row.micros / (row.floor_micros or floors[row.floor])
+
+
 def report(rows: list[Row]) -> str:
-    floor = {row.floor: row.micros for row in rows if row.name.startswith("floor")}
     lines = [
         "| measurement | value | x floor | note |",
         "|---|---:|---:|---|",
@@ -531,9 +536,8 @@ def report(rows: list[Row]) -> str:
         if row.floor == "none":
             lines.append(f"| {row.name} | {value} | | {row.note} |")
             continue
-        ratio = row.micros / (row.floor_micros or floor[row.floor])
         versus = "" if row.floor == "rsa" else " (vs ECDSA)"
-        lines.append(f"| {row.name} | {value} | {ratio:,.2f}{versus} | {row.note} |")
+        lines.append(f"| {row.name} | {value} | {ratio_of(row, rows):,.2f}{versus} | {row.note} |")
     return "\n".join(lines)
 
 
@@ -556,11 +560,10 @@ def machine() -> str:
 def svg(rows: list[Row]) -> str:
     """A horizontal bar chart of the ratios to the floor, on a log scale."""
 
-    floor = {row.floor: row.micros for row in rows if row.name.startswith("floor")}
     bars = [
-        (row.name, row.micros / floor[row.floor])
+        (row.name, ratio_of(row, rows))
         for row in rows
-        if row.floor in floor and not row.name.startswith(("cold", "floor"))
+        if row.floor != "none" and not row.name.startswith(("cold", "floor"))
     ]
     width, left, height = 900, 430, 26
     top = 40
