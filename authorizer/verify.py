@@ -116,6 +116,7 @@ class TokenVerifier:
         """
         if len(token) > self._max_bytes or not token.isascii():
             split_compact(token, self._max_bytes)  # raises, saying what is wrong
+            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
         data = token.encode("ascii")
         if digest is None:
             # The cache key (see VerifiedTokenCache.digest), from the bytes in hand.
@@ -143,6 +144,7 @@ class TokenVerifier:
         segments = data.split(b".")
         if len(segments) != 3 or not all(segments):
             split_compact(data.decode("ascii"), self._max_bytes)  # raises, saying what is wrong
+            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
         header_b64, payload_b64, signature_b64 = segments
         known = self._headers.get(header_b64)
         if known is None:
