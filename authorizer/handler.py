@@ -261,9 +261,9 @@ class Authorizer:
         return Decision("allow", "allowed", kind, arn, verified, "", {}, issuer, verdicts)
 
     def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes]:
-        """With several issuers: the one whose keys and rules apply, and the token's cache key.
+        """The one of several issuers whose keys and rules apply, and the token's cache key.
 
-        With several issuers, a token one of them verified before goes back to
+        A token one of them verified before goes back to
         it (its ``iss`` was verified then); any other is sent by its unverified
         ``iss``. Choosing by an unverified claim is safe because the choice only
         decides which key set the signature must verify against: a token naming
@@ -313,8 +313,7 @@ class Authorizer:
             if outcome == "error":
                 raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
             return simple_response(False) if simple else None
-        allowed = decision.outcome == "allow"
-        if allowed and verdicts is None:
+        if outcome == "allow" and verdicts is None:
             key = (arn.prefix, kind)
             memo = token.memo
             response: dict[str, Any] | None = memo.get(key)

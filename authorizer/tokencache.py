@@ -27,7 +27,6 @@ class Entry(NamedTuple):  # a tuple: made once per first-seen token, so kept che
     token: VerifiedToken
     key: VerificationKey
     usable_until: float  # exp + leeway
-    kid: str  # the key's id, looked up again on every use
 
 
 class VerifiedTokenCache:
@@ -44,8 +43,10 @@ class VerifiedTokenCache:
         return digest in self._entries
 
     @staticmethod
-    def digest(token: str) -> bytes:
-        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    def digest(token: str | bytes) -> bytes:
+        """The cache key of ``token`` (the same for a token and its ASCII bytes)."""
+        raw = token if isinstance(token, bytes) else token.encode("utf-8", "surrogatepass")
+        return hashlib.sha256(raw).digest()
 
     def get(self, digest: bytes, now: float) -> Entry | None:
         """The entry for ``digest`` if it is still within its time; expired entries are dropped."""

@@ -15,7 +15,6 @@ The order is the security argument (RFC 8725):
 from __future__ import annotations
 
 import binascii
-import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -57,23 +56,18 @@ class VerifiedToken:
     dataclass costs several times more to construct.
     """
 
-    __slots__ = ("claims", "header", "memo")
+    __slots__ = ("alg", "claims", "header", "kid", "memo")
 
     def __init__(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         self.header = header
         self.claims = claims
+        # Read once: the cache looks the kid up again on every use of the token.
+        self.kid = str(header["kid"])
+        self.alg = str(header["alg"])
         self.memo: dict[object, Any] = {}
 
     def __repr__(self) -> str:
         return f"VerifiedToken(kid={self.kid!r}, alg={self.alg!r})"  # never the claims
-
-    @property
-    def kid(self) -> str:
-        return str(self.header["kid"])
-
-    @property
-    def alg(self) -> str:
-        return str(self.header["alg"])
 
 
 class TokenVerifier:
@@ -119,17 +113,16 @@ class TokenVerifier:
             raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
         data = token.encode("ascii")
         if digest is None:
-            # The cache key (see VerifiedTokenCache.digest), from the bytes in hand.
-            digest = hashlib.sha256(data).digest()
+            digest = self._cache.digest(data)
         entry = self._cache.get(digest, self._clock())
         if entry is not None:
             # The very token that verified before: its shape needs no second look.
-            if self._keys.get_cached(entry.kid) is entry.key:
+            if self._keys.get_cached(entry.token.kid) is entry.key:
                 return entry.token
             self._cache.discard(digest)
         verified, key = self._verify(data)
         exp = verified.claims["exp"]  # NotExpired guarantees a finite number
-        self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway, verified.kid))
+        self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
         return verified
 
     def knows(self, digest: bytes) -> bool:

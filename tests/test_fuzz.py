@@ -80,6 +80,11 @@ def valid_claims(issuer: DevIssuer) -> dict[str, Any]:
     }
 
 
+def rs256_token(issuer: DevIssuer, claims: dict[str, Any]) -> str:
+    """``claims`` signed with the issuer's first key, as the issuer itself would."""
+    return signed(issuer, {"alg": "RS256", "kid": next(iter(issuer.keys))}, claims)
+
+
 json_leaf = (
     st.none()
     | st.booleans()
@@ -120,7 +125,7 @@ def test_rest_token_events_are_decided_alike_with_and_without_the_fast_path(
     # carrying a null "version" is the same REST TOKEN event to classify() but
     # takes the general path. Both must reach the same decision, for any value.
     issuer, authorizer = world
-    valid = signed(issuer, {"alg": "RS256", "kid": next(iter(issuer.keys))}, valid_claims(issuer))
+    valid = rs256_token(issuer, valid_claims(issuer))
     scheme = data.draw(st.sampled_from(["Bearer ", "bearer ", "Bearer", "Basic ", ""]))
     middle = data.draw(st.sampled_from([valid, valid[:-1], "a.b.c", "a b.c", ""]))
     value = scheme + data.draw(_SPACES) + middle + data.draw(_SPACES)
@@ -175,7 +180,7 @@ def test_any_change_to_a_valid_token_is_refused(
     world: tuple[DevIssuer, Authorizer], data: st.DataObject
 ) -> None:
     issuer, authorizer = world
-    token = signed(issuer, {"alg": "RS256", "kid": next(iter(issuer.keys))}, valid_claims(issuer))
+    token = rs256_token(issuer, valid_claims(issuer))
     assert outcome(authorizer, make_event("rest_token", f"Bearer {token}")) == "allow"
     position = data.draw(st.integers(0, len(token) - 1))
     edit = data.draw(st.sampled_from(["replace", "insert", "delete", "swap"]))
@@ -246,7 +251,7 @@ def test_signed_claims_are_allowed_exactly_when_every_claim_is_valid(
     claims = {key: value for key, value in claims.items() if value is not None}
     if "iat" not in claims:
         expected_valid = False
-    token = signed(issuer, {"alg": "RS256", "kid": next(iter(issuer.keys))}, claims)
+    token = rs256_token(issuer, claims)
     result = outcome(authorizer, make_event("rest_token", f"Bearer {token}"))
     assert (result == "allow") is expected_valid, (claims, result)
 
