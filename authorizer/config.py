@@ -195,7 +195,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"{source} lists the same issuer twice")
     return Settings(
         issuers=issuers,
-        route_rules=parse_rule_set(document, where) if document else None,
+        route_rules=parse_rule_set(document, where) if rules_path is not None else None,
         context=_context(env, document.get("context"), where),
         leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 60, 0, 300),
         max_token_bytes=env.integer("JWT_MAX_TOKEN_BYTES", 16384, 1024, 65536),

@@ -100,7 +100,8 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
     if default not in ("deny", "allow"):
         raise ConfigError(f'{where}: default must be "deny" or "allow", got {default!r}')
     if routes is None:
-        return None
+        _check_without_routes(document, where)
+        return None  # every route is allowed to a valid token, as without a rules file
     from .access import RuleSet  # noqa: PLC0415 - see the imports
 
     if isinstance(routes, list) and len(routes) > MAX_ROUTES:
@@ -115,6 +116,28 @@ def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:
             " limit; merge routes with wildcards (GET /orders/*) or use fewer patterns"
         )
     return rule_set
+
+
+def _check_without_routes(document: Mapping[str, Any], where: str) -> None:
+    """A rules file without ``[[route]]`` must not read as if it denied anything.
+
+    ``default = "deny"`` with no routes (every route commented out, say) would
+    deny every request if taken literally, and allow every valid token if taken
+    as "no route rules": neither can be what was meant, so it fails the cold
+    start. So does a file with nothing in it. A file that only lists issuers or
+    the context selection has no route rules, like a deployment without a file.
+    """
+    if document.get("default") == "deny":
+        raise ConfigError(
+            f'{where}: default = "deny" but there is no [[route]] rule, so every request'
+            " would be denied; add [[route]] rules, or remove default (or write"
+            ' default = "allow") to allow every route to valid tokens'
+        )
+    if not {"issuer", "context", "default"}.intersection(document):
+        raise ConfigError(
+            f"{where}: the file has no [[route]], [[issuer]] or [context] table;"
+            f" unset {VARIABLE} if no rules are wanted"
+        )
 
 
 def numbered_tables(value: object, where: str, name: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -27,6 +27,7 @@ from authorizer.errors import ConfigError, FetchError
 from authorizer.fetch import USER_AGENT, parse_json_object
 from authorizer.handler import Authorizer
 from authorizer.keys import KeySet, parse_key_set
+from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
 
 from .eventgen import make_event
 
@@ -61,8 +62,12 @@ def run_doctor(env: dict[str, str], token: str | None) -> bool:
             f"{', '.join(issuer.audiences)}, algorithms {', '.join(issuer.algorithms)}"
         )
         usable = _check_issuer(issuer, settings, report) and usable
-    if settings.route_rules is not None:
-        report.ok(f"route rules: {len(settings.route_rules.routes)} rule(s)")
+    rules = settings.route_rules
+    if rules is not None:
+        default = "allowed" if rules.default_allow else "denied"
+        report.ok(f"route rules: {len(rules.routes)} rule(s); routes none matches: {default}")
+    elif env.get(RULES_VARIABLE, "").strip():
+        report.ok("route rules: none in the rules file: every route is allowed to a valid token")
     if usable and token is not None:
         _explain(token, settings, report)
     return not report.failed

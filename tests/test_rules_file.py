@@ -210,3 +210,34 @@ def test_any_rules_document_gets_a_rule_set_or_one_config_error(
         assert "\n" not in str(exc)
     else:
         assert settings.issuers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "version = 1\n",
+        'default = "deny"\n',
+        'default = "deny"\n# [[route]]\n# match = "GET /orders"\n',
+        '{"default": "deny"}',
+        "{}",
+    ],
+)
+def test_a_file_that_denies_by_default_but_has_no_route_fails_the_cold_start(
+    tmp_path: Path, text: str
+) -> None:
+    name = "rules.json" if text.startswith("{") else "rules.toml"
+    with pytest.raises(ConfigError, match="AUTHORIZER_RULES") as caught:
+        load(tmp_path, text, name)
+    assert "[[route]]" in str(caught.value)
+
+
+def test_a_file_of_issuers_only_or_default_allow_has_no_route_rules(tmp_path: Path) -> None:
+    issuers = '[[issuer]]\nissuer = "https://idp.example.com"\naudiences = ["api"]\n'
+    only_issuers = tmp_path / "issuers.toml"
+    only_issuers.write_text(issuers)
+    assert load_settings({"AUTHORIZER_RULES": str(only_issuers)}).route_rules is None
+    assert load(tmp_path, 'default = "allow"\n').route_rules is None
+    with pytest.raises(ConfigError, match='default = "deny" but there is no'):
+        only_issuers.write_text('default = "deny"\n' + issuers)
+        load_settings({"AUTHORIZER_RULES": str(only_issuers)})
