@@ -7,6 +7,7 @@ else (with a note saying why), and never lets one bad member spoil the rest.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,12 @@ from .errors import FetchError
 PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
 
 MIN_RSA_BITS = 2048
+#: Larger moduli verify no better and cost milliseconds per (even forged) token.
+MAX_RSA_BITS = 8192
+#: Public exponents outside 3..2^31-1 (or even) are not what any honest key
+#: generator makes; one near n costs 200 times a normal verification.
+MIN_RSA_EXPONENT = 3
+MAX_RSA_EXPONENT = 2**31 - 1
 MAX_KEYS = 100
 MAX_KID_LENGTH = 256
 
@@ -153,6 +160,80 @@ def _public_key(kty: str, member: dict[str, Any], kid: str) -> PublicKey:
         key, (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey)
     ):
         raise ValueError(f"kid {kid!r} is not a public key")
-    if isinstance(key, RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
+    if isinstance(key, RSAPublicKey):
+        _check_rsa(key, kid)
+    elif isinstance(key, (Ed25519PublicKey, Ed448PublicKey)):
+        _check_edwards(key, kid)
     return key
+
+
+def _check_rsa(key: RSAPublicKey, kid: str) -> None:
+    if key.key_size < MIN_RSA_BITS:
+        raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
+    if key.key_size > MAX_RSA_BITS:
+        raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, over {MAX_RSA_BITS}")
+    numbers = key.public_numbers()
+    exponent = numbers.e
+    if exponent % 2 == 0 or not MIN_RSA_EXPONENT <= exponent <= MAX_RSA_EXPONENT:
+        raise ValueError(
+            f"kid {kid!r} has RSA exponent {exponent if exponent < 2**64 else 'beyond 2^64'},"
+            f" not an odd number from {MIN_RSA_EXPONENT} to 2^31-1"
+        )
+    if has_roca_fingerprint(numbers.n):
+        raise ValueError(f"kid {kid!r} is an RSA key with the ROCA weakness (CVE-2017-15361)")
+
+
+#: Curve primes, and the y-coordinates of the points of small order (the
+#: identity, its negative, the points of order 4 and, on edwards25519, of order
+#: 8): a signature made of such a point and zero verifies any message under
+#: such a "public key" (go-jose refuses them, WebCrypto requires refusing them).
+_ED25519_P = 2**255 - 19
+_ED25519_ORDER_8_Y = 0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7
+_ED448_P = 2**448 - 2**224 - 1
+_SMALL_ORDER_Y: Mapping[int, frozenset[int]] = {
+    _ED25519_P: frozenset(
+        {0, 1, _ED25519_P - 1, _ED25519_ORDER_8_Y, _ED25519_P - _ED25519_ORDER_8_Y}
+    ),
+    _ED448_P: frozenset({0, 1, _ED448_P - 1}),
+}
+
+
+def _check_edwards(key: Ed25519PublicKey | Ed448PublicKey, kid: str) -> None:
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415 - OKP keys only
+        Encoding,
+        PublicFormat,
+    )
+
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    prime = _ED25519_P if isinstance(key, Ed25519PublicKey) else _ED448_P
+    # RFC 8032 5.1.2/5.2.2: little-endian y, the top bit being the sign of x.
+    y = int.from_bytes(raw, "little") & ~(1 << (8 * len(raw) - 1))
+    if y >= prime:
+        raise ValueError(f"kid {kid!r} is not a canonical point on {_curve(key)}")
+    if y in _SMALL_ORDER_Y[prime]:
+        raise ValueError(f"kid {kid!r} is a point of small order on {_curve(key)}")
+
+
+def _curve(key: Ed25519PublicKey | Ed448PublicKey) -> str:
+    return "Ed25519" if isinstance(key, Ed25519PublicKey) else "Ed448"
+
+
+#: ROCA (CVE-2017-15361): Infineon's library made primes p = k*M + (65537^a mod M)
+#: with M a primorial, so n mod r lies in the subgroup 65537 generates modulo each
+#: small prime r. Testing the 38 odd primes up to 167 finds every such key (Nemec et al., 2017);
+#: an honest modulus passes all of them with negligible probability.
+_ROCA_PRIMES = tuple(r for r in range(3, 168) if all(r % d for d in range(2, r)))  # odd primes
+
+
+def has_roca_fingerprint(modulus: int) -> bool:
+    """True when ``modulus`` has the structure of a ROCA-vulnerable (factorable) key."""
+    return all(modulus % prime in _powers_of_65537(prime) for prime in _ROCA_PRIMES)
+
+
+@functools.cache
+def _powers_of_65537(prime: int) -> frozenset[int]:
+    powers, value = set(), 1
+    while value not in powers:
+        powers.add(value)
+        value = value * 65537 % prime
+    return frozenset(powers)
