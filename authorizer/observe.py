@@ -25,6 +25,20 @@ from .jwks import RefreshOutcome
 _MAX_FIELD = 128  # header facts such as kid are attacker-chosen: keep them short
 
 
+def loggable(value: object, limit: int = _MAX_FIELD) -> str:
+    """``value`` as text that any log sink can write: at most ``limit`` characters, valid UTF-8.
+
+    Values from a token can hold anything JSON can: a lone surrogate such as
+    ``"\ud800"`` cannot be encoded as UTF-8, and writing it would make the log
+    handler drop the whole line (and the metric it carries). Such characters are
+    written as their escapes instead.
+    """
+    text = str(value)[:limit]
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Telemetry:
     """Where the authorizer reports what it did."""
 
@@ -70,11 +84,12 @@ class Telemetry:
             "event_kind": event_kind,
             "issuer": issuer,
         }
-        fields.update({key: str(value)[:_MAX_FIELD] for key, value in facts.items()})
+        fields.update({key: loggable(value) for key, value in facts.items()})
         if claims is not None:
-            fields["sub"] = claims.get("sub")
+            sub = claims.get("sub")
+            fields["sub"] = loggable(sub) if sub is not None else None
         if detail:
-            fields["detail"] = detail
+            fields["detail"] = loggable(detail, 512)
         if self._metrics_on:
             fields.update(self._emf(outcome, reason))
         log = self.logger.error if outcome == "error" else self.logger.info
@@ -104,7 +119,7 @@ class Telemetry:
             "trigger": outcome.trigger,
             "keys": outcome.key_count,
             "seconds": round(outcome.seconds, 4),
-            "detail": outcome.detail,
+            "detail": loggable(outcome.detail, 4096),
             "issuer": issuer,
         }
         if outcome.ok:
