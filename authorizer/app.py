@@ -55,7 +55,8 @@ def _register_snapstart_hook() -> bool:
 SNAPSTART = _register_snapstart_hook()
 
 
-@logger.inject_lambda_context(clear_state=True)
+# log_event=False, whatever POWERTOOLS_LOGGER_LOG_EVENT says: the event holds the bearer token.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point named by ``Handler: authorizer.app.lambda_handler``."""
     return AUTHORIZER.handle(event)
