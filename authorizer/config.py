@@ -584,9 +584,11 @@ def _algorithms(names: tuple[str, ...], label: Callable[[str], str]) -> tuple[st
 
 
 def normalize_typ(value: str) -> str:
-    """RFC 7515 section 4.1.9: compare media types case-insensitively, ``application/`` optional."""
-    lowered = value.strip().lower()
-    return lowered.removeprefix("application/")
+    """RFC 7515 section 4.1.9: compare media types case-insensitively, ``application/`` optional.
+
+    Nothing else is forgiven (RFC 9068 section 4): ``" at+jwt "`` is not ``at+jwt``.
+    """
+    return value.lower().removeprefix("application/")
 
 
 def _typ(raw: str | None, label: Callable[[str], str]) -> str | None:

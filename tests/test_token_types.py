@@ -22,7 +22,25 @@ def test_the_required_typ_accepts_its_spellings(
     assert verifier.verify(signed(issuer, header(issuer, typ=typ), claims(issuer, clock)))
 
 
-@pytest.mark.parametrize("typ", [None, "JWT", "jwt", "at+jwt2", "application/jwt", 1, ["at+jwt"]])
+@pytest.mark.parametrize(
+    "typ",
+    [
+        None,
+        "JWT",
+        "jwt",
+        "at+jwt2",
+        "application/jwt",
+        1,
+        ["at+jwt"],
+        # RFC 9068 section 4: exactly "at+jwt" (or "application/at+jwt"), case aside.
+        " at+jwt ",
+        "at+jwt\t",
+        "\nat+jwt",
+        "application/ at+jwt",
+        "application/application/at+jwt",
+        "at+jwt;charset=utf-8",
+    ],
+)
 def test_the_required_typ_refuses_anything_else(
     issuer: DevIssuer, clock: FakeClock, typ: object
 ) -> None:
