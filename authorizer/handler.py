@@ -251,7 +251,7 @@ class Authorizer:
         except AccessDenied as exc:
             # Issuer-wide rules hold on every route: the whole stage is denied.
             return Decision("deny", exc.reason, kind, arn, verified, str(exc), issuer=issuer)
-        verdicts = self._verdicts(verified, subject, now)
+        verdicts = self._verdicts(subject, now)
         if verdicts is not None:
             failure = verdicts.for_route(arn.route)
             if failure is not None:
@@ -280,46 +280,29 @@ class Authorizer:
 
     @staticmethod
     def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:
-        subject = token.memo.get("subject")
-        if subject is None:
-            from .access import subject_of  # noqa: PLC0415 - loaded already, with the rules
+        from .access import subject_of  # noqa: PLC0415 - loaded already, with the rules
 
-            subject = token.memo["subject"] = subject_of(
-                token.claims, scope_claims=issuer.scope_claims, role_claims=issuer.role_claims
-            )
-        return subject
+        return subject_of(
+            token.claims, scope_claims=issuer.scope_claims, role_claims=issuer.role_claims
+        )
 
-    def _verdicts(self, token: VerifiedToken, subject: Subject, now: float) -> Verdicts | None:
+    def _verdicts(self, subject: Subject, now: float) -> Verdicts | None:
         rules = self.route_rules
-        if rules is None:
-            return None
-        if rules.time_dependent:  # max_auth_age: a verdict can expire, so never reuse one
-            return rules.evaluate(subject, now)
-        verdicts = token.memo.get("verdicts")
-        if verdicts is None:
-            verdicts = token.memo["verdicts"] = rules.evaluate(subject, now)
-        return verdicts
+        return None if rules is None else rules.evaluate(subject, now)
 
     def _respond(self, decision: Decision) -> dict[str, Any] | None:
-        """Shape the decision (``None``: answer 401); a plain Allow is remembered per token, stage.
+        """Shape the decision into a new response (``None``: answer 401).
 
-        A remembered response is returned again as the same object: the
-        Lambda runtime only serializes it, and nothing here changes it.
+        Every response is built for its request alone and shares nothing with
+        another: a caller may change what it gets without changing the next answer.
         """
         outcome, kind = decision.outcome, decision.kind
         simple = kind is HTTP_V2 and self.settings.http_api_response == "simple"
-        token, arn, verdicts = decision.token, decision.arn, decision.verdicts
+        token, arn = decision.token, decision.arn
         if outcome in ("unauthorized", "error") or token is None or arn is None:
             if outcome == "error":
                 raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
             return simple_response(False) if simple else None
-        if outcome == "allow" and verdicts is None:
-            key = (arn.prefix, kind)
-            memo = token.memo
-            response: dict[str, Any] | None = memo.get(key)
-            if response is None:
-                response = memo[key] = self._shape(decision, token, arn, simple=simple)
-            return response
         return self._shape(decision, token, arn, simple=simple)
 
     def _shape(
@@ -345,12 +328,7 @@ class Authorizer:
         )
 
     def _context(self, token: VerifiedToken) -> dict[str, Any]:
-        context = token.memo.get("context")
-        if context is None:
-            context = token.memo["context"] = build_context(
-                token.claims, self._context_bytes, self._selection
-            )
-        return context
+        return build_context(token.claims, self._context_bytes, self._selection)
 
     def _principal(self, token: VerifiedToken) -> str:
         # PrincipalPresent guarantees one of the claims holds a non-empty string.

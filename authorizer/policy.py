@@ -40,8 +40,7 @@ class ApiArn:
     api_id: str
     stage: str
     route: str = ""  # after the stage: ``GET/orders/1``, or ``$connect``
-    #: ``arn:...:{apiId}/{stage}/``: resources are this plus a route pattern. Kept,
-    #: not derived on each use: remembered responses are looked up by it.
+    #: ``arn:...:{apiId}/{stage}/``: resources are this plus a route pattern.
     prefix: str = ""
 
     @property
@@ -81,26 +80,16 @@ def iam_response(
     With neither, the policy denies the whole stage. ``usage_identifier_key`` is
     the API key of a usage plan (REST APIs whose ``apiKeySource`` is ``AUTHORIZER``).
 
-    Responses are built to be serialized, never changed: ``context`` is
-    included as given, and the policy allowing a whole stage is one document
-    shared by every response for that stage.
+    Each call builds a new response; ``context`` is included as given (the
+    caller passes one made for this response).
     """
-    if not deny and len(allow) == 1 and allow[0] == "*":
-        document = _whole_stage(arn.prefix)
-    else:
-        document = _document(arn, allow, deny)
+    document = _document(arn, allow, deny)
     response: dict[str, Any] = {"principalId": principal_id, "policyDocument": document}
     if context:
         response["context"] = context
     if usage_identifier_key is not None:
         response["usageIdentifierKey"] = usage_identifier_key
     return response
-
-
-@functools.lru_cache(maxsize=256)  # per stage prefix, like parse_arn
-def _whole_stage(prefix: str) -> dict[str, Any]:
-    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": prefix + "*"}
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _document(arn: ApiArn, allow: Sequence[str], deny: Sequence[str]) -> dict[str, Any]:

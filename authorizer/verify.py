@@ -50,13 +50,11 @@ HEADER_CACHE_SIZE = 64
 class VerifiedToken:
     """A token whose signature and claims checked out.
 
-    ``memo`` holds values derived from the claims (such as the authorizer
-    context), computed once and reused while the token sits in the cache.
     A plain slotted class: one is made per first-seen token, and a frozen
     dataclass costs several times more to construct.
     """
 
-    __slots__ = ("alg", "claims", "header", "kid", "memo")
+    __slots__ = ("alg", "claims", "header", "kid")
 
     def __init__(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         self.header = header
@@ -64,7 +62,6 @@ class VerifiedToken:
         # Read once: the cache looks the kid up again on every use of the token.
         self.kid = str(header["kid"])
         self.alg = str(header["alg"])
-        self.memo: dict[object, Any] = {}
 
     def __repr__(self) -> str:
         return f"VerifiedToken(kid={self.kid!r}, alg={self.alg!r})"  # never the claims

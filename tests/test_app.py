@@ -317,3 +317,40 @@ def test_warm_invocations_reuse_the_cache_across_many_tokens(
         assert authorizer.handle(make_event("http_v2", f"Bearer {token}"))["isAuthorized"]
         clock.advance(5)
     assert issuer.fetches() == 1
+
+
+def _scribble(value: Any) -> None:
+    """Change everything changeable inside a response, as a careless caller might."""
+    if isinstance(value, dict):
+        for key in list(value):
+            if isinstance(value[key], (dict, list)):
+                _scribble(value[key])
+            else:
+                value[key] = "changed"
+        value["added"] = "changed"
+    elif isinstance(value, list):
+        for item in value:
+            _scribble(item)
+        value.append("changed")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rules", [False, True])
+def test_no_response_shares_anything_with_a_later_one(
+    issuer: DevIssuer, clock: FakeClock, kind: str, rules: bool, tmp_path: Any
+) -> None:
+    env = {}
+    if rules:
+        path = tmp_path / "rules.toml"
+        path.write_text('[[route]]\nmatch = "GET /orders"\nscopes_all = ["read"]\n')
+        env["AUTHORIZER_RULES"] = str(path)
+    token = mint(issuer, clock, sub="alice", scope="read", groups=["a", "b"], n=3)
+    event = make_event(kind, f"Bearer {token}")
+    fresh = build_authorizer(issuer, clock, env=env).handle(event)
+    authorizer = build_authorizer(issuer, clock, env=env)
+    first = authorizer.handle(event)
+    assert first == fresh
+    _scribble(first)
+    assert authorizer.handle(event) == fresh  # the token cache answers; nothing leaked
+    other = make_event(kind, f"Bearer {mint(issuer, clock, sub='bob', scope='read')}")
+    assert authorizer.handle(other)["context"]["sub"] == "bob"
