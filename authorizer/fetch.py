@@ -57,10 +57,14 @@ class HttpFetcher:
     clock: Callable[[], float] = time.monotonic
 
     def get_json(self, url: str) -> dict[str, Any]:
-        body = self._get(url)
-        return parse_json_object(body, url)
+        return self.get_json_dated(url)[0]
 
-    def _get(self, url: str) -> bytes:
+    def get_json_dated(self, url: str) -> tuple[dict[str, Any], str | None]:
+        """:meth:`get_json`, with the response's ``Date`` header (``doctor`` checks clocks)."""
+        body, date = self._get(url)
+        return parse_json_object(body, url), date
+
+    def _get(self, url: str) -> tuple[bytes, str | None]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
@@ -91,7 +95,9 @@ class HttpFetcher:
             )
         return HTTPConnection(host, port or 80, timeout=timeout)
 
-    def _exchange(self, conn: HTTPConnection, url: str, path: str, deadline: float) -> bytes:
+    def _exchange(
+        self, conn: HTTPConnection, url: str, path: str, deadline: float
+    ) -> tuple[bytes, str | None]:
         conn.request(
             "GET",
             path,
@@ -113,7 +119,7 @@ class HttpFetcher:
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(f"GET {url} body is {declared} bytes, over the {self.max_bytes} cap")
-        return self._read_body(response, url, deadline)
+        return self._read_body(response, url, deadline), response.headers.get("Date")
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []

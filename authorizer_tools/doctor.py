@@ -8,15 +8,16 @@ so what doctor accepts is what the authorizer accepts.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
 import io
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import urllib3
 from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from authorizer.access import Verdicts
 from authorizer.config import IssuerSettings, Settings, check_url, load_settings
 from authorizer.errors import ConfigError, FetchError
-from authorizer.fetch import USER_AGENT, parse_json_object
+from authorizer.fetch import HttpFetcher
 from authorizer.handler import Authorizer
 from authorizer.keys import KeySet, parse_key_set
 from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
@@ -87,17 +88,8 @@ def _check_issuer(issuer: IssuerSettings, settings: Settings, report: Report) ->
 
 
 def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:
-    """GET a JSON document the way the authorizer does, keeping the Date header."""
-    check = urllib3.PoolManager(headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
-    try:
-        response = check.request(
-            "GET", url, redirect=False, retries=False, timeout=settings.jwks_fetch_timeout_seconds
-        )
-    except urllib3.exceptions.HTTPError as exc:
-        raise FetchError(f"{url} is unreachable: {type(exc).__name__}") from None
-    if response.status != 200:
-        raise FetchError(f"{url} answered HTTP {response.status}")
-    return parse_json_object(response.data, url), response.headers.get("Date")
+    """GET a JSON document exactly as the authorizer does (its fetcher and limits), with Date."""
+    return HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds).get_json_dated(url)
 
 
 def _discovery(
@@ -192,7 +184,9 @@ def _explain(token: str, settings: Settings, report: Report) -> None:
     logger = Logger(
         service="doctor", level="ERROR", logger_handler=logging.StreamHandler(io.StringIO())
     )
-    authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
+    # Metrics would print their EMF documents to stdout, in the middle of the report.
+    with _environment(POWERTOOLS_METRICS_DISABLED="true"):
+        authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
     decision = authorizer.decide(make_event("rest_token", f"Bearer {token}"))
     header, claims = _peek(token)
     if decision.outcome == "allow" or decision.verdicts is not None:
@@ -283,3 +277,17 @@ def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(pieces) != 3:
         return {}, {}
     return part(pieces[0]), part(pieces[1])
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
