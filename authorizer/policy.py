@@ -21,10 +21,12 @@ from .errors import MalformedEvent
 
 ContextValue = str | int | float | bool
 
-# arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{route}. The length
+# arn:{partition}:execute-api:{region}:{account}:{apiId}/{stage}/{route}, in every
+# partition: aws, aws-cn, aws-us-gov, aws-iso(-b/-e/-f) and the European Sovereign
+# Cloud's aws-eusc, whose regions start with four letters (eusc-de-east-1). The length
 # bounds keep the prefix within routes.MAX_ARN_PREFIX, which policy sizes are checked with.
 _ARN = re.compile(
-    r"arn:(?P<partition>aws(?:-[a-z]+){0,3}):execute-api:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+):"
+    r"arn:(?P<partition>aws(?:-[a-z]+){0,3}):execute-api:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-\d+):"
     r"(?P<account>\d{12}):(?P<api>[A-Za-z0-9]{1,16})/(?P<stage>[^/*?\s]{1,128})/(?P<route>\S*)"
 )
 _MAX_ARN_LENGTH = 1600  # API Gateway answers 414 beyond this; anything longer is not from it

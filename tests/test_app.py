@@ -354,3 +354,31 @@ def test_no_response_shares_anything_with_a_later_one(
     assert authorizer.handle(event) == fresh  # the token cache answers; nothing leaked
     other = make_event(kind, f"Bearer {mint(issuer, clock, sub='bob', scope='read')}")
     assert authorizer.handle(other)["context"]["sub"] == "bob"
+
+
+@pytest.mark.parametrize(
+    ("partition", "region"),
+    [
+        ("aws", "us-east-1"),
+        ("aws", "ap-southeast-5"),
+        ("aws-cn", "cn-northwest-1"),
+        ("aws-us-gov", "us-gov-east-1"),
+        ("aws-iso", "us-iso-east-1"),
+        ("aws-iso-b", "us-isob-east-1"),
+        ("aws-iso-e", "eu-isoe-west-1"),
+        ("aws-iso-f", "us-isof-south-1"),
+        ("aws-eusc", "eusc-de-east-1"),
+    ],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_aws_partition_and_its_regions_are_answered(
+    issuer: DevIssuer, clock: FakeClock, partition: str, region: str, kind: str
+) -> None:
+    authorizer = build_authorizer(issuer, clock, AUTHORIZER_HTTP_API_RESPONSE="iam")
+    event = make_event(kind, f"Bearer {mint(issuer, clock)}", partition=partition)
+    name = "routeArn" if "routeArn" in event else "methodArn"
+    event[name] = event[name].replace(":us-east-1:", f":{region}:")
+    response = authorizer.handle(event)
+    [statement] = response["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"].startswith(f"arn:{partition}:execute-api:{region}:123456789012:")
