@@ -121,6 +121,8 @@ class IssuerSettings:
     reject_id_tokens: bool = True
     #: A payload claim and value that every access token of this provider carries.
     token_use: tuple[str, str] | None = None
+    #: ID-token claims that access tokens carrying the ``token_use`` marker may hold too.
+    access_token_id_claims: frozenset[str] = frozenset()
     #: ``aud`` values that only ID tokens carry (Cognito app client ids).
     id_token_audiences: tuple[str, ...] = ()
     scope_claims: tuple[str, ...] = ("scope", "scp")
@@ -332,6 +334,7 @@ def build_issuers(values: Mapping[str, Any], label: Callable[[str], str]) -> lis
         required_typ=_typ(_text(values, "required_typ", label), label),
         reject_id_tokens=reject_id_tokens,
         token_use=provider.token_use if reject_id_tokens else None,
+        access_token_id_claims=provider.access_token_id_claims,
         id_token_audiences=audiences if provider.audiences_are_client_ids else (),
         scope_claims=_texts(values, "scope_claims", label) or provider.scope_claims,
         role_claims=(

@@ -384,6 +384,7 @@ def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
             reject_id_tokens=issuer.reject_id_tokens,
             id_token_audiences=frozenset(issuer.id_token_audiences),
             token_use=issuer.token_use,
+            access_token_id_claims=issuer.access_token_id_claims,
         ),
     )
 

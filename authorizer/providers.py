@@ -18,7 +18,8 @@ okta       scopes in the ``scp`` array; groups in ``groups`` (a custom claim
            most Okta set-ups add).
 keycloak   realm roles at ``realm_access.roles`` and client roles at
            ``resource_access.<audience>.roles``; access tokens say
-           ``"typ": "Bearer"`` in the payload (ID tokens ``"ID"``).
+           ``"typ": "Bearer"`` in the payload (ID tokens ``"ID"``), and may
+           carry a ``nonce`` as well.
 entra      v1 (``https://sts.windows.net/<tenant>/``) and v2
            (``https://login.microsoftonline.com/<tenant>/v2.0``) issuers are
            both accepted when either is configured; ``roles`` and ``scp``.
@@ -53,6 +54,9 @@ class Provider:
     role_claims: tuple[ClaimPath, ...] = ()
     #: A payload claim and the value that marks an access token (Cognito, Keycloak).
     token_use: tuple[str, str] | None = None
+    #: ID-token claims the provider also writes into access tokens: they do not make
+    #: a token an ID token while its ``token_use`` marker says it is an access token.
+    access_token_id_claims: frozenset[str] = frozenset()
     #: The issuer as the provider writes it in ``iss`` ends with a slash.
     issuer_trailing_slash: bool = False
     #: With no audience configured, accept tokens whose ``aud`` is the issuer itself.
@@ -123,6 +127,9 @@ PROVIDERS: dict[str, Provider] = {
             scope_claims=("scope",),
             role_claims=(("realm_access", "roles"),),
             token_use=("typ", "Bearer"),
+            # Keycloak copies the request's nonce into access tokens in some flows
+            # (keycloak/keycloak#26893); its ID tokens say typ "ID".
+            access_token_id_claims=frozenset({"nonce"}),
             client_roles_per_audience=True,
         ),
         Provider("entra", role_claims=(("roles",),)),

@@ -74,7 +74,9 @@ class TokenClaims:
     2. Not an ID token (when ``reject_id_tokens``): none of :data:`ID_TOKEN_CLAIMS`,
        no Cognito ``token_use: id`` or Keycloak ``typ: ID``, no ``aud`` naming one of
        ``id_token_audiences`` (Cognito app clients); and ``token_use``, when set, is
-       the payload claim and value the provider marks access tokens with.
+       the payload claim and value the provider marks access tokens with. Claims of
+       ``access_token_id_claims`` (Keycloak's ``nonce``) are let through on tokens
+       that carry that marker.
     3. The ``audience_claim`` (``aud``, or ``client_id`` for Cognito), a string or a
        non-empty array of strings, holds one of ``audiences``.
     4. ``exp`` is present and ``now < exp + leeway`` (RFC 7519 section 4.1.4);
@@ -95,6 +97,7 @@ class TokenClaims:
     reject_id_tokens: bool = True
     id_token_audiences: frozenset[str] = frozenset()
     token_use: tuple[str, str] | None = None
+    access_token_id_claims: frozenset[str] = frozenset()
 
     def check(self, claims: Claims, now: float) -> None:
         # Runs once per first-seen token: the usual shapes (a string audience,
@@ -143,8 +146,11 @@ class TokenClaims:
             raise NotYetValid("the token was issued in the future (iat)")
 
     def _check_token_type(self, claims: Claims) -> None:
-        if not _ID_TOKEN_CLAIM_SET.isdisjoint(claims):
-            name = next(name for name in ID_TOKEN_CLAIMS if name in claims)
+        present = _ID_TOKEN_CLAIM_SET.intersection(claims)
+        if present and present <= self.access_token_id_claims and self._marked_access(claims):
+            present = set()  # the provider's own access-token marker outweighs these claims
+        if present:
+            name = next(name for name in ID_TOKEN_CLAIMS if name in present)
             raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
         if claims.get("token_use") == "id" or claims.get("typ") == "ID":
             raise WrongTokenType("an ID token (its payload says so), not an access token")
@@ -157,6 +163,12 @@ class TokenClaims:
             name, expected = self.token_use
             if claims.get(name) != expected:
                 raise WrongTokenType(f"{name} is not {expected!r}: not an access token")
+
+    def _marked_access(self, claims: Claims) -> bool:
+        if self.token_use is None:
+            return False
+        name, expected = self.token_use
+        return claims.get(name) == expected
 
     def _check_audience(self, claims: Claims) -> None:
         name = self.audience_claim

@@ -433,3 +433,18 @@ def test_every_preset_default_can_be_overridden() -> None:
     assert issuer.role_claims == (("custom:team",), ("org", "roles"))
     assert issuer.scope_claims == ("scope", "scp")
     assert issuer.token_use is None
+
+
+def test_keycloak_access_tokens_may_carry_a_nonce_but_id_tokens_are_still_refused(
+    named: Any, clock: FakeClock
+) -> None:
+    issuer = named(KEYCLOAK)
+    authorizer = authorizer_for(issuer, clock, JWT_PROVIDER="keycloak", JWT_AUDIENCE="orders-api")
+    allowed = ("allow", "allowed")
+    refused = ("unauthorized", "wrong_token_type")
+    assert decide(authorizer, keycloak_token(issuer, clock, nonce="n-0S6")) == allowed
+    assert decide(authorizer, keycloak_token(issuer, clock, nonce="n", typ="ID")) == refused
+    assert decide(authorizer, keycloak_token(issuer, clock, nonce="n", typ=None)) == refused
+    assert decide(authorizer, keycloak_token(issuer, clock, nonce="n", at_hash="h")) == refused
+    generic = authorizer_for(issuer, clock, JWT_AUDIENCE="orders-api")
+    assert decide(generic, keycloak_token(issuer, clock, nonce="n-0S6")) == refused
