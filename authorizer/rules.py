@@ -148,7 +148,7 @@ class TokenClaims:
     def _check_token_type(self, claims: Claims) -> None:
         present = _ID_TOKEN_CLAIM_SET.intersection(claims)
         if present and present <= self.access_token_id_claims and self._marked_access(claims):
-            present = set()  # the provider's own access-token marker outweighs these claims
+            present = frozenset()  # the provider's own access-token marker outweighs these claims
         if present:
             name = next(name for name in ID_TOKEN_CLAIMS if name in present)
             raise WrongTokenType(f"an ID token (it carries {name}), not an access token")
