@@ -6,8 +6,9 @@ value downstream as a string. So:
 
 * string claims pass through; ``null`` claims are dropped;
 * every other claim (number, boolean, array, object) is written as JSON text,
-  and its name is listed in ``jsonClaims`` (itself a JSON
-  array) so that :mod:`authorizer.claims` can restore the original types;
+  and its name is listed in ``jsonClaims`` (itself a JSON array, present in
+  every context, empty or not) so that :mod:`authorizer.claims` can restore the
+  original types and recognise the context as this authorizer's;
 * names API Gateway reserves (``principalId``, ``integrationLatency``, and
   ``claims`` on HTTP API 1.0) and our own marker names are never used for claims;
 * ``AUTHORIZER_CONTEXT_*`` (or the rules file's ``[context]``) choose which
@@ -99,17 +100,16 @@ def _fit(
 ) -> dict[str, ContextValue]:
     # JSON escaping at most sextuples a character (\\uXXXX) and UTF-8 at most
     # quadruples it: 6 * characters (+ punctuation) bounds the encoded size.
+    # jsonClaims is always written, "[]" included: it is how authorizer.claims knows
+    # a context is this authorizer's, whichever claims the deployment passes on.
     if not dropped and 6 * budget + 16 <= max_bytes:
         # The common case: clearly within budget, no sizing pass needed.
-        if json_names:
-            encoded[JSON_CLAIMS_KEY] = _json_names(json_names)
+        encoded[JSON_CLAIMS_KEY] = _json_names(json_names)
         return encoded
 
     def assemble() -> dict[str, ContextValue]:
         context = dict(encoded)
-        kept_json = [name for name in json_names if name in encoded]
-        if kept_json:
-            context[JSON_CLAIMS_KEY] = _json(kept_json)
+        context[JSON_CLAIMS_KEY] = _json([name for name in json_names if name in encoded])
         if dropped:
             context[DROPPED_CLAIMS_KEY] = _json(dropped)
         return context

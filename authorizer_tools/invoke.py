@@ -65,7 +65,8 @@ def _print_downstream(event: Any, response: dict[str, Any]) -> None:
         where = "requestContext.authorizer"
     try:
         claims = claims_from_event(downstream)
-    except NoClaims:
+    except NoClaims as exc:
+        print(f"downstream ({where}): the function would find no claims: {exc}")
         return
     print(f"downstream ({where}, read with authorizer.claims.claims_from_event):")
     print(json.dumps(claims, indent=2))

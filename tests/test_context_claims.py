@@ -237,3 +237,23 @@ def test_context_mapping_mistakes_are_named(env: dict[str, str], message: str) -
 @given(st.lists(st.text()))
 def test_the_json_claims_list_is_written_like_the_json_encoder_would(names: list[str]) -> None:
     assert context_module._json_names(names) == context_module._json(names)
+
+
+@pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2", "websocket"])
+@pytest.mark.parametrize("selection", ["scope,iss", "iss", "tenant", "nothing-of-the-token"])
+def test_any_context_selection_is_read_downstream(
+    issuer: DevIssuer, clock: FakeClock, kind: str, selection: str
+) -> None:
+    authorizer = build_authorizer(
+        issuer, clock, AUTHORIZER_CONTEXT_CLAIMS=selection, AUTHORIZER_HTTP_API_RESPONSE="iam"
+    )
+    token = mint(issuer, clock, scope="a b", tenant="acme")
+    response = authorizer.handle(make_event(kind, f"Bearer {token}"))
+    downstream = http_v2_event if kind == "http_v2" else rest_event
+    claims = claims_from_event(downstream(response["context"]))
+    wanted = set(selection.split(",")) & {"scope", "iss", "tenant"}
+    assert set(claims) == wanted
+    assert all(
+        claims[name] == {"scope": "a b", "iss": issuer.issuer, "tenant": "acme"}[name]
+        for name in wanted
+    )
