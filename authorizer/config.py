@@ -195,9 +195,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if len({issuer.issuer for issuer in issuers}) != len(issuers):
         source = f"{RULES_VARIABLE} ({rules_path})" if "issuer" in document else "JWT_ISSUER"
         raise ConfigError(f"{source} lists the same issuer twice")
+    route_rules = parse_rule_set(document, where) if rules_path is not None else None
+    _check_roles_are_readable(issuers, route_rules, where)
     return Settings(
         issuers=issuers,
-        route_rules=parse_rule_set(document, where) if rules_path is not None else None,
+        route_rules=route_rules,
         context=_context(env, document.get("context"), where),
         leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 60, 0, 300),
         max_token_bytes=env.integer("JWT_MAX_TOKEN_BYTES", 16384, 1024, 65536),
@@ -218,6 +220,38 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 
 
 MAX_ISSUERS = 16
+
+
+def _check_roles_are_readable(
+    issuers: tuple[IssuerSettings, ...], route_rules: RuleSet | None, where: str
+) -> None:
+    """A rule that needs roles must have somewhere to read them, for every issuer it applies to.
+
+    Otherwise it can never pass: a route meant for admins would be denied to
+    everyone, silently, until someone wonders why.
+    """
+    if route_rules is None and not any(issuer.rules for issuer in issuers):
+        return
+    from .access import IssuerIn, RolesAll, RolesAny  # noqa: PLC0415 - loaded with the rules
+
+    def needs_roles(rules: tuple[AccessRule, ...]) -> bool:
+        return any(isinstance(rule, (RolesAll, RolesAny)) for rule in rules)
+
+    checks = [(issuer.issuer, issuer.rules, f"issuer {issuer.issuer}") for issuer in issuers]
+    for route in route_rules.routes if route_rules is not None else ():
+        limited = [rule.issuers for rule in route.rules if isinstance(rule, IssuerIn)]
+        for issuer in issuers:
+            if all(issuer.issuer in allowed for allowed in limited):
+                checks.append((issuer.issuer, route.rules, route.label))
+    by_name = {issuer.issuer: issuer for issuer in issuers}
+    for name, rules, place in checks:
+        issuer = by_name[name]
+        if needs_roles(rules) and not issuer.role_claims:
+            raise ConfigError(
+                f"{place} needs roles, but issuer {name} ({issuer.provider} preset) reads"
+                " roles from no claim: set AUTHORIZER_ROLES_CLAIMS (the template's"
+                " RolesClaims parameter), or role_claims in its [[issuer]] table"
+            )
 
 
 def _env_issuers(env: _Env) -> tuple[IssuerSettings, ...]:

@@ -165,7 +165,7 @@ def test_invoke_applies_the_rules_file_named_by_the_template_parameter(
     dev_issuer: DevIssuerProcess, tmp_path: Path
 ) -> None:
     token = mint(dev_issuer, "--scope", "orders:read", "--role", "admin")
-    roles = ("--parameter", "Provider=generic", "--env", "AUTHORIZER_ROLES_CLAIMS=roles")
+    roles = ("--parameter", "Provider=generic", "--parameter", "RolesClaims=roles")
     answers = {}
     for method, path in (("GET", "/orders/7"), ("DELETE", "/orders/7"), ("GET", "/nowhere")):
         event_file = tmp_path / "event.json"
@@ -251,7 +251,8 @@ def test_doctor_passes_a_good_setup_and_explains_a_bad_token(dev_issuer: DevIssu
 def test_doctor_lists_what_the_route_rules_make_of_a_token(dev_issuer: DevIssuerProcess) -> None:
     token = mint(dev_issuer, "--scope", "orders:read")
     result = run(
-        "doctor", *config(dev_issuer, "--parameter", "RulesFile=rules/example.toml"),
+        "doctor", *config(dev_issuer, "--parameter", "RulesFile=rules/example.toml",
+                          "--parameter", "RolesClaims=roles"),
         "--token", token,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

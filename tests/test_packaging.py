@@ -76,6 +76,7 @@ def test_a_bundled_rules_file_is_found_relative_to_the_artifact(artifact: Path) 
                 "JWT_ISSUER": issuer.issuer,
                 "JWT_AUDIENCE": AUDIENCE,
                 "AUTHORIZER_RULES": "rules/example.toml",
+                "AUTHORIZER_ROLES_CLAIMS": "roles",
             },
             [make_event("rest_token", f"Bearer {token}", path="/whoami")],
             pythonpath=str(artifact),

@@ -126,7 +126,9 @@ def test_the_rules_files_in_the_readme_load(title: str, tmp_path: Path) -> None:
     path.write_text(block)
     env = {"AUTHORIZER_RULES": str(path)}
     if "[[issuer]]" not in block:
-        env.update(JWT_ISSUER="https://issuer.example", JWT_AUDIENCE="api")
+        env.update(
+            JWT_ISSUER="https://issuer.example", JWT_AUDIENCE="api", AUTHORIZER_ROLES_CLAIMS="roles"
+        )
     settings = load_settings(env)
     assert settings.route_rules is not None or len(settings.issuers) == 2
 

@@ -95,6 +95,7 @@ roles_any = ["r2"]
 claims = [{ claim = "t", equals = 1 }, { claim = ["o", "p"], in = ["x", true] }]
 max_auth_age = 60
 """,
+        AUTHORIZER_ROLES_CLAIMS="roles",
     )
     assert settings.route_rules is not None
     (route,) = settings.route_rules.routes
@@ -157,7 +158,9 @@ def test_a_missing_file_or_an_unknown_format_is_named(tmp_path: Path) -> None:
 
 def test_relative_paths_start_at_the_function_root() -> None:
     root = Path(__file__).resolve().parent.parent
-    settings = load_settings({**BASE, "AUTHORIZER_RULES": "rules/example.toml"})
+    settings = load_settings(
+        {**BASE, "AUTHORIZER_RULES": "rules/example.toml", "AUTHORIZER_ROLES_CLAIMS": "roles"}
+    )
     assert (root / "rules" / "example.toml").is_file()
     assert settings.route_rules is not None
 
@@ -241,3 +244,40 @@ def test_a_file_of_issuers_only_or_default_allow_has_no_route_rules(tmp_path: Pa
     with pytest.raises(ConfigError, match='default = "deny" but there is no'):
         only_issuers.write_text('default = "deny"\n' + issuers)
         load_settings({"AUTHORIZER_RULES": str(only_issuers)})
+
+
+ROLE_RULE = '[[route]]\nmatch = "DELETE /orders/{id}"\nroles_any = ["admin"]\n'
+
+
+def test_a_rule_that_needs_roles_fails_the_cold_start_where_no_roles_claim_is_read(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, ROLE_RULE)
+    message = str(caught.value)
+    assert (
+        "route 1 needs roles" in message and "https://idp.example.com (generic preset)" in message
+    )
+    assert "AUTHORIZER_ROLES_CLAIMS" in message and "RolesClaims" in message
+    assert load(tmp_path, ROLE_RULE, AUTHORIZER_ROLES_CLAIMS="roles").route_rules is not None
+    assert load(tmp_path, ROLE_RULE, JWT_PROVIDER="okta").route_rules is not None  # groups
+
+
+def test_roles_are_required_only_of_the_issuers_a_rule_applies_to(tmp_path: Path) -> None:
+    issuers = (
+        '[[issuer]]\nissuer = "https://a.example"\naudiences = ["api"]\nrole_claims = ["roles"]\n'
+        '[[issuer]]\nissuer = "https://b.example"\naudiences = ["api"]\n'
+    )
+    limited = ROLE_RULE + 'issuers = ["https://a.example"]\n'
+    path = tmp_path / "rules.toml"
+    path.write_text(issuers + limited)
+    assert load_settings({"AUTHORIZER_RULES": str(path)}).route_rules is not None
+    path.write_text(issuers + ROLE_RULE)
+    with pytest.raises(ConfigError, match="issuer https://b.example"):
+        load_settings({"AUTHORIZER_RULES": str(path)})
+    path.write_text(
+        issuers
+        + '[[issuer]]\nissuer = "https://c.example"\naudiences = ["api"]\nroles_any = ["x"]\n'
+    )
+    with pytest.raises(ConfigError, match="issuer https://c.example needs roles"):
+        load_settings({"AUTHORIZER_RULES": str(path)})
