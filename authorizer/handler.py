@@ -27,6 +27,7 @@ responses carry no policy: they answer for the requested route only.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -55,6 +56,8 @@ UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
 NO_DETAILS: Mapping[str, str] = MappingProxyType({})
 #: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
 MAX_RESPONSE_BYTES = 8 * 1024
+#: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
+PREFETCH_BUDGET_SECONDS = 6.0
 
 
 class AuthorizerUnavailable(RuntimeError):
@@ -154,10 +157,25 @@ class Authorizer:
         """The first issuer's verifier."""
         return self.issuers[0].verifier
 
-    def prefetch(self) -> bool:
-        """Warm every issuer's key cache at init; a failure is logged, never raised."""
-        results = [trusted.keys.prefetch() for trusted in self.issuers]
-        return all(results)
+    def prefetch(self, budget: float = PREFETCH_BUDGET_SECONDS) -> bool:
+        """Warm every issuer's key cache at init, concurrently, within ``budget`` seconds in all.
+
+        True when every issuer's keys arrived in time. A failure is logged, never
+        raised. A fetch still running when the budget is spent goes on in the
+        background, and the first request that needs its keys waits for it
+        (single-flight), so several slow issuers cannot add up past Lambda's
+        10-second init limit.
+        """
+        fetches = [
+            threading.Thread(target=trusted.keys.prefetch, name="prefetch", daemon=True)
+            for trusted in self.issuers
+        ]
+        for fetch in fetches:
+            fetch.start()
+        deadline = time.monotonic() + budget  # real time: it bounds the real init
+        for fetch in fetches:
+            fetch.join(max(0.0, deadline - time.monotonic()))
+        return all(trusted.keys.loaded for trusted in self.issuers)
 
     def after_restore(self) -> None:
         """Refresh what a Lambda SnapStart snapshot froze: the key sets and verified tokens.

@@ -13,11 +13,16 @@ Policy, in order of priority:
 4. Follow the issuer. A successful refresh replaces the set, so a key the
    issuer removed stops working.
 
+Fetches are single-flight: one at a time per cache, and a request that needs
+keys while a fetch is in flight waits for it (bounded by the fetch's own hard
+deadline) instead of failing for want of keys, wherever the handler runs threaded.
+
 Time comes from an injected monotonic clock, so tests drive it without sleeping.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -117,10 +122,18 @@ class KeyCache:
         self._loaded_at = 0.0
         self._attempted_at: float | None = None
         self._last_error = "no key set fetched yet"
+        # Held while deciding on and running a fetch: fetches are single-flight.
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """True once a key set has been fetched (it may have gone stale since)."""
+        return self._keys is not None
 
     def prefetch(self) -> bool:
         """Try one fetch now (at init); report success, never raise."""
-        return self._refresh(self._clock(), "prefetch")
+        with self._lock:
+            return self._refresh(self._clock(), "prefetch")
 
     def expire(self) -> None:
         """Treat the current set as expired now, and allow a fetch at once.
@@ -129,10 +142,11 @@ class KeyCache:
         the monotonic clock says nothing about that, so the next lookup fetches
         again (the old set still serves, within the stale limit, if that fails).
         """
-        now = self._clock()
-        if self._keys is not None:
-            self._loaded_at = now - self._fresh
-        self._attempted_at = None
+        with self._lock:
+            now = self._clock()
+            if self._keys is not None:
+                self._loaded_at = now - self._fresh
+            self._attempted_at = None
 
     def get(self, kid: str) -> VerificationKey:
         """Return the key for ``kid``.
@@ -147,14 +161,16 @@ class KeyCache:
             key = keys.get(kid)  # a fresh set: the common case, nothing to refresh
             if key is not None:
                 return key
-        if self._keys is None and self._may_fetch(now):
-            self._refresh(now, "cold")
-        else:
-            self._refresh_if_expired(now)
-        key = self._usable(now).get(kid)
-        if key is None and self._may_fetch(now):
-            self._refresh(now, "unknown_kid")
+        with self._lock:  # waits for a fetch in flight, then decides with what it brought
+            now = self._clock()
+            if self._keys is None and self._may_fetch(now):
+                self._refresh(now, "cold")
+            else:
+                self._refresh_if_expired(now)
             key = self._usable(now).get(kid)
+            if key is None and self._may_fetch(now):
+                self._refresh(now, "unknown_kid")
+                key = self._usable(now).get(kid)
         if key is None:
             raise UnknownKid("no key with this kid in the issuer's key set")
         return key
@@ -170,10 +186,12 @@ class KeyCache:
         keys = self._keys
         if keys is not None and now < self._loaded_at + self._fresh:
             return keys.get(kid)  # a fresh set: nothing to refresh, nothing too old
-        self._refresh_if_expired(now)
-        if self._keys is None or self._too_old(now):
-            return None
-        return self._keys.get(kid)
+        with self._lock:
+            now = self._clock()
+            self._refresh_if_expired(now)
+            if self._keys is None or self._too_old(now):
+                return None
+            return self._keys.get(kid)
 
     def _refresh_if_expired(self, now: float) -> None:
         if self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):

@@ -15,6 +15,7 @@ by the entry count whatever the token size; least recently used entries go first
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -35,6 +36,8 @@ class VerifiedTokenCache:
     def __init__(self, size: int) -> None:
         self._size = size
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+        # The LRU bookkeeping is several steps; threads must not interleave them.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -50,25 +53,29 @@ class VerifiedTokenCache:
 
     def get(self, digest: bytes, now: float) -> Entry | None:
         """The entry for ``digest`` if it is still within its time; expired entries are dropped."""
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        if now >= entry.usable_until:
-            del self._entries[digest]
-            return None
-        self._entries.move_to_end(digest)
-        return entry
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return None
+            if now >= entry.usable_until:
+                del self._entries[digest]
+                return None
+            self._entries.move_to_end(digest)
+            return entry
 
     def put(self, digest: bytes, entry: Entry) -> None:
         if self._size == 0:
             return
-        self._entries[digest] = entry
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[digest] = entry
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def discard(self, digest: bytes) -> None:
-        self._entries.pop(digest, None)
+        with self._lock:
+            self._entries.pop(digest, None)

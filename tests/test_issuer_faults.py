@@ -6,14 +6,22 @@ issuer sees; the fetch deadline is 0.5 s here.
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import io
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aws_lambda_powertools import Logger, Metrics
 
+from authorizer.config import load_settings
+from authorizer.handler import Authorizer
 from authorizer_tools.devissuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.attacks import refuse
@@ -222,3 +230,80 @@ def test_unknown_kids_while_the_issuer_is_slow_do_not_delay_cached_keys(
         # 0.25 s separates the two with room for a busy machine's pauses.
         assert max(waits[1:]) < 0.25
         assert max(good_waits) < 0.25  # requests with a cached kid never wait
+
+
+# --- several issuers, one deadline; single-flight ------------------------------------
+
+
+def test_hanging_issuers_are_prefetched_together_within_one_deadline(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    issuers = [DevIssuer().start() for _ in range(4)]
+    try:
+        for issuer in issuers:
+            issuer.responder = lambda path: Reply(200, b"{}", delay=3.0)
+        tables = "".join(
+            f'[[issuer]]\nissuer = "{issuer.issuer}"\naudiences = ["api"]\n' for issuer in issuers
+        )
+        rules = tmp_path / "issuers.toml"
+        rules.write_text(tables)
+        settings = load_settings(
+            {"AUTHORIZER_RULES": str(rules), "JWKS_FETCH_TIMEOUT_SECONDS": "1"}
+        )
+        authorizer = Authorizer(
+            settings,
+            logger=Logger(service="faults", logger_handler=logging.StreamHandler(io.StringIO())),
+            metrics=Metrics(namespace="AuthorizerTests"),
+            clock=clock,
+            monotonic=clock,
+        )
+        started = time.perf_counter()
+        assert authorizer.prefetch() is False
+        # Four issuers that each hang for the whole 1 s deadline: together, not one after
+        # another (4 s), so that no number of issuers can exceed Lambda's init limit.
+        assert time.perf_counter() - started < 2.0
+    finally:
+        for issuer in issuers:
+            issuer.stop()
+
+
+def test_a_prefetch_past_its_budget_is_waited_for_by_the_first_request(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    slow = {"first": True}
+
+    def responder(path: str) -> Reply | None:
+        if path == "/.well-known/openid-configuration" and slow.pop("first", False):
+            return Reply(200, json.dumps(issuer.discovery()).encode(), delay=1.0)
+        return None
+
+    issuer.responder = responder
+    authorizer = build_authorizer(issuer, clock)
+    started = time.perf_counter()
+    assert authorizer.prefetch(budget=0.2) is False  # gave up waiting; the fetch goes on
+    assert time.perf_counter() - started < 0.6
+    response = authorizer.handle(make_event("rest_token", f"Bearer {mint(issuer, clock)}"))
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert issuer.fetches() == 1 and issuer.fetches("/.well-known/openid-configuration") == 1
+
+
+@pytest.mark.parametrize("kind", ["rest_token", "http_v2"])
+def test_concurrent_first_requests_share_one_fetch_and_all_get_an_answer(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
+    issuer.responder = lambda path: (
+        Reply(200, json.dumps(issuer.jwks()).encode(), delay=0.5) if path == "/jwks" else None
+    )
+    authorizer = build_authorizer(issuer, clock, JWT_JWKS_URI=issuer.jwks_uri)
+    tokens = [mint(issuer, clock, sub=f"user-{n}") for n in range(8)]
+    barrier = threading.Barrier(len(tokens))
+
+    def request(token: str) -> dict[str, Any]:
+        barrier.wait()
+        return authorizer.handle(make_event(kind, f"Bearer {token}"))
+
+    with concurrent.futures.ThreadPoolExecutor(len(tokens)) as pool:
+        answers = list(pool.map(request, tokens))
+    for n, answer in enumerate(answers):
+        assert answer["context"]["sub"] == f"user-{n}"  # none got a 500 for want of keys
+    assert issuer.fetches() == 1
