@@ -11,8 +11,9 @@ outcome       response                                    status
 ============  ==========================================  ======
 allow         IAM Allow (see below) / isAuthorized          200
 deny          IAM Deny for the route / isAuthorized false   403
-unauthorized  ``raise Exception("Unauthorized")``           401
-              (``{"isAuthorized": false}`` for simple)      (403)
+unauthorized  ``raise Exception("Unauthorized")``, on       401
+              every API kind (HTTP API simple responses
+              too: ``isAuthorized: false`` would be a 403)
 error         any other exception                           500
 ============  ==========================================  ======
 
@@ -196,13 +197,10 @@ class Authorizer:
             decision = Decision("error", "internal_error", message=type(exc).__name__)
         if not self._telemetry.quiet(decision.outcome):
             self._record(decision)
-        # Refusals outside HTTP APIs (which may want a simple response) need no shaping.
-        if decision.outcome != "unauthorized" or decision.kind is HTTP_V2:
-            response = self._respond(decision)
-            if response is not None:
-                return response
-        # Raised here rather than deeper: every frame it leaves costs a traceback entry.
-        raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        if decision.outcome == "unauthorized":
+            # A 401 on every API kind, so that clients know to get a new token.
+            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        return self._respond(decision)
 
     def decide(self, event: object) -> Decision:
         """Run the checks and return the decision; raises only on bugs."""
@@ -308,19 +306,16 @@ class Authorizer:
         rules = self.route_rules
         return None if rules is None else rules.evaluate(subject, now)
 
-    def _respond(self, decision: Decision) -> dict[str, Any] | None:
-        """Shape the decision into a new response (``None``: answer 401).
+    def _respond(self, decision: Decision) -> dict[str, Any]:
+        """Shape an allow or a deny into a new response; an error raises (500).
 
         Every response is built for its request alone and shares nothing with
         another: a caller may change what it gets without changing the next answer.
         """
-        outcome, kind = decision.outcome, decision.kind
-        simple = kind is HTTP_V2 and self.settings.http_api_response == "simple"
+        simple = decision.kind is HTTP_V2 and self.settings.http_api_response == "simple"
         token, arn = decision.token, decision.arn
-        if outcome in ("unauthorized", "error") or token is None or arn is None:
-            if outcome == "error":
-                raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
-            return simple_response(False) if simple else None
+        if decision.outcome == "error" or token is None or arn is None:
+            raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
         return self._shape(decision, token, arn, simple=simple)
 
     def _shape(

@@ -57,6 +57,14 @@ def outcome(call: Callable[[], dict[str, Any]], event: Any) -> str:
     return allowed if result.status == 200 else "403 denied"
 
 
+NO_TOKEN_NOTE = (
+    "no token: API Gateway answers this 401 itself, without invoking the authorizer, when\n"
+    "the identity source (the Authorization header) is missing; the rows show the\n"
+    "authorizer's own answer, the same 401, for set-ups that invoke it anyway\n"
+    "(REQUEST and WebSocket authorizers with caching off)."
+)
+
+
 def step(number: int, text: str) -> None:
     print(f"[{number}/4] {text}", flush=True)
 
@@ -120,6 +128,7 @@ def main() -> int:
             f"\n{len(rows)} requests; key set fetched {issuer.fetches()} time(s) "
             "(the prefetch, and once after the rotation)"
         )
+        print(NO_TOKEN_NOTE)
     return 0
 
 

@@ -91,10 +91,36 @@ def test_no_token_raises_exactly_unauthorized(
     expect_unauthorized(lambda: authorizer.handle(make_event(kind, None)))
 
 
-def test_no_token_on_http_api_simple_is_not_authorized(issuer: DevIssuer, clock: FakeClock) -> None:
-    authorizer = build_authorizer(issuer, clock)
-    assert authorizer.handle(make_event("http_v2", None)) == {"isAuthorized": False}
-    assert authorizer.handle(make_event("http_v2", "Bearer a.b.c")) == {"isAuthorized": False}
+@pytest.mark.parametrize("response_shape", ["simple", "iam"])
+def test_refused_tokens_on_http_api_are_401_with_either_response_shape(
+    issuer: DevIssuer, clock: FakeClock, response_shape: str
+) -> None:
+    """A client that refreshes its token on 401 must see one on HTTP APIs too."""
+    authorizer = build_authorizer(
+        issuer, clock, AUTHORIZER_HTTP_API_RESPONSE=response_shape, JWT_REQUIRED_SCOPES="read"
+    )
+    other = DevIssuer(algorithms=())  # not started: only its key, under the real kid, is used
+    kid = other.add_key("RS256", next(iter(issuer.keys)))
+    forged = other.mint(
+        {"iss": issuer.issuer, "aud": AUDIENCE, "scope": "read"}, kid=kid, now=clock.now
+    )
+    refused = {
+        "missing": None,
+        "malformed": "Bearer a.b.c",
+        "expired": f"Bearer {mint(issuer, clock, exp=int(clock.now) - 3600)}",
+        "forged": f"Bearer {forged}",
+        "wrong audience": f"Bearer {mint(issuer, clock, aud='someone-else')}",
+    }
+    for why, authorization in refused.items():
+        with pytest.raises(Exception, match="^Unauthorized$"):
+            authorizer.handle(make_event("http_v2", authorization))
+            pytest.fail(why)
+    # A valid token without the required scope is a 403, not a 401.
+    denied = authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
+    if response_shape == "simple":
+        assert denied == {"isAuthorized": False}
+    else:
+        assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
 
 
 @pytest.mark.parametrize("kind", IAM_KINDS)
@@ -276,7 +302,7 @@ def test_a_bad_arn_is_unauthorized_even_with_a_valid_token(
 def test_missing_token_is_logged_with_its_event_kind(issuer: DevIssuer, clock: FakeClock) -> None:
     log = io.StringIO()
     authorizer = build_authorizer(issuer, clock, log=log)
-    assert authorizer.handle(make_event("http_v2", None)) == {"isAuthorized": False}
+    expect_unauthorized(lambda: authorizer.handle(make_event("http_v2", None)))
     record = decisions(log)[-1]
     assert record["reason"] == "missing_token" and record["event_kind"] == "http_v2"
 
