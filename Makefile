@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam-build clean
+.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -83,6 +83,9 @@ sam-build: $(STAMP) $(SAMVENV)/.installed
 	$(SAMVENV)/bin/sam validate --lint --template template.yaml
 	$(SAMVENV)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/build
 	$(BIN)/python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
+
+## make sam: the pinned SAM CLI in .venv-sam/ (then `. .venv-sam/bin/activate`, or .venv-sam/bin/sam)
+sam: $(SAMVENV)/.installed
 
 $(SAMVENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAMVENV)

@@ -155,12 +155,12 @@ def _route(entry: dict[str, Any], where: str) -> RouteRule:
     from .access import RouteRule  # noqa: PLC0415 - see the imports
     from .routes import parse_route  # noqa: PLC0415
 
-    only_keys(entry, ROUTE_KEYS, where)
     name = entry.get("name")
     if name is not None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where}: name must be a non-empty string")
-        where = f"{where} ({name})"
+        where = f"{where} ({name})"  # every message about this rule names it
+    only_keys(entry, ROUTE_KEYS, where)
     match = entry.get("match")
     texts = [match] if isinstance(match, str) else match
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
