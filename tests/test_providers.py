@@ -448,3 +448,30 @@ def test_keycloak_access_tokens_may_carry_a_nonce_but_id_tokens_are_still_refuse
     assert decide(authorizer, keycloak_token(issuer, clock, nonce="n", at_hash="h")) == refused
     generic = authorizer_for(issuer, clock, JWT_AUDIENCE="orders-api")
     assert decide(generic, keycloak_token(issuer, clock, nonce="n-0S6")) == refused
+
+
+@pytest.mark.parametrize(
+    ("setting", "machine_tokens"),
+    [
+        ("AUTHORIZER_DENY_ANONYMOUS", ("allow", "allowed")),  # no is_anonymous: not anonymous
+        ("AUTHORIZER_REQUIRE_VERIFIED", ("deny", "claim_mismatch")),  # no is_verified: refused
+    ],
+)
+def test_what_each_authgear_user_setting_does_to_machine_tokens(
+    named: Any, clock: FakeClock, setting: str, machine_tokens: tuple[str, str]
+) -> None:
+    """As the README's Authgear walkthrough says: client_credentials tokens carry no user claims."""
+    issuer = named(AUTHGEAR)
+    authorizer = authorizer_for(
+        issuer,
+        clock,
+        JWT_PROVIDER="authgear",
+        JWT_AUDIENCE=f"{AUTHGEAR},https://api.example.com",
+        **{setting: "true"},
+    )
+    m2m = issuer.mint(
+        {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
+        now=clock.now,
+    )
+    assert decide(authorizer, m2m) == machine_tokens
+    assert decide(authorizer, authgear_user(issuer, clock)) == ("allow", "allowed")

@@ -189,3 +189,13 @@ def test_the_rules_error_the_readme_quotes_is_the_one_printed(tmp_path: Path) ->
                        "AUTHORIZER_RULES": str(rules)})  # fmt: skip
     promised = " ".join(quoted.group(1).split())  # the README wraps it across lines
     assert str(caught.value) == promised.replace("rules/api.toml", str(rules))
+
+
+def test_every_command_of_the_authgear_walkthrough_sets_the_authgear_preset() -> None:
+    steps = section("From zero to a protected API with Authgear").split("\n\nWhat each")[0]
+    commands = re.findall(r"`((?:python -m authorizer_tools|sam )[^`]*)`", steps)
+    issuer_commands = [command for command in commands if "Issuer=" in command]
+    assert len(issuer_commands) == 3
+    for command in issuer_commands:
+        assert "Provider=authgear" in command, command
+    assert "Provider=authgear" in steps.split("4. Deploy")[1].split("\n5.")[0]
