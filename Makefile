@@ -11,14 +11,21 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean
+.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean artifacts-dir
 
 setup: $(STAMP) $(NODE_STAMP)
 
+# Python 3.11+ first: an older one fails here, before a venv exists for later runs to reuse.
+# A venv whose install fails is removed for the same reason. The .pth file puts the
+# checkout on the venv's path, so `python -m authorizer_tools` works from any folder.
+CHECKOUT_PTH := import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "apigw-oidc-authorizer-checkout.pth").write_text(sys.argv[1] + "\n")
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "make: $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing); this project needs Python 3.11 or newer: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
-		-r requirements.txt -r requirements-dev.txt
+		-r requirements.txt -r requirements-dev.txt || { rm -rf $(VENV); exit 1; }
+	$(BIN)/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	touch $(STAMP)
 
 ## make test: lint, type-check, template lint, a real `sam build`, then the whole pytest suite
@@ -56,6 +63,7 @@ unit-py313: $(NODE_STAMP)
 	test -x .venv-py313/bin/pytest || { $(PY313) -m venv .venv-py313 && \
 		.venv-py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
 		-r requirements.txt -r requirements-dev.txt; }
+	.venv-py313/bin/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	.venv-py313/bin/python --version
 	.venv-py313/bin/pytest -p no:cacheprovider
 
@@ -100,6 +108,12 @@ $(SAMVENV)/.installed: requirements-sam.txt
 LAMBDA_COMPILER ?= $(shell for p in $$(PYENV_VERSION=$(LAMBDA_PYTHON).0 pyenv which python3 2>/dev/null) \
 	python$(LAMBDA_PYTHON); do $$p -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(LAMBDA_PYTHON)".split("."))))' \
 	2>/dev/null && echo $$p && break; done)
+# Run by `sam build`, which sets ARTIFACTS_DIR; without it these would write into /.
+build-AuthorizerFunction build-WhoAmIFunction: | artifacts-dir
+
+artifacts-dir:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set: sam build runs this target (or: make $(MAKECMDGOALS) ARTIFACTS_DIR=/some/empty/dir)" >&2; exit 1; }
+
 build-AuthorizerFunction:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
 		--only-binary=:all: --implementation cp --python-version $(LAMBDA_PYTHON) $(LAMBDA_PLATFORM) \

@@ -30,6 +30,7 @@ from .eventgen import KINDS, make_event
 from .samples import write_all
 from .templateconfig import TemplateError, environment, read
 
+CHECKOUT = Path(__file__).resolve().parent.parent  # the tools run from a checkout
 EXIT_USAGE = 2
 EXIT_FOR_STATUS = {200: 0, 401: 1, 403: 3, 500: 4}
 
@@ -72,7 +73,9 @@ def _build_parser() -> _Parser:
     issuer = commands.add_parser("dev-issuer", help="serve a local OpenID issuer")
     issuer.add_argument("action", nargs="?", choices=["serve", "rotate"], default="serve")
     issuer.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR)
-    issuer.add_argument("--port", type=int, default=devstate.DEFAULT_PORT)
+    issuer.add_argument(
+        "--port", type=_port, default=devstate.DEFAULT_PORT, help="1 to 65535 (default 8765)"
+    )
     issuer.add_argument(
         "--algorithms",
         default="RS256,ES256",
@@ -128,7 +131,11 @@ def _build_parser() -> _Parser:
             sub.add_argument("--logs", action="store_true", help="show the handler's own log lines")
         else:
             sub.add_argument("--token", help="also explain what this token passes or fails")
-        sub.add_argument("--template", type=Path, default=Path("template.yaml"))
+        sub.add_argument(
+            "--template",
+            type=Path,
+            help="default: template.yaml here, else the checkout's own",
+        )
         sub.add_argument(
             "--parameter",
             action="append",
@@ -150,6 +157,16 @@ def _build_parser() -> _Parser:
 # --- dev-issuer ----------------------------------------------------------------------
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is from 1 to 65535, got {port}")
+    return port
+
+
 def _dev_issuer(options: argparse.Namespace) -> int:
     if options.action == "rotate":
         new, withdrawn = devstate.rotate(options.state, options.algorithm, options.keep_old)
@@ -157,11 +174,12 @@ def _dev_issuer(options: argparse.Namespace) -> int:
         print(f"published {new.kid} ({new.alg}){gone}")
         return 0
     algorithms = [alg.strip() for alg in options.algorithms.split(",") if alg.strip()]
-    state = devstate.load_or_create(options.state, options.port, algorithms)
+    state = devstate.load_or_new(options.state, options.port, algorithms)
     try:
         server = DevIssuer(algorithms=(), port=state.port)
     except OSError as exc:
         raise CliError(f"cannot listen on 127.0.0.1:{state.port}: {exc.strerror}") from None
+    devstate.save(options.state, state)  # only now: the port it records is the one served
     _follow_state(server, options.state)
     # SIGTERM stops the issuer like Ctrl-C does. The handler raises rather than
     # setting an Event: Event.set() from a signal handler can deadlock against
@@ -269,7 +287,11 @@ def _events(options: argparse.Namespace) -> int:
 def resolve_environment(options: argparse.Namespace) -> dict[str, str]:
     """The authorizer's environment: the template's, then --parameter, then --env."""
     parameters = dict(_pair(p, "--parameter") for p in options.parameter)
-    env = environment(read(options.template), parameters)
+    template = options.template
+    if template is None:
+        here = Path("template.yaml")
+        template = here if here.is_file() else CHECKOUT / "template.yaml"
+    env = environment(read(template), parameters)
     env.update(dict(_pair(e, "--env") for e in options.env))
     return env
 

@@ -70,18 +70,20 @@ def load(directory: Path) -> State:
         raise StateError(f"{path} is not a dev issuer state file ({exc})") from None
 
 
-def load_or_create(directory: Path, port: int, algorithms: list[str]) -> State:
+def load_or_new(directory: Path, port: int, algorithms: list[str]) -> State:
+    """The saved state with ``port``, or a new one with keys for ``algorithms``; not saved.
+
+    The caller saves it once the issuer listens on ``port``: the port is part of
+    the issuer name every minted token carries, so a start that fails must not
+    change it.
+    """
     try:
         state = load(directory)
     except StateError:
         if path_of(directory).exists():
             raise
-        state = State(port=port, keys=[_new_key(alg) for alg in algorithms])
-        save(directory, state)
-        return state
-    if state.port != port:
-        state.port = port
-        save(directory, state)
+        return State(port=port, keys=[_new_key(alg) for alg in algorithms])
+    state.port = port
     return state
 
 

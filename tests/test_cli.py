@@ -365,3 +365,27 @@ def _b64(segment: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def test_a_failed_start_leaves_the_recorded_port_and_every_tokens_issuer_alone(
+    dev_issuer: DevIssuerProcess,
+) -> None:
+    dev_issuer.stop()
+    issued_by = _issuer_of(run("mint", "--state", str(dev_issuer.state)).stdout.strip())
+    assert issued_by == dev_issuer.issuer
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = str(busy.getsockname()[1])
+        for port in ("99999", "0", "http", taken):
+            failed = run("dev-issuer", "--state", str(dev_issuer.state), "--port", port)
+            assert failed.returncode == 2, port
+            assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+            minted = run("mint", "--state", str(dev_issuer.state)).stdout.strip()
+            assert _issuer_of(minted) == dev_issuer.issuer, port
+
+
+def _issuer_of(token: str) -> str:
+    issuer = json.loads(_b64(token.split(".")[1]))["iss"]
+    assert isinstance(issuer, str)
+    return issuer

@@ -462,13 +462,12 @@ def test_what_each_authgear_user_setting_does_to_machine_tokens(
 ) -> None:
     """As the README's Authgear walkthrough says: client_credentials tokens carry no user claims."""
     issuer = named(AUTHGEAR)
-    authorizer = authorizer_for(
-        issuer,
-        clock,
-        JWT_PROVIDER="authgear",
-        JWT_AUDIENCE=f"{AUTHGEAR},https://api.example.com",
-        **{setting: "true"},
-    )
+    env = {
+        "JWT_PROVIDER": "authgear",
+        "JWT_AUDIENCE": f"{AUTHGEAR},https://api.example.com",
+        setting: "true",
+    }
+    authorizer = authorizer_for(issuer, clock, None, "", **env)
     m2m = issuer.mint(
         {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
         now=clock.now,

@@ -1,0 +1,75 @@
+"""What the Makefile and the tools do for a newcomer in the wrong folder or on an old Python."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_older_python_is_refused_before_any_venv_is_made(tmp_path: Path) -> None:
+    shim = tmp_path / "python3.10"
+    shim.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "Python 3.10.12"; exit 0; fi\n'
+        'if [ "$1" = "-c" ]; then exit 1; fi\n'  # sys.version_info < (3, 11)
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    venv = tmp_path / "venv"
+    result = make(f"{venv}/.installed", f"VENV={venv}", f"PYTHON={shim}")
+    assert result.returncode != 0
+    assert "Python 3.10.12" in result.stderr and "needs Python 3.11 or newer" in result.stderr
+    assert not venv.exists()  # nothing half-built for a later run to reuse
+
+
+def test_the_build_targets_refuse_to_run_without_artifacts_dir(tmp_path: Path) -> None:
+    env_free = {k: v for k, v in os.environ.items() if k != "ARTIFACTS_DIR"}
+    for target in ("build-WhoAmIFunction", "build-AuthorizerFunction"):
+        result = subprocess.run(
+            ["make", "--no-print-directory", target],
+            cwd=ROOT,
+            env=env_free,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode != 0, target
+        assert "ARTIFACTS_DIR is not set" in result.stderr
+    assert not Path("/whoami.py").exists()
+    done = make("build-WhoAmIFunction", f"ARTIFACTS_DIR={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "whoami.py").is_file()
+
+
+def test_the_tools_run_from_any_folder_of_the_checkout() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "JWT_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "authorizer_tools", "doctor",
+         "--parameter", "Issuer=http://127.0.0.1:9", "--parameter", "Audience=api"],
+        cwd=ROOT / "tests",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    # The checkout's template was found, and the issuer (a closed port) was asked.
+    assert result.returncode == 1, result.stderr
+    assert "FAIL  discovery: GET http://127.0.0.1:9/" in result.stdout
