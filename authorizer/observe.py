@@ -29,7 +29,7 @@ def loggable(value: object, limit: int = _MAX_FIELD) -> str:
     """``value`` as text that any log sink can write: at most ``limit`` characters, valid UTF-8.
 
     Values from a token can hold anything JSON can: a lone surrogate such as
-    ``"\ud800"`` cannot be encoded as UTF-8, and writing it would make the log
+    ``"\\ud800"`` cannot be encoded as UTF-8, and writing it would make the log
     handler drop the whole line (and the metric it carries). Such characters are
     written as their escapes instead.
     """
