@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean artifacts-dir
+.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean artifacts-dir runtime
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -37,7 +37,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP) $(NODE_STAMP)
+# The end-to-end tests run the artifacts in the Lambda runtime emulator, which SAM CLI ships.
+unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed
 	$(BIN)/pytest
 
 # The real OpenID provider the integration tests run (panva/oidc-provider, locked).
@@ -58,7 +59,7 @@ bench: $(STAMP)
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
-unit-py313: $(NODE_STAMP)
+unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed
 	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
 	test -x .venv-py313/bin/pytest || { $(PY313) -m venv .venv-py313 && \
 		.venv-py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
@@ -66,6 +67,17 @@ unit-py313: $(NODE_STAMP)
 	.venv-py313/bin/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	.venv-py313/bin/python --version
 	.venv-py313/bin/pytest -p no:cacheprovider
+
+## make runtime: Python 3.13 with awslambdaric (the Lambda runtime client) in .venv-runtime/
+runtime: .venv-runtime/.installed
+
+.venv-runtime/.installed: requirements-runtime.txt
+	@test -n "$(PY313)" || { echo "no Python 3.13 found: make runtime PY313=/path/to/python3.13" >&2; exit 1; }
+	rm -rf .venv-runtime
+	$(PY313) -m venv .venv-runtime
+	.venv-runtime/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements-runtime.txt || { rm -rf .venv-runtime; exit 1; }
+	touch $@
 
 ## make demo: a loopback issuer, fresh tokens, every sample event through the real handler
 demo: $(STAMP)
@@ -84,6 +96,7 @@ lock:
 	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes -o requirements.txt
 	uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.txt
 	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
+	uv pip compile requirements-runtime.in --universal --python-version 3.13 --generate-hashes -o requirements-runtime.txt
 
 ## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
 sam-build: export SAM_CLI_TELEMETRY = 0
@@ -132,4 +145,4 @@ build-WhoAmIFunction:
 	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .venv-py313 .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis

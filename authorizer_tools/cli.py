@@ -121,16 +121,35 @@ def _build_parser() -> _Parser:
     events.add_argument("--token", help="a real token instead of the placeholder")
     events.set_defaults(run=_events)
 
+    _add_handler_commands(commands)
+    return parser
+
+
+def _add_handler_commands(commands: Any) -> None:
+    """invoke, doctor and serve: the commands that configure the authorizer from the template."""
     for name, helptext, runner in (
         ("invoke", "run the real handler on an event file", _invoke),
         ("doctor", "check a configuration against its real issuer", _doctor),
+        ("serve", "the template's APIs on localhost, each function in the Lambda runtime", _serve),
     ):
         sub = commands.add_parser(name, help=helptext)
         if name == "invoke":
             sub.add_argument("event_file", type=Path)
             sub.add_argument("--logs", action="store_true", help="show the handler's own log lines")
-        else:
+            sub.add_argument(
+                "--runtime",
+                action="store_true",
+                help="in the Lambda runtime (emulator + awslambdaric), from the built artifact",
+            )
+        elif name == "doctor":
             sub.add_argument("--token", help="also explain what this token passes or fails")
+        else:
+            sub.add_argument(
+                "--port", type=_port, default=3000, help="the first API's port (default 3000)"
+            )
+            sub.add_argument("--logs", action="store_true", help="show the functions' log lines")
+        if name != "doctor":
+            sub.add_argument("--python", help="the Python 3.13 to run the runtime with")
         sub.add_argument(
             "--template",
             type=Path,
@@ -151,7 +170,6 @@ def _build_parser() -> _Parser:
             help="an environment variable (overrides the template)",
         )
         sub.set_defaults(run=runner)
-    return parser
 
 
 # --- dev-issuer ----------------------------------------------------------------------
@@ -287,24 +305,67 @@ def _events(options: argparse.Namespace) -> int:
 def resolve_environment(options: argparse.Namespace) -> dict[str, str]:
     """The authorizer's environment: the template's, then --parameter, then --env."""
     parameters = dict(_pair(p, "--parameter") for p in options.parameter)
-    template = options.template
-    if template is None:
-        here = Path("template.yaml")
-        template = here if here.is_file() else CHECKOUT / "template.yaml"
-    env = environment(read(template), parameters)
+    env = environment(read(_template(options)), parameters)
     env.update(dict(_pair(e, "--env") for e in options.env))
     return env
 
 
 def _invoke(options: argparse.Namespace) -> int:
-    from .invoke import run_invoke  # noqa: PLC0415 - imports the authorizer: only when needed
-
     event = _read_json(options.event_file)
     env = resolve_environment(options)
+    if options.runtime:
+        from .runtime import RuntimeFailure  # noqa: PLC0415
+        from .runtimeinvoke import run_in_runtime  # noqa: PLC0415
+
+        try:
+            return EXIT_FOR_STATUS[run_in_runtime(event, env, options.python, options.logs)]
+        except RuntimeFailure as exc:
+            raise CliError(str(exc)) from None
+    from .invoke import run_invoke  # noqa: PLC0415 - imports the authorizer: only when needed
+
     if not options.logs and not any(e.startswith("POWERTOOLS_LOG_LEVEL=") for e in options.env):
         env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     status = run_invoke(event, env)
     return EXIT_FOR_STATUS[status]
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from .localapi import serving  # noqa: PLC0415
+    from .runtime import RuntimeFailure  # noqa: PLC0415
+
+    overrides = dict(_pair(p, "--parameter") for p in options.parameter)
+    env = dict(_pair(e, "--env") for e in options.env)
+    # Ctrl-C and SIGTERM stop every process serve started, even when serve itself was
+    # started in the background (where a shell makes it ignore SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with serving(
+            read(_template(options)), overrides, env, port=options.port, python=options.python,
+            log=lambda line: print(line, flush=True), function_logs=options.logs,
+        ) as served:  # fmt: skip
+            for gateway, server in zip(served.gateways, served.servers, strict=True):
+                api, port = gateway.api, server.server_address[1]
+                cache = f"cache {api.cache_seconds} s" if api.cache_seconds else "no cache"
+                print(f"{api.name} ({api.kind.upper()} API, {cache})  http://127.0.0.1:{port}")
+                for route in api.routes:
+                    print(f"  {route.key:<24} -> {route.function}")
+            pids = ", ".join(f"{name} {rt.pid}" for name, rt in served.runtimes.items())
+            print(f"runtimes: {pids}  (Ctrl-C to stop)", flush=True)
+            while True:
+                time.sleep(3600)
+    except RuntimeFailure as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+    return 0
+
+
+def _template(options: argparse.Namespace) -> Path:
+    if options.template is not None:
+        return Path(options.template)
+    here = Path("template.yaml")
+    return here if here.is_file() else CHECKOUT / "template.yaml"
 
 
 def _doctor(options: argparse.Namespace) -> int:

@@ -45,11 +45,11 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
     print("response:")
     print(json.dumps(result.response, indent=2))
     if result.status == 200:
-        _print_downstream(event, result.response)
+        print_downstream(event, result.response)
     return result.status
 
 
-def _print_downstream(event: Any, response: dict[str, Any]) -> None:
+def print_downstream(event: Any, response: dict[str, Any]) -> None:
     """The claims as the integration Lambda reads them back, for this event's API kind."""
     context = response.get("context", {})
     if isinstance(event, dict) and event.get("version") == "2.0":

@@ -54,25 +54,38 @@ def read(path: Path) -> dict[str, Any]:
     return document
 
 
-def environment(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
-    """The environment variables ``AuthorizerFunction`` would get with these parameters."""
+def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """The template's parameter values: its defaults, overridden by ``overrides``."""
     declared = template.get("Parameters", {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
         raise TemplateError(
             f"the template has no parameter {unknown[0]!r} (it has: {', '.join(declared)})"
         )
-    parameters: dict[str, str] = {}
+    values: dict[str, str] = {}
     for name, spec in declared.items():
         if name in overrides:
-            parameters[name] = overrides[name]
+            values[name] = overrides[name]
         elif "Default" in spec:
-            parameters[name] = str(spec["Default"])
-    evaluator = _Evaluator(parameters, template.get("Conditions", {}))
+            values[name] = str(spec["Default"])
+    return values
+
+
+def evaluate(template: Mapping[str, Any], values: Mapping[str, str], node: Any, where: str) -> Any:
+    """``node`` with its ``Ref`` and ``Fn::If`` resolved (``None`` for ``AWS::NoValue``)."""
+    result = _Evaluator(values, template.get("Conditions", {})).value(node, where)
+    return None if result is _NO_VALUE else result
+
+
+def environment(
+    template: Mapping[str, Any], overrides: Mapping[str, str], function_name: str = FUNCTION
+) -> dict[str, str]:
+    """The environment variables ``function_name`` would get with these parameters."""
+    evaluator = _Evaluator(parameters(template, overrides), template.get("Conditions", {}))
     variables: dict[str, Any] = {}
     globals_ = template.get("Globals", {}).get("Function", {})
     variables.update(globals_.get("Environment", {}).get("Variables", {}))
-    function = template["Resources"][FUNCTION].get("Properties", {})
+    function = template["Resources"][function_name].get("Properties", {})
     variables.update(function.get("Environment", {}).get("Variables", {}))
     result = {}
     for name, value in variables.items():

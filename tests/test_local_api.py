@@ -1,0 +1,265 @@
+"""End to end over HTTP: the template's APIs through `serve`, each function in the Lambda runtime.
+
+The built artifacts run in AWS's Runtime Interface Emulator with `awslambdaric`
+(the runtime client of AWS's Python images), one process per function, started
+once for this module; requests go over sockets to the local API, whose gateway
+step answers as API Gateway documents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.localapi import Served, serving
+from authorizer_tools.runtime import RuntimeFailure, _run, find_python, free_port
+from authorizer_tools.templateconfig import read
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCE = "https://api.example.test"
+TEMPLATE = read(ROOT / "template.yaml")
+HTTP = urllib3.PoolManager(retries=False, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[DevIssuer]:
+    with DevIssuer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def served(issuer: DevIssuer) -> Iterator[tuple[Served, list[str]]]:
+    log: list[str] = []
+    with serving(
+        TEMPLATE,
+        {
+            "Issuer": issuer.issuer,
+            "Audience": AUDIENCE,
+            "RulesFile": "rules/example.toml",
+            "RolesClaims": "roles",
+        },
+        # Lambda's advanced logging controls, and a short cooldown for the rotation test.
+        {"AWS_LAMBDA_LOG_FORMAT": "JSON", "JWKS_REFRESH_COOLDOWN_SECONDS": "1"},
+        port=free_port(),
+        log=log.append,
+        function_logs=True,
+    ) as running:
+        yield running, log
+
+
+def call(
+    served: tuple[Served, list[str]], api: str, path: str, token: str | None, method: str = "GET"
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    response = HTTP.request(method, served[0].url(api) + path, headers=headers)
+    try:
+        return response.status, json.loads(response.data)
+    except ValueError:
+        return response.status, response.data
+
+
+def mint(issuer: DevIssuer, **claims: Any) -> str:
+    return issuer.mint({"aud": AUDIENCE, "sub": "alice", "scope": "orders:read", **claims})
+
+
+APIS = ["RestApi", "HttpApi"]
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_valid_token_reaches_the_function_with_its_claims(
+    served: tuple[Served, list[str]], issuer: DevIssuer, api: str
+) -> None:
+    status, body = call(served, api, "/whoami", mint(issuer, n=7, groups=["a"]))
+    assert status == 200
+    assert body["sub"] == "alice"
+    # The claims as WhoAmIFunction read them back, types restored.
+    assert body["claims"]["n"] == 7 and body["claims"]["groups"] == ["a"]
+    assert body["claims"]["iss"] == issuer.issuer
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_refused_tokens_get_the_status_api_gateway_gives(
+    served: tuple[Served, list[str]], issuer: DevIssuer, api: str
+) -> None:
+    forger = DevIssuer(algorithms=())
+    forged = forger.mint(
+        {"iss": issuer.issuer, "aud": AUDIENCE},
+        kid=forger.add_key("RS256", next(iter(issuer.keys))),
+    )
+    gateway = served[0].gateway(api)
+    before = gateway.authorizer_invocations
+    assert call(served, api, "/whoami", None) == (401, {"message": "Unauthorized"})
+    assert gateway.authorizer_invocations == before  # API Gateway answered that one itself
+    for token in (
+        "not-a-jwt",
+        mint(issuer, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200),
+        forged,
+        mint(issuer, aud="https://someone-else.example"),
+    ):
+        assert call(served, api, "/whoami", token) == (401, {"message": "Unauthorized"}), token
+    assert gateway.authorizer_invocations == before + 4
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_a_missing_scope_is_a_403(
+    served: tuple[Served, list[str]], issuer: DevIssuer, api: str
+) -> None:
+    status, _ = call(served, api, "/orders", mint(issuer, scope="profile"))
+    assert status == 403
+
+
+def test_one_cached_policy_answers_every_route_of_the_rest_api(
+    served: tuple[Served, list[str]], issuer: DevIssuer
+) -> None:
+    gateway = served[0].gateway("RestApi")
+    token = mint(issuer, roles=["admin"], sub="admin-without-auth-time")
+    assert call(served, "RestApi", "/whoami", token)[0] == 200
+    invoked = gateway.authorizer_invocations
+    assert call(served, "RestApi", "/orders/7", token)[0] == 200
+    # An admin, but with no auth_time: rules/example.toml's step-up rule denies cancelling,
+    # and the cached policy says so without asking the authorizer again.
+    status, body = call(served, "RestApi", "/orders/7", token, method="DELETE")
+    assert (status, body) == (403, {"message": "User is not authorized to access this resource"})
+    assert gateway.authorizer_invocations == invoked
+    assert served[1][-1].startswith("RestApi DELETE /orders/7 -> 403  authorizer: cached")
+
+
+def test_a_key_rotation_while_serving(served: tuple[Served, list[str]], issuer: DevIssuer) -> None:
+    old = mint(issuer, sub="before-rotation")
+    assert call(served, "HttpApi", "/whoami", old)[0] == 200
+    time.sleep(1.1)  # the refetch cooldown the fixture configured
+    new_kid = issuer.rotate()
+    new = issuer.mint({"aud": AUDIENCE, "sub": "after-rotation"}, kid=new_kid)
+    status, body = call(served, "HttpApi", "/whoami", new)
+    assert (status, body["sub"]) == (200, "after-rotation")
+    assert call(served, "HttpApi", "/whoami", mint(issuer, sub="x", jti="fresh"))[0] == 200
+
+
+def test_every_function_line_is_json_with_one_decision_per_invocation_and_no_token(
+    served: tuple[Served, list[str]], issuer: DevIssuer
+) -> None:
+    log = served[1]
+    start = len(log)
+    tokens = [mint(issuer, sub=f"log-{n}") for n in range(3)]
+    for token in tokens:
+        call(served, "HttpApi", "/orders", token)
+    call(served, "HttpApi", "/orders", "junk.junk.junk")
+    lines = log[start:]
+    function_lines = [line.split(": ", 1)[1] for line in lines if line.startswith("  ")]
+    records = [json.loads(line) for line in function_lines]  # every line parses as JSON
+    decisions = [r for r in records if r.get("message") == "authorization decision"]
+    assert len(decisions) == 4
+    assert sum(1 for line in lines if line.startswith("HttpApi GET /orders -> ")) == 4
+    for token in [*tokens, "junk.junk.junk"]:
+        assert all(token not in line for line in lines)
+
+
+def test_a_function_that_crashes_at_init_is_a_500_and_its_error_is_shown(
+    issuer: DevIssuer,
+) -> None:
+    log: list[str] = []
+    with serving(
+        TEMPLATE,
+        {"Issuer": issuer.issuer, "Audience": AUDIENCE},
+        {"JWT_LEEWAY_SECONDS": "soon"},
+        port=free_port(),
+        log=log.append,
+    ) as running:
+        response = HTTP.request(
+            "GET", running.url("RestApi") + "/whoami", headers={"Authorization": "Bearer x"}
+        )
+    assert response.status == 500
+    assert "JWT_LEEWAY_SECONDS must be a whole number" in log[-1]
+
+
+# --- the command, as a user runs it -------------------------------------------------------
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "authorizer_tools", *args]
+
+
+def test_serve_stops_every_process_it_started_on_ctrl_c(issuer: DevIssuer) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        _command("serve", "--port", str(port), "--parameter", f"Issuer={issuer.issuer}",
+                 "--parameter", f"Audience={AUDIENCE}"),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    banner = [process.stdout.readline() for _ in range(9)]
+    runtimes = next(line for line in banner if line.startswith("runtimes: "))
+    pids = [int(word.rstrip(",")) for word in runtimes.split()[1:-3] if word.rstrip(",").isdigit()]
+    assert len(pids) == 2, banner
+    token = mint(issuer)
+    answer = HTTP.request(
+        "GET", f"http://127.0.0.1:{port}/whoami", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status == 200
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(issuer: DevIssuer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            _command("serve", "--port", str(port), "--parameter", f"Issuer={issuer.issuer}"),
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"authorizer_tools serve: error: port {port} is in use: choose another with --port"
+    )
+
+
+def test_no_python_313_is_one_line_saying_how_to_point_at_one() -> None:
+    with pytest.raises(RuntimeFailure, match=r"no Python 3\.13 found.*--python"):
+        find_python(sys.executable if sys.version_info[:2] != (3, 13) else "/bin/false")
+
+
+def test_a_build_that_fails_is_one_line() -> None:
+    with pytest.raises(RuntimeFailure, match="^building the thing failed: .*no-such-target"):
+        _run(["make", "--no-print-directory", "no-such-target"], "the thing")
+
+
+def test_invoke_in_the_runtime_prints_the_answer_and_the_runtime_figures(
+    issuer: DevIssuer, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    done = subprocess.run(
+        _command("event", "http_v2", "--token", mint(issuer), "-o", str(event)),
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    done = subprocess.run(
+        _command("invoke", str(event), "--runtime", "--logs", "--parameter",
+                 f"Issuer={issuer.issuer}", "--parameter", f"Audience={AUDIENCE}"),
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ALLOW (200)  reason: allowed"
+    assert any(line.startswith("downstream (requestContext.authorizer.lambda") for line in lines)
+    assert any(line.startswith("runtime: init ") and " ms, invoke " in line for line in lines)
+    assert any('"authorization decision"' in line for line in lines)  # the function's log
