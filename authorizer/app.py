@@ -43,9 +43,7 @@ if AUTHORIZER.settings.jwks_prefetch:
 def _register_snapstart_hook() -> bool:
     """With Lambda SnapStart, refresh keys and caches after each restore; else do nothing."""
     try:
-        from snapshot_restore_py import (  # type: ignore[import-not-found]  # noqa: PLC0415
-            register_after_restore,
-        )
+        from snapshot_restore_py import register_after_restore  # noqa: PLC0415
     except ImportError:  # not running under SnapStart (or not on Lambda at all)
         return False
     register_after_restore(AUTHORIZER.after_restore)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
+from authorizer_tools.runtime import build_artifact, find_python, runtime_python
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.test_tokencache import counted
 
@@ -40,40 +40,32 @@ def test_after_restore_still_serves_the_old_keys_if_the_issuer_is_down(clock: Fa
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
-# The Lambda runtime provides snapshot_restore_py under SnapStart only; this
-# stand-in records what the handler module registers, nothing more.
-RUNTIME_HOOKS = """
-hooks = []
-def register_after_restore(function, *args, **kwargs):
-    hooks.append(function)
-    return function
-"""
-
+# What the Lambda runtime does under SnapStart, with its own modules: snapshot_restore_py
+# holds the hooks, and the runtime client (awslambdaric) runs them after a restore.
 SCRIPT = """
 import json, sys
-import snapshot_restore_py
+from awslambdaric.lambda_runtime_hooks_runner import run_after_restore
+from snapshot_restore_py import get_after_restore
 from authorizer import app
 event = json.loads(sys.argv[1])
 app.AUTHORIZER.handle(event)
-for hook in snapshot_restore_py.hooks:
-    hook()
+registered = [func.__name__ for func, _, _ in get_after_restore()]
+run_after_restore()
 app.AUTHORIZER.handle(event)
-print("RESULT", app.SNAPSTART, len(snapshot_restore_py.hooks))
+print("RESULT", app.SNAPSTART, registered)
 """
 
 
-def test_the_handler_module_registers_its_restore_hook_under_snapstart(tmp_path: Path) -> None:
-    (tmp_path / "snapshot_restore_py.py").write_text(RUNTIME_HOOKS)
+def test_the_runtime_runs_the_handler_modules_restore_hook_under_snapstart() -> None:
+    python = runtime_python(find_python())  # Python 3.13 with awslambdaric and snapshot_restore_py
+    artifact = build_artifact("AuthorizerFunction")
     with DevIssuer() as issuer:
         event = make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "JWKS_"))}
-        env.update(
-            JWT_ISSUER=issuer.issuer,
-            JWT_AUDIENCE=AUDIENCE,
-            PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT}",
-        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "JWKS_", "PYTHON"))}
+        env.update(JWT_ISSUER=issuer.issuer, JWT_AUDIENCE=AUDIENCE, PYTHONPATH=str(artifact))
         result = subprocess.run(
-            [sys.executable, "-c", SCRIPT, json.dumps(event)],
+            [str(python), "-c", SCRIPT, json.dumps(event)],
+            cwd=artifact,
             env=env,
             capture_output=True,
             text=True,
@@ -82,5 +74,5 @@ def test_the_handler_module_registers_its_restore_hook_under_snapstart(tmp_path:
         )
         fetches = issuer.fetches()
     assert result.returncode == 0, result.stderr
-    assert "RESULT True 1" in result.stdout
+    assert "RESULT True ['after_restore']" in result.stdout
     assert fetches == 2  # the prefetch at init, and again after the restore
