@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz bench unit-py313 demo events lock sam sam-build clean artifacts-dir runtime
+.PHONY: setup test lint unit fuzz bench unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -80,8 +80,13 @@ runtime: .venv-runtime/.installed
 	touch $@
 
 ## make demo: a loopback issuer, fresh tokens, every sample event through the real handler
-demo: $(STAMP)
+demo: $(STAMP) $(SAMVENV)/.installed
 	$(BIN)/python -m authorizer_tools.demo
+
+## make serve: the template's APIs on 127.0.0.1:3000 (REST) and :3001 (HTTP) for the dev issuer
+SERVE_PARAMS ?= --parameter Issuer=http://127.0.0.1:8765 --parameter Audience=https://api.example.test
+serve: $(STAMP) $(SAMVENV)/.installed
+	$(BIN)/python -m authorizer_tools serve $(SERVE_PARAMS)
 
 ## make events: rewrite events/ from the generator; with TOKEN=..., write events/local/ instead
 events: $(STAMP)

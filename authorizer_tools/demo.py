@@ -18,6 +18,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import urllib3
+
 from .devissuer import DevIssuer
 from .gateway import answer
 from .localcontext import local_context
@@ -66,7 +68,7 @@ NO_TOKEN_NOTE = (
 
 
 def step(number: int, text: str) -> None:
-    print(f"[{number}/4] {text}", flush=True)
+    print(f"[{number}/5] {text}", flush=True)
 
 
 def main() -> int:
@@ -129,7 +131,48 @@ def main() -> int:
             "(the prefetch, and once after the rotation)"
         )
         print(NO_TOKEN_NOTE)
+        print()
+        over_http(issuer)
     return 0
+
+
+def over_http(issuer: DevIssuer) -> None:
+    """A few requests over HTTP through `serve`: what a client of the APIs receives."""
+    from .localapi import serving  # noqa: PLC0415 - needs the runtime: only for this step
+    from .runtime import RuntimeFailure, free_port  # noqa: PLC0415
+    from .templateconfig import read  # noqa: PLC0415
+
+    step(5, "over HTTP: the template's APIs (serve), each function in the Lambda runtime")
+    base = {"aud": AUDIENCE, "scope": "read:orders", "sub": "alice"}
+    tokens = {
+        "valid": issuer.mint(base),
+        "expired": issuer.mint(base, now=time.time() - 3600),
+        "missing scope": issuer.mint({**base, "scope": "profile"}),
+    }
+    parameters = {
+        "Issuer": issuer.issuer,
+        "Audience": AUDIENCE,
+        "Algorithms": "RS256,ES256",
+        "RequiredScopes": "read:orders",
+    }
+    http = urllib3.PoolManager(retries=False, timeout=30)
+    try:
+        with serving(
+            read(EVENTS.parent / "template.yaml"), parameters, {}, port=free_port(), log=_quiet
+        ) as served:
+            for api in ("RestApi", "HttpApi"):
+                for name, token in tokens.items():
+                    url = f"{served.url(api)}/whoami"
+                    answer = http.request("GET", url, headers={"Authorization": f"Bearer {token}"})
+                    body = answer.data.decode("utf-8", "replace")
+                    shown = body if len(body) <= 60 else body[:57] + "..."
+                    print(f"      {api:<8} GET /whoami  {name:<14} {answer.status}  {shown}")
+    except RuntimeFailure as exc:
+        print(f"      not run: {exc}")
+
+
+def _quiet(line: str) -> None:
+    return
 
 
 def print_table(rows: list[tuple[str, str, str, str]], colour: bool) -> None:

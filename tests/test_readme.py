@@ -199,3 +199,13 @@ def test_every_command_of_the_authgear_walkthrough_sets_the_authgear_preset() ->
     for command in issuer_commands:
         assert "Provider=authgear" in command, command
     assert "Provider=authgear" in steps.split("4. Deploy")[1].split("\n5.")[0]
+
+
+def test_the_serve_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    script = readme.example("serve")
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+        rest = first.getsockname()[1]
+    script = script.replace("3000", str(rest)).replace("3001", str(rest + 1))
+    assert_shows(readme.output("serve"), run_example(script, tmp_path))

@@ -100,7 +100,7 @@ def test_make_demo_runs_every_sample_through_the_real_handler() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert process.returncode == 0, process.stderr
@@ -134,5 +134,5 @@ def test_make_demo_runs_every_sample_through_the_real_handler() -> None:
     assert by_case[("rest_token", "withdrawn key")] == "401 Unauthorized unknown_kid"
     assert "key set fetched 2 time(s)" in process.stdout
     assert_shows(readme.output("demo"), process.stdout)
-    assert "[4/4] key rotation" in process.stdout  # progress is shown step by step
+    assert "[4/5] key rotation" in process.stdout  # progress is shown step by step
     assert "\x1b[" not in process.stdout  # plain when piped
