@@ -49,6 +49,7 @@ from authorizer.config import load_settings
 from authorizer.handler import Authorizer
 from authorizer_tools.check_artifact import build
 from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.environ import temporary_environment
 from authorizer_tools.eventgen import make_event
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,18 +128,8 @@ def against_floor(
     return Row(name, min(own) * 1e6, floor, note, floor_micros=min(base) * 1e6)
 
 
-@contextlib.contextmanager
-def quiet_environment() -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in ("POWERTOOLS_METRICS_DISABLED",)}
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def quiet_environment() -> contextlib.AbstractContextManager[None]:
+    return temporary_environment(POWERTOOLS_METRICS_DISABLED="true")
 
 
 def make_authorizer(

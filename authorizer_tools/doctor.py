@@ -8,14 +8,12 @@ so what doctor accepts is what the authorizer accepts.
 from __future__ import annotations
 
 import base64
-import contextlib
 import email.utils
 import io
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -30,6 +28,7 @@ from authorizer.handler import Authorizer
 from authorizer.keys import KeySet, parse_key_set
 from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
 
+from .environ import temporary_environment
 from .eventgen import make_event
 
 
@@ -185,7 +184,7 @@ def _explain(token: str, settings: Settings, report: Report) -> None:
         service="doctor", level="ERROR", logger_handler=logging.StreamHandler(io.StringIO())
     )
     # Metrics would print their EMF documents to stdout, in the middle of the report.
-    with _environment(POWERTOOLS_METRICS_DISABLED="true"):
+    with temporary_environment(POWERTOOLS_METRICS_DISABLED="true"):
         authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
     decision = authorizer.decide(make_event("rest_token", f"Bearer {token}"))
     header, claims = _peek(token)
@@ -277,17 +276,3 @@ def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(pieces) != 3:
         return {}, {}
     return part(pieces[0]), part(pieces[1])
-
-
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
