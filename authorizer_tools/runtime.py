@@ -21,9 +21,9 @@ import re
 import signal
 import socket
 import subprocess
+import shutil
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,8 +133,7 @@ def build_artifact(function: str) -> Path:
         f"--platform {tag.format(m='x86_64' if machine == 'x86_64' else 'aarch64')}"
         for tag in _PLATFORM_TAGS
     )
-    if target.exists():
-        _run(["rm", "-rf", str(target)], "the old artifact")
+    shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     _run(
         ["make", "--no-print-directory", f"build-{function}", f"ARTIFACTS_DIR={target}",
@@ -361,7 +360,3 @@ def running(
         function, build_artifact(function), environment, python=interpreter
     ) as runtime:
         yield runtime
-
-
-def request_id() -> str:
-    return str(uuid.uuid4())
