@@ -18,10 +18,10 @@ import os
 import platform
 import queue
 import re
+import shutil
 import signal
 import socket
 import subprocess
-import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
