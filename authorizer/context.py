@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from .claims import DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY
@@ -104,7 +103,7 @@ def _fit(
     # a context is this authorizer's, whichever claims the deployment passes on.
     if not dropped and 6 * budget + 16 <= max_bytes:
         # The common case: clearly within budget, no sizing pass needed.
-        encoded[JSON_CLAIMS_KEY] = _json_names(json_names)
+        encoded[JSON_CLAIMS_KEY] = _json(json_names)
         return encoded
 
     def assemble() -> dict[str, ContextValue]:
@@ -130,39 +129,13 @@ def _fit(
     return context
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _unencodable(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-# JSONEncoder.encode builds a new C encoder on every call; this one is built once
-# with the same settings (compact separators, UTF-8 text, no NaN). Claims come from
-# parsed JSON, so they hold no cycles and the circular-reference check is not needed.
-_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C module
-_C_ENCODE = (
-    _MAKE_ENCODER(
-        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    if _MAKE_ENCODER is not None
-    else None
-)
+# Compact, UTF-8 text, and no NaN or Infinity (claims come from strict JSON, which
+# holds none; should one ever get here, encoding it fails instead of emitting non-JSON).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _json(value: Any) -> str:
-    # Integers are the most common non-string claims (exp, iat, auth_time):
-    # their JSON text is their decimal text, no encoder needed.
-    if type(value) is int:
-        return str(value)
-    if _C_ENCODE is None:
-        return _ENCODER.encode(value)
-    return "".join(_C_ENCODE(value, 0))
-
-
-def _json_names(names: list[str]) -> str:
-    """``_json(names)`` for a list of strings, without a call into the encoder per list."""
-    return "[" + ",".join(map(encode_basestring, names)) + "]"
+    return _ENCODER.encode(value)
 
 
 def _size(context: Mapping[str, ContextValue]) -> int:

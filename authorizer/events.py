@@ -21,9 +21,9 @@ here directly.
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
 
@@ -35,32 +35,15 @@ class EventKind(enum.Enum):
     HTTP_V2 = "http_v2"
     WEBSOCKET = "websocket"
 
-    # Members are singletons compared by identity, so identity hashing agrees
-    # with equality; Enum's own __hash__ is a Python call on every dict lookup.
-    __hash__ = object.__hash__
 
-
-# The members as module constants, for the per-request paths: on Python 3.11
-# each ``EventKind.X`` goes through EnumType.__getattr__ (gone in 3.12).
-REST_TOKEN, REST_REQUEST, HTTP_V1, HTTP_V2, WEBSOCKET = EventKind
-
-
-class AuthRequest(NamedTuple):
-    """What the authorizer needs from an event: its kind, the ARN and the raw token.
-
-    A named tuple rather than a frozen dataclass: one is made per request, and a
-    tuple is the cheapest immutable record to construct.
-    """
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthRequest:
+    """What the authorizer needs from an event: its kind, the ARN and the raw token."""
 
     kind: EventKind
     resource_arn: str
     token: str | None
     token_problem: str | None = None  # why ``token`` is None, for the log
-
-
-#: ``AuthRequest(kind, arn, token, None)`` without the named tuple's Python-level
-#: ``__new__`` (a third of the cost of refusing a junk token): same type, same fields.
-_new_request = functools.partial(tuple.__new__, AuthRequest)
 
 
 def classify(event: object) -> EventKind:
@@ -69,19 +52,19 @@ def classify(event: object) -> EventKind:
         raise MalformedEvent("event is not a JSON object")
     version = event.get("version")
     if version == "2.0":
-        return HTTP_V2
+        return EventKind.HTTP_V2
     if version == "1.0":
-        return HTTP_V1
+        return EventKind.HTTP_V1
     kind = event.get("type")
     if kind == "TOKEN":
-        return REST_TOKEN
+        return EventKind.REST_TOKEN
     if kind == "REQUEST":
         context = event.get("requestContext")
         if isinstance(context, dict) and (
             context.get("eventType") == "CONNECT" or context.get("routeKey") == "$connect"
         ):
-            return WEBSOCKET
-        return REST_REQUEST
+            return EventKind.WEBSOCKET
+        return EventKind.REST_REQUEST
     raise MalformedEvent("event is not an API Gateway authorizer event")
 
 
@@ -95,28 +78,18 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     the request is still returned (``token`` is ``None``) so the caller can
     log which event kind it came from.
     """
-    if type(event) is dict and event.get("type") == "TOKEN" and "version" not in event:
-        # The common case (what classify() calls REST_TOKEN), read inline without
-        # scanning the whole value for whitespace (see bearer_token); anything
-        # unusual takes the general path below, which answers for every case.
-        arn = event.get("methodArn")
-        value = event.get("authorizationToken")
-        if type(arn) is str and arn and type(value) is str and value[:7] == "Bearer ":
-            token = value[7:]
-            if token and not token[0].isspace() and not token[-1].isspace():
-                return _new_request((REST_TOKEN, arn, token, None))
     kind = classify(event)
     if not isinstance(event, dict):  # classify() refused these already; this narrows the type
         raise MalformedEvent("event is not a JSON object")
-    arn_field = "routeArn" if kind is HTTP_V2 else "methodArn"
+    arn_field = "routeArn" if kind is EventKind.HTTP_V2 else "methodArn"
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
     try:
         token = _token(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:
-        return AuthRequest(kind, arn, None, exc.reason)
-    return AuthRequest(kind, arn, token)
+        return AuthRequest(kind=kind, resource_arn=arn, token=None, token_problem=exc.reason)
+    return AuthRequest(kind=kind, resource_arn=arn, token=token)
 
 
 def _token(kind: EventKind, event: dict[str, Any], header: str, query: str | None) -> str:
@@ -154,11 +127,7 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
 def bearer_token(value: object) -> str:
     """The credential of an ``Authorization: Bearer <token>`` value (RFC 6750 section 2.1).
 
-    :func:`to_request` reads ``Bearer <token>`` (this exact spelling, nothing
-    around the token) without this function, and so without checking the
-    token for inner whitespace: a compact JWS cannot hold any, and the
-    verifier refuses one that does as malformed, which is what this function
-    answers for such a value too.
+    The scheme is case-insensitive; exactly one credential must follow it.
     """
     parts = value.split() if isinstance(value, str) else None
     if not parts:

@@ -31,7 +31,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
@@ -39,12 +39,12 @@ from aws_lambda_powertools import Logger, Metrics
 from .config import IssuerSettings, Settings
 from .context import MAX_CONTEXT_BYTES, build_context
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
-from .events import HTTP_V2, REST_REQUEST, REST_TOKEN, EventKind, to_request
+from .events import EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, iam_response, parse_arn, simple_response
-from .rules import Rule, TokenClaims, principal_of
+from .rules import TokenClaims, principal_of
 from .tokencache import VerifiedTokenCache
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
@@ -54,7 +54,6 @@ if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules ex
 Outcome = Literal["allow", "deny", "unauthorized", "error"]
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
-NO_DETAILS: Mapping[str, str] = MappingProxyType({})
 #: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
 MAX_RESPONSE_BYTES = 8 * 1024
 #: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
@@ -65,11 +64,9 @@ class AuthorizerUnavailable(RuntimeError):
     """Raised to make API Gateway answer 500: we cannot decide, the client should retry."""
 
 
-class Decision(NamedTuple):
-    """The outcome of one request, before it is shaped into a response.
-
-    A named tuple: one is made per request, the cheapest immutable record to build.
-    """
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """The outcome of one request, before it is shaped into a response."""
 
     outcome: Outcome
     reason: str
@@ -77,15 +74,10 @@ class Decision(NamedTuple):
     arn: ApiArn | None = None
     token: VerifiedToken | None = None
     message: str = ""
-    details: Mapping[str, str] = NO_DETAILS
+    details: Mapping[str, str] = field(default_factory=dict)
     issuer: str | None = None
     #: The route rules' verdicts for this token (None: no route rules, or denied outright).
     verdicts: Verdicts | None = None
-
-
-#: ``Decision(*fields)`` with all nine fields, without the named tuple's Python-level
-#: ``__new__``: the same type, made in a third of the time, on the per-request paths.
-_new_decision = functools.partial(tuple.__new__, Decision)
 
 
 class TrustedIssuer(NamedTuple):
@@ -115,8 +107,6 @@ class Authorizer:
         fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
         self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
         self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
-        # With one issuer the token's iss need not be read before its signature is checked.
-        self._only = self.issuers[0] if len(self.issuers) == 1 else None
         self.route_rules: RuleSet | None = settings.route_rules
         self._context_bytes = context_budget(self.route_rules)
         self._selection = settings.context if settings.context.active else None
@@ -139,7 +129,7 @@ class Authorizer:
         verifier = TokenVerifier(
             keys=keys,
             algorithms=issuer.algorithms,
-            rules=token_rules(settings, issuer),
+            claims=token_claims(settings, issuer),
             max_token_bytes=settings.max_token_bytes,
             clock=self._clock,
             leeway=settings.leeway_seconds,
@@ -194,7 +184,9 @@ class Authorizer:
             decision = self.decide(event)
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
             self._telemetry.unexpected()
-            decision = Decision("error", "internal_error", message=type(exc).__name__)
+            decision = Decision(
+                outcome="error", reason="internal_error", message=type(exc).__name__
+            )
         if not self._telemetry.quiet(decision.outcome):
             self._record(decision)
         if decision.outcome == "unauthorized":
@@ -210,81 +202,78 @@ class Authorizer:
                 event, header=settings.token_header, query_parameter=settings.token_query_parameter
             )
         except TokenError as exc:
-            return Decision("unauthorized", exc.reason, message=str(exc))
-        kind, token = request.kind, request.token
-        if token is None:
-            return Decision("unauthorized", request.token_problem or "missing_token", kind)
-        dots = token.count(".")
-        if dots != 2:
-            # Not even the shape of a JWS: answered with a decision made once,
-            # without an exception or a hash, since junk is the cheapest flood to send.
-            return _NOT_A_JWS.get((kind, dots)) or _not_a_jws(kind, dots)
-        return self._verify(kind, token, request.resource_arn)
+            return Decision(outcome="unauthorized", reason=exc.reason, message=str(exc))
+        if request.token is None:
+            return Decision(
+                outcome="unauthorized",
+                reason=request.token_problem or "missing_token",
+                kind=request.kind,
+            )
+        return self._verify(request.kind, request.token, request.resource_arn)
 
     def _verify(self, kind: EventKind, token: str, resource_arn: str) -> Decision:
         """Verify the token with its issuer's keys, then decide for it."""
-        trusted = self._only
-        issuer = trusted.settings.issuer if trusted is not None else None
+        issuer: str | None = None
         try:
-            if trusted is None:
-                trusted, digest = self._issuer_for(token)
-                issuer = trusted.settings.issuer
-                verified = trusted.verifier.verify(token, digest)
-            else:
-                verified = trusted.verifier.verify(token)
-            # The ARN is only needed to answer with a policy; parsed after the
-            # token so that a flood of junk tokens costs as little as possible.
+            trusted, digest = self._issuer_for(token)
+            issuer = trusted.settings.issuer
+            verified = trusted.verifier.verify(token, digest)
             arn = parse_arn(resource_arn)
-            # Only access rules read scopes and roles: without any, skip the work.
-            if not trusted.settings.rules and self.route_rules is None:
-                return _new_decision(
-                    ("allow", "allowed", kind, arn, verified, "", NO_DETAILS, issuer, None)
-                )
-            subject = self._subject(verified, trusted.settings)
         except TokenError as exc:
             return Decision(
-                "unauthorized", exc.reason, kind, None, None, str(exc), exc.details, issuer
+                outcome="unauthorized",
+                reason=exc.reason,
+                kind=kind,
+                message=str(exc),
+                details=exc.details,
+                issuer=issuer,
             )
         except KeysUnavailable as exc:
-            return Decision("error", exc.reason, kind, None, None, str(exc), NO_DETAILS, issuer)
-        return self._authorize(kind, arn, verified, subject, trusted.settings)
+            return Decision(
+                outcome="error", reason=exc.reason, kind=kind, message=str(exc), issuer=issuer
+            )
+        return self._authorize(kind, arn, verified, trusted.settings)
 
     def _authorize(
-        self,
-        kind: EventKind,
-        arn: ApiArn,
-        verified: VerifiedToken,
-        subject: Subject,
-        settings: IssuerSettings,
+        self, kind: EventKind, arn: ApiArn, verified: VerifiedToken, settings: IssuerSettings
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
+        decided = functools.partial(Decision, kind=kind, token=verified, issuer=settings.issuer)
+        if not settings.rules and self.route_rules is None:
+            return decided(outcome="allow", reason="allowed", arn=arn)
         from .access import check_access  # noqa: PLC0415 - loaded already, with the rules
 
         now = self._clock()
-        issuer = settings.issuer
         try:
+            subject = self._subject(verified, settings)
             check_access(subject, settings.rules, now)
+        except TokenError as exc:  # a scope or role claim of the wrong type
+            return decided(outcome="unauthorized", reason=exc.reason, message=str(exc))
         except AccessDenied as exc:
             # Issuer-wide rules hold on every route: the whole stage is denied.
-            return Decision("deny", exc.reason, kind, arn, verified, str(exc), issuer=issuer)
+            return decided(outcome="deny", reason=exc.reason, arn=arn, message=str(exc))
         verdicts = self._verdicts(subject, now)
-        if verdicts is not None:
-            failure = verdicts.for_route(arn.route)
-            if failure is not None:
-                return Decision(
-                    "deny", failure.reason, kind, arn, verified, str(failure), {}, issuer, verdicts
-                )
-        return Decision("allow", "allowed", kind, arn, verified, "", {}, issuer, verdicts)
+        failure = verdicts.for_route(arn.route) if verdicts is not None else None
+        if failure is not None:
+            return decided(
+                outcome="deny", reason=failure.reason, arn=arn, message=str(failure),
+                verdicts=verdicts,
+            )  # fmt: skip
+        return decided(outcome="allow", reason="allowed", arn=arn, verdicts=verdicts)
 
-    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes]:
-        """The one of several issuers whose keys and rules apply, and the token's cache key.
+    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
+        """The issuer whose keys and rules apply, and the token's cache key if computed.
 
-        A token one of them verified before goes back to
+        With one issuer there is nothing to choose: its ``iss`` is checked after
+        the signature, like every other claim. Of several, a token one of them
+        verified before goes back to
         it (its ``iss`` was verified then); any other is sent by its unverified
         ``iss``. Choosing by an unverified claim is safe because the choice only
         decides which key set the signature must verify against: a token naming
         issuer B is checked with B's keys alone and then must carry B's ``iss``.
         """
+        if len(self.issuers) == 1:
+            return self.issuers[0], None
         digest = VerifiedTokenCache.digest(token)
         for trusted in self.issuers:
             if trusted.verifier.knows(digest):
@@ -312,7 +301,7 @@ class Authorizer:
         Every response is built for its request alone and shares nothing with
         another: a caller may change what it gets without changing the next answer.
         """
-        simple = decision.kind is HTTP_V2 and self.settings.http_api_response == "simple"
+        simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
         token, arn = decision.token, decision.arn
         if decision.outcome == "error" or token is None or arn is None:
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
@@ -344,7 +333,7 @@ class Authorizer:
         return build_context(token.claims, self._context_bytes, self._selection)
 
     def _principal(self, token: VerifiedToken) -> str:
-        # PrincipalPresent guarantees one of the claims holds a non-empty string.
+        # TokenClaims.check made sure one of the principal claims is a non-empty string.
         return principal_of(token.claims, self.settings.principal_claims) or ""
 
     def _usage_key(self, decision: Decision) -> str | None:
@@ -352,7 +341,7 @@ class Authorizer:
         name = self.settings.usage_identifier_claim
         if name is None or decision.token is None:
             return None
-        if decision.kind is not REST_TOKEN and decision.kind is not REST_REQUEST:
+        if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
             return None
         value = decision.token.claims.get(name)
         return value if isinstance(value, str) and value else None
@@ -376,29 +365,18 @@ class Authorizer:
         )
 
 
-def _not_a_jws(kind: EventKind, dots: int) -> Decision:
-    what = "a JWE, not accepted" if dots == 4 else f"{dots + 1} segments"
-    return Decision("unauthorized", "malformed", kind, message=f"not a compact JWS: {what}")
-
-
-#: The refusals of tokens that are not three segments, made once (a decision is immutable).
-_NOT_A_JWS = {(kind, dots): _not_a_jws(kind, dots) for kind in EventKind for dots in range(8)}
-
-
-def token_rules(settings: Settings, issuer: IssuerSettings) -> tuple[Rule, ...]:
-    """Checks that make a token of ``issuer`` valid at all (failures: 401)."""
-    return (
-        TokenClaims(
-            issuer=issuer.issuer,
-            audiences=frozenset(issuer.audiences),
-            audience_claim=issuer.audience_claim,
-            leeway=settings.leeway_seconds,
-            principal_claims=settings.principal_claims,
-            reject_id_tokens=issuer.reject_id_tokens,
-            id_token_audiences=frozenset(issuer.id_token_audiences),
-            token_use=issuer.token_use,
-            access_token_id_claims=issuer.access_token_id_claims,
-        ),
+def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
+    """The claim rules that make a token of ``issuer`` valid at all (failures: 401)."""
+    return TokenClaims(
+        issuer=issuer.issuer,
+        audiences=frozenset(issuer.audiences),
+        audience_claim=issuer.audience_claim,
+        leeway=settings.leeway_seconds,
+        principal_claims=settings.principal_claims,
+        reject_id_tokens=issuer.reject_id_tokens,
+        id_token_audiences=frozenset(issuer.id_token_audiences),
+        token_use=issuer.token_use,
+        access_token_id_claims=issuer.access_token_id_claims,
     )
 
 

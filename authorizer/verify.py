@@ -31,7 +31,7 @@ from .errors import (
 )
 from .jwks import KeyCache
 from .keys import MAX_KID_LENGTH, VerificationKey
-from .rules import Rule, check_claims
+from .rules import TokenClaims
 from .strictjson import loads_strict
 from .tokencache import Entry, VerifiedTokenCache
 
@@ -68,14 +68,14 @@ class VerifiedToken:
 
 
 class TokenVerifier:
-    """Verify tokens from one issuer against its key cache and a list of claim rules."""
+    """Verify tokens from one issuer against its key cache and its claim rules."""
 
     def __init__(
         self,
         *,
         keys: KeyCache,
         algorithms: Sequence[str],
-        rules: Sequence[Rule],
+        claims: TokenClaims,
         max_token_bytes: int,
         clock: Callable[[], float],
         leeway: int = 0,
@@ -87,7 +87,7 @@ class TokenVerifier:
             name: implementations[name] for name in algorithms
         }
         self._keys = keys
-        self._rules = tuple(rules)
+        self._claims = claims
         self._max_bytes = max_token_bytes
         self._clock = clock
         self._leeway = leeway
@@ -105,20 +105,17 @@ class TokenVerifier:
         the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
         ``digest`` is the token's cache key when the caller has computed it.
         """
-        if len(token) > self._max_bytes or not token.isascii():
-            split_compact(token, self._max_bytes)  # raises, saying what is wrong
-            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
+        segments = split_compact(token, self._max_bytes)
         data = token.encode("ascii")
         if digest is None:
             digest = self._cache.digest(data)
         entry = self._cache.get(digest, self._clock())
         if entry is not None:
-            # The very token that verified before: its shape needs no second look.
             if self._keys.get_cached(entry.token.kid) is entry.key:
                 return entry.token
             self._cache.discard(digest)
-        verified, key = self._verify(data)
-        exp = verified.claims["exp"]  # NotExpired guarantees a finite number
+        verified, key = self._verify(data, segments)
+        exp = verified.claims["exp"]  # TokenClaims.check made sure it is a finite number
         self._cache.put(digest, Entry(verified, key, float(exp) + self._leeway))
         return verified
 
@@ -130,12 +127,10 @@ class TokenVerifier:
         """Drop every cached verification (after a SnapStart restore)."""
         self._cache.clear()
 
-    def _verify(self, data: bytes) -> tuple[VerifiedToken, VerificationKey]:
-        segments = data.split(b".")
-        if len(segments) != 3 or not all(segments):
-            split_compact(data.decode("ascii"), self._max_bytes)  # raises, saying what is wrong
-            raise MalformedToken("not a compact JWS")  # not reached: split_compact refused it
-        header_b64, payload_b64, signature_b64 = segments
+    def _verify(
+        self, data: bytes, segments: tuple[str, str, str]
+    ) -> tuple[VerifiedToken, VerificationKey]:
+        header_b64, payload_b64, signature_b64 = (part.encode("ascii") for part in segments)
         known = self._headers.get(header_b64)
         if known is None:
             header = _json_object(_decode(header_b64, "header"), "header")
@@ -156,7 +151,7 @@ class TokenVerifier:
             if not self._algorithms[alg].verify(signing_input, key.key, signature):
                 raise BadSignature("signature does not verify")
             claims = _json_object(payload, "payload")
-            check_claims(claims, self._rules, self._clock())
+            self._claims.check(claims, self._clock())
         except TokenError as exc:
             exc.details.update(kid=kid, alg=alg)
             raise

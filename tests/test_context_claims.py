@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer import context as context_module
 from authorizer.claims import (
     JSON_CLAIMS_KEY,
     NoClaims,
@@ -232,11 +231,6 @@ def test_the_context_mapping_can_live_in_the_rules_file(
 def test_context_mapping_mistakes_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings({"JWT_ISSUER": "https://i.example", "JWT_AUDIENCE": "a", **env})
-
-
-@given(st.lists(st.text()))
-def test_the_json_claims_list_is_written_like_the_json_encoder_would(names: list[str]) -> None:
-    assert context_module._json_names(names) == context_module._json(names)
 
 
 @pytest.mark.parametrize("kind", ["rest_token", "rest_request", "http_v1", "http_v2", "websocket"])

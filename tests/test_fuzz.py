@@ -109,33 +109,6 @@ def test_any_authorization_header_is_never_allowed(
     assert outcome(authorizer, make_event(kind, authorization)) in ("401", "deny")
 
 
-def decision_of(authorizer: Authorizer, event: dict[str, Any]) -> tuple[str, str]:
-    decision = authorizer.decide(event)
-    return decision.outcome, decision.reason
-
-
-_SPACES = st.text(alphabet=" \t\n\xa0\u2003", max_size=2)
-
-
-@given(data=st.data())
-def test_rest_token_events_are_decided_alike_with_and_without_the_fast_path(
-    world: tuple[DevIssuer, Authorizer], data: st.DataObject
-) -> None:
-    # to_request() reads "Bearer <token>" of REST TOKEN events inline; an event
-    # carrying a null "version" is the same REST TOKEN event to classify() but
-    # takes the general path. Both must reach the same decision, for any value.
-    issuer, authorizer = world
-    valid = rs256_token(issuer, valid_claims(issuer))
-    scheme = data.draw(st.sampled_from(["Bearer ", "bearer ", "Bearer", "Basic ", ""]))
-    middle = data.draw(st.sampled_from([valid, valid[:-1], "a.b.c", "a b.c", ""]))
-    value = scheme + data.draw(_SPACES) + middle + data.draw(_SPACES)
-    if data.draw(st.booleans()):
-        value += data.draw(st.sampled_from([" x", ".", " Bearer a.b.c"]))
-    event = make_event("rest_token", value)
-    general = {**event, "version": None}
-    assert decision_of(authorizer, event) == decision_of(authorizer, general)
-
-
 @given(
     kind=st.sampled_from(KINDS),
     mutations=st.dictionaries(
