@@ -11,7 +11,11 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: setup test lint unit fuzz bench unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+.PHONY: help setup test lint unit fuzz bench unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+
+## make help: every target with its one-line description (the ## lines of this file)
+help:
+	@sed -n 's/^## make \([^:]*\): \(.*\)/\1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
 setup: $(STAMP) $(NODE_STAMP)
 
