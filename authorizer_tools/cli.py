@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from authorizer import __version__
+
 from . import devstate
 from .devissuer import DevIssuer, Reply
 from .eventgen import KINDS, make_event
@@ -32,6 +34,7 @@ from .templateconfig import TemplateError, environment, read
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the tools run from a checkout
 EXIT_USAGE = 2
+STATE_HELP = "the dev issuer's state folder (default: .dev-issuer)"
 EXIT_FOR_STATUS = {200: 0, 401: 1, 403: 3, 500: 4}
 
 
@@ -53,11 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = options.run(options)
         return result
     except (CliError, devstate.StateError, TemplateError) as exc:
+        if options.debug:
+            raise
         print(f"{parser.prog} {options.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - a one-line report instead of a traceback
+    except Exception as exc:
+        if options.debug:
+            raise
         first = str(exc).splitlines()[0] if str(exc) else ""
         print(
             f"{parser.prog} {options.command}: error: {type(exc).__name__}: {first}",
@@ -68,11 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _build_parser() -> _Parser:
     parser = _Parser(prog="authorizer_tools", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an unexpected error"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     issuer = commands.add_parser("dev-issuer", help="serve a local OpenID issuer")
-    issuer.add_argument("action", nargs="?", choices=["serve", "rotate"], default="serve")
-    issuer.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR)
+    issuer.add_argument(
+        "action",
+        nargs="?",
+        choices=["serve", "rotate"],
+        default="serve",
+        help="serve (the default) the issuer, or rotate its keys",
+    )
+    issuer.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
     issuer.add_argument(
         "--port", type=_port, default=devstate.DEFAULT_PORT, help="1 to 65535 (default 8765)"
     )
@@ -88,8 +105,8 @@ def _build_parser() -> _Parser:
     issuer.set_defaults(run=_dev_issuer)
 
     mint = commands.add_parser("mint", help="print an access token from the dev issuer")
-    mint.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR)
-    mint.add_argument("--sub", default="dev-user")
+    mint.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
+    mint.add_argument("--sub", default="dev-user", help="the subject (default: dev-user)")
     mint.add_argument("--aud", action="append", help="audience (repeat for an array)")
     mint.add_argument("--scope", help='space-separated scopes, e.g. "read:orders write:orders"')
     mint.add_argument("--role", action="append", default=[], help="a role (repeatable)")
@@ -106,18 +123,19 @@ def _build_parser() -> _Parser:
     mint.set_defaults(run=_mint)
 
     event = commands.add_parser("event", help="write an API Gateway authorizer event")
-    event.add_argument("kind", choices=KINDS)
+    event.add_argument("kind", choices=KINDS, help="the event shape")
     event.add_argument("--token", help="the access token (omit for an event without one)")
-    event.add_argument("--method", default="GET")
-    event.add_argument("--path", default="/orders")
-    event.add_argument("--header", action="append", default=[], metavar="NAME=VALUE")
-    event.add_argument("--cookie", action="append", default=[], metavar="NAME=VALUE")
-    event.add_argument("--query", action="append", default=[], metavar="NAME=VALUE")
+    event.add_argument("--method", default="GET", help="the request's method (default GET)")
+    event.add_argument("--path", default="/orders", help="the request's path (default /orders)")
+    for flag, what in (("--header", "header"), ("--cookie", "cookie"), ("--query", "query")):
+        event.add_argument(
+            flag, action="append", default=[], metavar="NAME=VALUE", help=f"a {what} (repeatable)"
+        )
     event.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     event.set_defaults(run=_event)
 
     events = commands.add_parser("events", help="write every sample event (+ negatives)")
-    events.add_argument("directory", type=Path)
+    events.add_argument("directory", type=Path, help="where to write the events")
     events.add_argument("--token", help="a real token instead of the placeholder")
     events.set_defaults(run=_events)
 
@@ -134,7 +152,7 @@ def _add_handler_commands(commands: Any) -> None:
     ):
         sub = commands.add_parser(name, help=helptext)
         if name == "invoke":
-            sub.add_argument("event_file", type=Path)
+            sub.add_argument("event_file", type=Path, help="the event, as JSON")
             sub.add_argument("--logs", action="store_true", help="show the handler's own log lines")
             sub.add_argument(
                 "--runtime",

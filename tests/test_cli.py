@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import socket
@@ -389,3 +390,35 @@ def _issuer_of(token: str) -> str:
     issuer = json.loads(_b64(token.split(".")[1]))["iss"]
     assert isinstance(issuer, str)
     return issuer
+
+
+def test_every_command_and_option_has_help_and_there_is_a_version() -> None:
+    from authorizer import __version__
+    from authorizer_tools.cli import _build_parser
+
+    parser = _build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == {
+        "dev-issuer",
+        "mint",
+        "event",
+        "events",
+        "invoke",
+        "doctor",
+        "serve",
+    }
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest}"
+    result = run("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"authorizer_tools {__version__}")
+
+
+def test_debug_shows_the_traceback_of_an_unexpected_error(tmp_path: Path) -> None:
+    state = tmp_path / "issuer.json"
+    state.write_text('{"port": 1, "keys": [{"kid": "k", "alg": "RS256", "pem": "not a key"}]}')
+    quiet = run("mint", "--state", str(tmp_path))
+    assert quiet.returncode != 0 and "Traceback" not in quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 1
+    loud = run("--debug", "mint", "--state", str(tmp_path))
+    assert loud.returncode != 0 and "Traceback (most recent call last)" in loud.stderr
