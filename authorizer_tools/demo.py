@@ -133,6 +133,7 @@ def main() -> int:
         print(NO_TOKEN_NOTE)
         print()
         over_http(issuer)
+        forger.stop()
     return 0
 
 

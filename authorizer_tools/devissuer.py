@@ -123,7 +123,9 @@ class DevIssuer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving (if started) and close the listening socket."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def __enter__(self) -> DevIssuer:

@@ -233,6 +233,7 @@ class LambdaRuntime:
         }
         self._artifact = artifact
         self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
         self._lines: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2, read=30))
@@ -253,7 +254,8 @@ class LambdaRuntime:
             errors="backslashreplace",
             start_new_session=True,  # its own process group: stop() ends the runtime too
         )
-        threading.Thread(target=self._read, daemon=True, name=f"{self.function}-log").start()
+        self._reader = threading.Thread(target=self._read, daemon=True, name=f"{self.function}-log")
+        self._reader.start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -314,6 +316,10 @@ class LambdaRuntime:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
+        if self._reader is not None:
+            self._reader.join(timeout=5)  # it ends at the output's end, the process gone
+        if process.stdout is not None:
+            process.stdout.close()
 
     def __enter__(self) -> LambdaRuntime:
         return self.start()

@@ -104,6 +104,7 @@ def test_refused_tokens_on_http_api_are_401_with_either_response_shape(
     forged = other.mint(
         {"iss": issuer.issuer, "aud": AUDIENCE, "scope": "read"}, kid=kid, now=clock.now
     )
+    other.stop()
     refused = {
         "missing": None,
         "malformed": "Bearer a.b.c",

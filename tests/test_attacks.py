@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer.app import Authorizer
-from authorizer_tools.devissuer import DevIssuer, Reply, public_jwk
+from authorizer_tools.devissuer import DevIssuer, Reply, generate_key, public_jwk
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.attacks import Refusal, refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
@@ -434,6 +434,7 @@ def test_keys_and_urls_offered_by_the_token_are_never_used_or_fetched(
             token = signed(attacker, header, good_claims(issuer, clock), kid=evil_kid)
             assert attack(setup, token).reason in ("unknown_kid", "bad_signature")
     new_requests = issuer.requests[len(before) :]
+    attacker.stop()
     assert "/trap" not in new_requests
     assert set(new_requests) <= {"/jwks"}  # at most the cooldown-limited refetch
 
@@ -640,9 +641,7 @@ def test_a_hostile_key_set_spoils_nothing_for_the_good_key(clock: FakeClock) -> 
             base64.urlsafe_b64encode(leaked_private.d.to_bytes(256, "big")).rstrip(b"=").decode()
         )
         by_kid[encryption]["use"] = "enc"
-        twin_b = public_jwk(
-            DevIssuer(algorithms=("RS256",)).keys.popitem()[1].private, twin_a, "RS256"
-        )
+        twin_b = public_jwk(generate_key("RS256"), twin_a, "RS256")  # another key, same kid
         hostile = [
             *by_kid.values(),
             twin_b,

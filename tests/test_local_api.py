@@ -98,6 +98,7 @@ def test_refused_tokens_get_the_status_api_gateway_gives(
         {"iss": issuer.issuer, "aud": AUDIENCE},
         kid=forger.add_key("RS256", next(iter(issuer.keys))),
     )
+    forger.stop()  # never served: only its key was wanted
     gateway = served[0].gateway(api)
     before = gateway.authorizer_invocations
     assert call(served, api, "/whoami", None) == (401, {"message": "Unauthorized"})
@@ -214,6 +215,7 @@ def test_serve_stops_every_process_it_started_on_ctrl_c(issuer: DevIssuer) -> No
     assert answer.status == 200
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
+    process.stdout.close()
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)

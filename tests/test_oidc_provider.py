@@ -60,6 +60,8 @@ class Provider:
         if self._process is not None:
             self._process.terminate()
             self._process.wait(timeout=10)
+            if self._process.stdout is not None:
+                self._process.stdout.close()
             self._process = None
 
     def restart(self) -> None:

@@ -202,6 +202,7 @@ def test_keys_offered_by_the_token_itself_are_never_used(
         real = header(issuer, **extra)
         forged_real_kid = signed(attacker, real, claims(issuer, clock))
         assert reason_for(issuer, clock, forged_real_kid) == "bad_signature"
+    attacker.stop()
     assert "/attacker-jwks" not in issuer.requests
 
 
