@@ -13,10 +13,11 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from .context import RESERVED_KEYS
 from .errors import ConfigError
+from .fetch import url_problem
+from .keys import SUPPORTED_ALGORITHMS
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
 from .rulesfile import (
     REQUIREMENT_KEYS,
@@ -28,24 +29,10 @@ from .rulesfile import (
 )
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import only_keys as _only_keys
+from .verify import normalize_typ
 
 if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold start)
     from .access import AccessRule, ClaimPath, RuleSet
-
-#: Algorithms we verify. Symmetric (HS*) and ``none`` are deliberately absent:
-#: an authorizer only ever holds the issuer's public keys.
-SUPPORTED_ALGORITHMS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
 
 HttpApiResponse = Literal["simple", "iam"]
 
@@ -517,35 +504,10 @@ def _context_settings(
 
 
 def check_url(name: str, url: str) -> None:
-    """Require ``https://``, or ``http://`` to a loopback host; no credentials or fragment."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"{name} is not a valid URL: {exc}") from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise ConfigError(f"{name} must be an absolute https:// URL, got {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"{name} must not contain credentials")
-    if parts.fragment or url.endswith("#"):
-        raise ConfigError(f"{name} must not contain a fragment")
-    if parts.scheme == "http" and not is_loopback_host(host):
-        raise ConfigError(
-            f"{name} must use https:// (http:// only for loopback hosts), got {url!r}"
-        )
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1 (the only hosts allowed over http)."""
-    if host.lower() == "localhost":
-        return True
-    import ipaddress  # noqa: PLC0415 - only http:// URLs get here; spared at cold start
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """Raise :class:`ConfigError` naming ``name`` unless ``url`` passes :func:`url_problem`."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"{name} {problem}")
 
 
 class _Env:
@@ -618,14 +580,6 @@ def _algorithms(names: tuple[str, ...], label: Callable[[str], str]) -> tuple[st
                 f" allowed: {', '.join(SUPPORTED_ALGORITHMS)}"
             )
     return names
-
-
-def normalize_typ(value: str) -> str:
-    """RFC 7515 section 4.1.9: compare media types case-insensitively, ``application/`` optional.
-
-    Nothing else is forgiven (RFC 9068 section 4): ``" at+jwt "`` is not ``at+jwt``.
-    """
-    return value.lower().removeprefix("application/")
 
 
 def _typ(raw: str | None, label: Callable[[str], str]) -> str | None:

@@ -136,6 +136,41 @@ class HttpFetcher:
             chunks.append(chunk)
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an issuer, discovery or key-set URL, or ``None``.
+
+    ``https://`` only, or ``http://`` to a loopback host (local development);
+    no credentials, no fragment, a valid port.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
+    if parts.scheme not in ("https", "http") or not host:
+        return f"must be an absolute https:// URL, got {url!r}"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain credentials"
+    if parts.fragment or url.endswith("#"):
+        return "must not contain a fragment"
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return f"must use https:// (http:// only for loopback hosts), got {url!r}"
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1 (the only hosts allowed over http)."""
+    if host.lower() == "localhost":
+        return True
+    import ipaddress  # noqa: PLC0415 - only http:// URLs get here; spared at cold start
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_json_object(body: bytes, source: str) -> dict[str, Any]:
     """Decode ``body`` as a UTF-8 JSON object, refusing duplicates and NaN/Infinity."""
     try:

@@ -27,9 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .config import check_url
-from .errors import ConfigError, FetchError, KeysUnavailable, UnknownKid
-from .fetch import JsonFetcher
+from .errors import FetchError, KeysUnavailable, UnknownKid
+from .fetch import JsonFetcher, url_problem
 from .keys import KeySet, VerificationKey, parse_key_set
 
 Clock = Callable[[], float]
@@ -80,10 +79,9 @@ class IssuerKeySource:
         uri = document.get("jwks_uri")
         if not isinstance(uri, str):
             raise FetchError(f"{self.discovery_uri} has no jwks_uri")
-        try:
-            check_url("jwks_uri", uri)
-        except ConfigError as exc:
-            raise FetchError(f"{self.discovery_uri}: {exc}") from None
+        problem = url_problem(uri)
+        if problem is not None:
+            raise FetchError(f"{self.discovery_uri}: jwks_uri {problem}")
         self.jwks_uri = uri
         return uri
 

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from .config import SUPPORTED_ALGORITHMS
 from .errors import FetchError
 
 PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey | Ed448PublicKey
@@ -37,7 +36,9 @@ MAX_KID_LENGTH = 256
 #: them has leaked its signing key: such a key is never trusted.
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
-#: The key family and, for EC, the curve each algorithm needs (RFC 7518 section 3.4).
+#: The key family and, for EC, the curve each algorithm needs (RFC 7518 section 3.4);
+#: its keys are the algorithms we verify. Symmetric (HS*) and ``none`` are absent
+#: on purpose: an authorizer only ever holds the issuer's public keys.
 _ALG_KEY_TYPE: Mapping[str, tuple[str, str | None]] = {
     "RS256": ("RSA", None),
     "RS384": ("RSA", None),
@@ -50,6 +51,7 @@ _ALG_KEY_TYPE: Mapping[str, tuple[str, str | None]] = {
     "ES512": ("EC", "P-521"),
     "EdDSA": ("OKP", None),
 }
+SUPPORTED_ALGORITHMS: tuple[str, ...] = tuple(_ALG_KEY_TYPE)
 
 
 @dataclass(frozen=True, slots=True)

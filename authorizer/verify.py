@@ -20,7 +20,6 @@ from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
-from .config import normalize_typ
 from .errors import (
     BadSignature,
     DisallowedAlgorithm,
@@ -177,6 +176,14 @@ class TokenVerifier:
                     details={"kid": kid[:64], "alg": alg},
                 )
         return alg, kid
+
+
+def normalize_typ(value: str) -> str:
+    """RFC 7515 section 4.1.9: compare media types case-insensitively, ``application/`` optional.
+
+    Nothing else is forgiven (RFC 9068 section 4): ``" at+jwt "`` is not ``at+jwt``.
+    """
+    return value.lower().removeprefix("application/")
 
 
 def peek_issuer(token: str, max_bytes: int) -> str:

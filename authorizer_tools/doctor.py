@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer.access import Verdicts
-from authorizer.config import IssuerSettings, Settings, check_url, load_settings
+from authorizer.config import IssuerSettings, Settings, load_settings
 from authorizer.errors import ConfigError, FetchError
-from authorizer.fetch import HttpFetcher
+from authorizer.fetch import HttpFetcher, url_problem
 from authorizer.handler import Authorizer
 from authorizer.keys import KeySet, parse_key_set
 from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
@@ -114,10 +114,9 @@ def _discovery(
     if not isinstance(uri, str):
         report.fail("discovery: jwks_uri is missing")
         return None, date
-    try:
-        check_url("jwks_uri", uri)
-    except ConfigError as exc:
-        report.fail(f"discovery: {exc}")
+    problem = url_problem(uri)
+    if problem is not None:
+        report.fail(f"discovery: jwks_uri {problem}")
         return None, date
     offered = document.get("id_token_signing_alg_values_supported")
     if isinstance(offered, list):
