@@ -30,54 +30,33 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 
 from .config import IssuerSettings, Settings
-from .context import MAX_CONTEXT_BYTES, build_context
+from .decision import Decision
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
 from .events import EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
-from .policy import ApiArn, iam_response, parse_arn, simple_response
-from .rules import TokenClaims, principal_of
+from .policy import ApiArn, parse_arn
+from .respond import AuthorizerUnavailable, Responder
+from .rules import TokenClaims
 from .tokencache import VerifiedTokenCache
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
     from .access import RuleSet, Subject, Verdicts
 
-Outcome = Literal["allow", "deny", "unauthorized", "error"]
+__all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
+
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
-#: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
-MAX_RESPONSE_BYTES = 8 * 1024
 #: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
 PREFETCH_BUDGET_SECONDS = 6.0
-
-
-class AuthorizerUnavailable(RuntimeError):
-    """Raised to make API Gateway answer 500: we cannot decide, the client should retry."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    """The outcome of one request, before it is shaped into a response."""
-
-    outcome: Outcome
-    reason: str
-    kind: EventKind | None = None
-    arn: ApiArn | None = None
-    token: VerifiedToken | None = None
-    message: str = ""
-    details: Mapping[str, str] = field(default_factory=dict)
-    issuer: str | None = None
-    #: The route rules' verdicts for this token (None: no route rules, or denied outright).
-    verdicts: Verdicts | None = None
 
 
 class TrustedIssuer(NamedTuple):
@@ -108,8 +87,7 @@ class Authorizer:
         self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
         self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
         self.route_rules: RuleSet | None = settings.route_rules
-        self._context_bytes = context_budget(self.route_rules)
-        self._selection = settings.context if settings.context.active else None
+        self._responder = Responder(settings)
 
     def _trust(
         self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
@@ -192,7 +170,7 @@ class Authorizer:
         if decision.outcome == "unauthorized":
             # A 401 on every API kind, so that clients know to get a new token.
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
-        return self._respond(decision)
+        return self._responder.respond(decision)
 
     def decide(self, event: object) -> Decision:
         """Run the checks and return the decision; raises only on bugs."""
@@ -295,57 +273,6 @@ class Authorizer:
         rules = self.route_rules
         return None if rules is None else rules.evaluate(subject, now)
 
-    def _respond(self, decision: Decision) -> dict[str, Any]:
-        """Shape an allow or a deny into a new response; an error raises (500).
-
-        Every response is built for its request alone and shares nothing with
-        another: a caller may change what it gets without changing the next answer.
-        """
-        simple = decision.kind is EventKind.HTTP_V2 and self.settings.http_api_response == "simple"
-        token, arn = decision.token, decision.arn
-        if decision.outcome == "error" or token is None or arn is None:
-            raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
-        return self._shape(decision, token, arn, simple=simple)
-
-    def _shape(
-        self, decision: Decision, token: VerifiedToken, arn: ApiArn, *, simple: bool
-    ) -> dict[str, Any]:
-        allowed, verdicts = decision.outcome == "allow", decision.verdicts
-        if simple:
-            return simple_response(allowed, self._context(token) if allowed else None)
-        if verdicts is None:
-            allow = ["*"] if allowed else []
-            deny: list[str] = []
-        else:
-            # The whole policy, even when this route is denied: API Gateway
-            # caches it for the token and applies it to the other routes too.
-            allow, deny = verdicts.allowed_suffixes(), verdicts.denied_suffixes()
-        return iam_response(
-            self._principal(token),
-            arn,
-            allow=allow,
-            deny=deny,
-            context=self._context(token) if allow else None,
-            usage_identifier_key=self._usage_key(decision) if allow else None,
-        )
-
-    def _context(self, token: VerifiedToken) -> dict[str, Any]:
-        return build_context(token.claims, self._context_bytes, self._selection)
-
-    def _principal(self, token: VerifiedToken) -> str:
-        # TokenClaims.check made sure one of the principal claims is a non-empty string.
-        return principal_of(token.claims, self.settings.principal_claims) or ""
-
-    def _usage_key(self, decision: Decision) -> str | None:
-        """The usage-plan API key, for REST APIs only (the others have no usage plans)."""
-        name = self.settings.usage_identifier_claim
-        if name is None or decision.token is None:
-            return None
-        if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
-            return None
-        value = decision.token.claims.get(name)
-        return value if isinstance(value, str) and value else None
-
     def _record(self, decision: Decision) -> None:
         facts = dict(decision.details)
         claims = None
@@ -378,11 +305,3 @@ def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
         token_use=issuer.token_use,
         access_token_id_claims=issuer.access_token_id_claims,
     )
-
-
-def context_budget(route_rules: RuleSet | None) -> int:
-    """Bytes the claims context may take, leaving room in the response for the policy."""
-    if route_rules is None:
-        return MAX_CONTEXT_BYTES
-    room = MAX_RESPONSE_BYTES - 1024 - route_rules.worst_case_policy_bytes()
-    return max(1024, min(MAX_CONTEXT_BYTES, room))

@@ -1,0 +1,97 @@
+"""The response step: a decision becomes the answer API Gateway understands.
+
+An allow or a deny becomes an IAM policy (or, for HTTP API payload 2.0 with
+simple responses, ``isAuthorized``) with the verified claims as its context; an
+error raises :class:`AuthorizerUnavailable` (500). Unauthorized decisions never
+get here: the handler raises the exact ``Unauthorized`` error for them (401).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings
+from .context import MAX_CONTEXT_BYTES, build_context
+from .decision import Decision
+from .events import EventKind
+from .policy import ApiArn, iam_response, simple_response
+from .rules import principal_of
+from .verify import VerifiedToken
+
+if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
+    from .access import RuleSet
+
+#: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
+MAX_RESPONSE_BYTES = 8 * 1024
+
+
+class AuthorizerUnavailable(RuntimeError):
+    """Raised to make API Gateway answer 500: we cannot decide, the client should retry."""
+
+
+class Responder:
+    """Shapes decisions for one configuration (response kind, principal, context)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._context_bytes = context_budget(settings.route_rules)
+        self._selection = settings.context if settings.context.active else None
+
+    def respond(self, decision: Decision) -> dict[str, Any]:
+        """Shape an allow or a deny into a new response; an error raises (500).
+
+        Every response is built for its request alone and shares nothing with
+        another: a caller may change what it gets without changing the next answer.
+        """
+        simple = decision.kind is EventKind.HTTP_V2 and self._settings.http_api_response == "simple"
+        token, arn = decision.token, decision.arn
+        if decision.outcome == "error" or token is None or arn is None:
+            raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
+        return self._shape(decision, token, arn, simple=simple)
+
+    def _shape(
+        self, decision: Decision, token: VerifiedToken, arn: ApiArn, *, simple: bool
+    ) -> dict[str, Any]:
+        allowed, verdicts = decision.outcome == "allow", decision.verdicts
+        if simple:
+            return simple_response(allowed, self._context(token) if allowed else None)
+        if verdicts is None:
+            allow = ["*"] if allowed else []
+            deny: list[str] = []
+        else:
+            # The whole policy, even when this route is denied: API Gateway
+            # caches it for the token and applies it to the other routes too.
+            allow, deny = verdicts.allowed_suffixes(), verdicts.denied_suffixes()
+        return iam_response(
+            self._principal(token),
+            arn,
+            allow=allow,
+            deny=deny,
+            context=self._context(token) if allow else None,
+            usage_identifier_key=self._usage_key(decision) if allow else None,
+        )
+
+    def _context(self, token: VerifiedToken) -> dict[str, Any]:
+        return build_context(token.claims, self._context_bytes, self._selection)
+
+    def _principal(self, token: VerifiedToken) -> str:
+        # TokenClaims.check made sure one of the principal claims is a non-empty string.
+        return principal_of(token.claims, self._settings.principal_claims) or ""
+
+    def _usage_key(self, decision: Decision) -> str | None:
+        """The usage-plan API key, for REST APIs only (the others have no usage plans)."""
+        name = self._settings.usage_identifier_claim
+        if name is None or decision.token is None:
+            return None
+        if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
+            return None
+        value = decision.token.claims.get(name)
+        return value if isinstance(value, str) and value else None
+
+
+def context_budget(route_rules: RuleSet | None) -> int:
+    """Bytes the claims context may take, leaving room in the response for the policy."""
+    if route_rules is None:
+        return MAX_CONTEXT_BYTES
+    room = MAX_RESPONSE_BYTES - 1024 - route_rules.worst_case_policy_bytes()
+    return max(1024, min(MAX_CONTEXT_BYTES, room))
