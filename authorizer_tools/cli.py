@@ -354,9 +354,10 @@ def _serve(options: argparse.Namespace) -> int:
     overrides = dict(_pair(p, "--parameter") for p in options.parameter)
     env = dict(_pair(e, "--env") for e in options.env)
     # Ctrl-C and SIGTERM stop every process serve started, even when serve itself was
-    # started in the background (where a shell makes it ignore SIGINT).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # started in the background (where a shell makes it ignore SIGINT). Only the first
+    # signal interrupts: a second one must not cut the clean-up short.
+    signal.signal(signal.SIGINT, _stop_once)
+    signal.signal(signal.SIGTERM, _stop_once)
     try:
         with serving(
             read(_template(options)), overrides, env, port=options.port, python=options.python,
@@ -377,6 +378,12 @@ def _serve(options: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopped", flush=True)
     return 0
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _template(options: argparse.Namespace) -> Path:

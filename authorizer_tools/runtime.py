@@ -243,6 +243,22 @@ class LambdaRuntime:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> LambdaRuntime:
+        """Start the emulator; a port taken meanwhile by another process gets two more tries."""
+        for attempt in range(3):
+            try:
+                return self._start()
+            except RuntimeFailure:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+                self._command[self._command.index("--runtime-api-address") + 1] = (
+                    f"127.0.0.1:{free_port()}"
+                )
+                address = self._command.index("--runtime-interface-emulator-address") + 1
+                self._command[address] = f"127.0.0.1:{self.port}"
+        raise RuntimeFailure(f"the emulator for {self.function} did not start")
+
+    def _start(self) -> LambdaRuntime:
         self._process = subprocess.Popen(
             self._command,
             cwd=self._artifact,
@@ -259,17 +275,25 @@ class LambdaRuntime:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self.stop()
+                lines = self._drain()
+                why = next((line for line in lines if "panic" in line or "error" in line), None)
                 raise RuntimeFailure(
-                    f"the emulator for {self.function} exited at start: {self._drain()[-1:]}"
+                    f"the emulator for {self.function} exited at start: {why or lines[-1:]}"
                 )
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
+            if self._answers():
                 return self
             time.sleep(0.05)
         self.stop()
         raise RuntimeFailure(f"the emulator for {self.function} did not listen on {self.port}")
+
+    def _answers(self) -> bool:
+        """True once the emulator answers HTTP on its port (not merely something listening)."""
+        try:
+            self._http.request("GET", f"http://127.0.0.1:{self.port}/", timeout=0.3)
+        except urllib3.exceptions.HTTPError:
+            return False
+        return True
 
     def invoke(self, event: Any) -> Invocation:
         """Send ``event`` to the function; return its result, figures and log lines."""
@@ -306,16 +330,17 @@ class LambdaRuntime:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
         if self._reader is not None:
             self._reader.join(timeout=5)  # it ends at the output's end, the process gone
         if process.stdout is not None:

@@ -24,7 +24,15 @@ import urllib3
 
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.localapi import Served, serving
-from authorizer_tools.runtime import RuntimeFailure, _run, find_python, free_port
+from authorizer_tools.runtime import (
+    LambdaRuntime,
+    RuntimeFailure,
+    _run,
+    build_artifact,
+    find_python,
+    free_port,
+    runtime_python,
+)
 from authorizer_tools.templateconfig import read
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,3 +273,21 @@ def test_invoke_in_the_runtime_prints_the_answer_and_the_runtime_figures(
     assert any(line.startswith("downstream (requestContext.authorizer.lambda") for line in lines)
     assert any(line.startswith("runtime: init ") and " ms, invoke " in line for line in lines)
     assert any('"authorization decision"' in line for line in lines)  # the function's log
+
+
+def test_a_runtime_whose_port_is_taken_starts_on_another(issuer: DevIssuer) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        runtime = LambdaRuntime(
+            "WhoAmIFunction",
+            build_artifact("WhoAmIFunction"),
+            {},
+            python=runtime_python(find_python()),
+            port=port,
+        )
+        with runtime:
+            assert runtime.port != port
+            answer = runtime.invoke({"requestContext": {}})
+    assert answer.payload["statusCode"] == 401  # no authorizer context: the function says so

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,4 +209,23 @@ def test_the_serve_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
         second.bind(("127.0.0.1", first.getsockname()[1] + 1))
         rest = first.getsockname()[1]
     script = script.replace("3000", str(rest)).replace("3001", str(rest + 1))
+    before = runtime_processes()
     assert_shows(readme.output("serve"), run_example(script, tmp_path))
+    deadline = time.monotonic() + 15
+    while runtime_processes() - before and time.monotonic() < deadline:
+        time.sleep(0.2)  # serve stops its runtimes once killed
+    assert not runtime_processes() - before  # `kill` left no runtime behind
+
+
+def runtime_processes() -> set[int]:
+    """Processes running this checkout's Lambda runtime emulator."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"aws-lambda-rie" in command and str(ROOT).encode() in command:
+                found.add(int(entry.name))
+    return found
