@@ -92,6 +92,14 @@ def authgear_user(issuer: DevIssuer, clock: FakeClock, **changes: Any) -> str:
     return issuer.mint(claims, now=clock.now, headers={"typ": "JWT"})
 
 
+def authgear_machine(issuer: DevIssuer, clock: FakeClock) -> str:
+    """A client_credentials token: the API resource as audience, no user claims."""
+    return issuer.mint(
+        {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
+        now=clock.now,
+    )
+
+
 def test_authgear_user_tokens_pass_with_the_project_endpoint_as_audience(
     named: Any, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -118,10 +126,7 @@ def test_authgear_machine_tokens_carry_the_api_resource_as_audience(
         JWT_PROVIDER="authgear",
         JWT_AUDIENCE=f"{AUTHGEAR},https://api.example.com",
     )
-    m2m = issuer.mint(
-        {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
-        now=clock.now,
-    )
+    m2m = authgear_machine(issuer, clock)
     assert decide(authorizer, m2m, "GET", "/m2m") == ("allow", "allowed")
     assert decide(authorizer, authgear_user(issuer, clock)) == ("allow", "allowed")
 
@@ -468,10 +473,7 @@ def test_what_each_authgear_user_setting_does_to_machine_tokens(
         setting: "true",
     }
     authorizer = authorizer_for(issuer, clock, None, "", **env)
-    m2m = issuer.mint(
-        {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
-        now=clock.now,
-    )
+    m2m = authgear_machine(issuer, clock)
     assert decide(authorizer, m2m) == machine_tokens
     assert decide(authorizer, authgear_user(issuer, clock)) == ("allow", "allowed")
 
@@ -480,10 +482,7 @@ def test_authgear_machine_tokens_need_their_audience_listed_and_fail_role_rules(
     named: Any, clock: FakeClock, tmp_path: Path
 ) -> None:
     issuer = named(AUTHGEAR)
-    m2m = issuer.mint(
-        {"aud": "https://api.example.com", "sub": "client_id_c6b4", "scope": "read:orders"},
-        now=clock.now,
-    )
+    m2m = authgear_machine(issuer, clock)
     default_audience = authorizer_for(issuer, clock, JWT_PROVIDER="authgear", JWT_AUDIENCE="")
     assert decide(default_audience, m2m) == ("unauthorized", "wrong_audience")
     both = authorizer_for(
