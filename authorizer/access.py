@@ -3,7 +3,7 @@
 A verified token becomes a :class:`Subject` (its issuer, claims, granted
 scopes and roles, read the way its provider writes them). Access rules check
 a subject and raise an :class:`~authorizer.errors.AccessDenied` (403) on
-failure, like the claim rules of :mod:`authorizer.rules` do for 401s.
+failure, like the claim rules of :mod:`authorizer.tokenclaims` do for 401s.
 
 A :class:`RuleSet` maps route patterns to rules. Its semantics are IAM's, so
 that the policy API Gateway caches answers every route as a fresh evaluation
@@ -243,14 +243,14 @@ class RouteRule:
 
     label: str  # where the rule was written, for messages: ``rules.toml route 3``
     patterns: tuple[RoutePattern, ...]
-    rules: tuple[AccessRule, ...]
+    requirements: tuple[AccessRule, ...]
 
     def matches(self, route: str) -> bool:
         return any(pattern.matches(route) for pattern in self.patterns)
 
     @property
     def time_dependent(self) -> bool:
-        return any(isinstance(rule, MaxAuthAge) for rule in self.rules)
+        return any(isinstance(rule, MaxAuthAge) for rule in self.requirements)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +265,7 @@ class RuleSet:
         failures: list[AccessDenied | None] = []
         for route in self.routes:
             try:
-                check_access(subject, route.rules, now)
+                check_access(subject, route.requirements, now)
             except AccessDenied as exc:
                 failures.append(exc)
             else:

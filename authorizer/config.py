@@ -114,8 +114,8 @@ class IssuerSettings:
     id_token_audiences: tuple[str, ...] = ()
     scope_claims: tuple[str, ...] = ("scope", "scp")
     role_claims: tuple[ClaimPath, ...] = ()
-    #: Access rules every request with this issuer's tokens must pass (403 otherwise).
-    rules: tuple[AccessRule, ...] = ()
+    #: Access requirements every request with this issuer's tokens must pass (403 otherwise).
+    requirements: tuple[AccessRule, ...] = ()
 
     @property
     def discovery_uri(self) -> str:
@@ -217,19 +217,19 @@ def _check_roles_are_readable(
     Otherwise it can never pass: a route meant for admins would be denied to
     everyone, silently, until someone wonders why.
     """
-    if route_rules is None and not any(issuer.rules for issuer in issuers):
+    if route_rules is None and not any(issuer.requirements for issuer in issuers):
         return
     from .access import IssuerIn, RolesAll, RolesAny  # noqa: PLC0415 - loaded with the rules
 
     def needs_roles(rules: tuple[AccessRule, ...]) -> bool:
         return any(isinstance(rule, (RolesAll, RolesAny)) for rule in rules)
 
-    checks = [(issuer.issuer, issuer.rules, f"issuer {issuer.issuer}") for issuer in issuers]
+    checks = [(i.issuer, i.requirements, f"issuer {i.issuer}") for i in issuers]
     for route in route_rules.routes if route_rules is not None else ():
-        limited = [rule.issuers for rule in route.rules if isinstance(rule, IssuerIn)]
+        limited = [rule.issuers for rule in route.requirements if isinstance(rule, IssuerIn)]
         for issuer in issuers:
             if all(issuer.issuer in allowed for allowed in limited):
-                checks.append((issuer.issuer, route.rules, route.label))
+                checks.append((issuer.issuer, route.requirements, route.label))
     by_name = {issuer.issuer: issuer for issuer in issuers}
     for name, rules, place in checks:
         issuer = by_name[name]
@@ -363,7 +363,7 @@ def build_issuers(values: Mapping[str, Any], label: Callable[[str], str]) -> lis
             if role_claims is not None
             else provider.role_paths(audiences)
         ),
-        rules=_issuer_rules(values, provider, label),
+        requirements=_issuer_requirements(values, provider, label),
     )
     siblings = [
         replace(settings, issuer=sibling, jwks_uri=jwks_uri or provider.jwks_uri_for(sibling))
@@ -372,7 +372,7 @@ def build_issuers(values: Mapping[str, Any], label: Callable[[str], str]) -> lis
     return [settings, *siblings]
 
 
-def _issuer_rules(
+def _issuer_requirements(
     values: Mapping[str, Any], provider: Provider, label: Callable[[str], str]
 ) -> tuple[AccessRule, ...]:
     where = label("scopes_all").rsplit(": ", 1)[0]  # the variable, or the issuer table

@@ -44,8 +44,8 @@ from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, parse_arn
 from .respond import AuthorizerUnavailable, Responder
-from .rules import TokenClaims
 from .tokencache import VerifiedTokenCache
+from .tokenclaims import TokenClaims
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
@@ -217,14 +217,14 @@ class Authorizer:
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
         decided = functools.partial(Decision, kind=kind, token=verified, issuer=settings.issuer)
-        if not settings.rules and self.route_rules is None:
+        if not settings.requirements and self.route_rules is None:
             return decided(outcome="allow", reason="allowed", arn=arn)
         from .access import check_access  # noqa: PLC0415 - loaded already, with the rules
 
         now = self._clock()
         try:
             subject = self._subject(verified, settings)
-            check_access(subject, settings.rules, now)
+            check_access(subject, settings.requirements, now)
         except TokenError as exc:  # a scope or role claim of the wrong type
             return decided(outcome="unauthorized", reason=exc.reason, message=str(exc))
         except AccessDenied as exc:

@@ -15,7 +15,7 @@ from .context import MAX_CONTEXT_BYTES, build_context
 from .decision import Decision
 from .events import EventKind
 from .policy import ApiArn, iam_response, simple_response
-from .rules import principal_of
+from .tokenclaims import principal_of
 from .verify import VerifiedToken
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist

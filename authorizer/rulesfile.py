@@ -166,7 +166,7 @@ def _route(entry: dict[str, Any], where: str) -> RouteRule:
     if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
         raise ConfigError(f'{where}: match must be a route such as "GET /orders" or a list')
     patterns = tuple(dict.fromkeys(parse_route(text, where) for text in texts))
-    return RouteRule(label=where, patterns=patterns, rules=parse_requirements(entry, where))
+    return RouteRule(label=where, patterns=patterns, requirements=parse_requirements(entry, where))
 
 
 def parse_requirements(table: Mapping[str, Any], where: str) -> tuple[AccessRule, ...]:

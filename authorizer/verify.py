@@ -30,9 +30,9 @@ from .errors import (
 )
 from .jwks import KeyCache
 from .keys import MAX_KID_LENGTH, VerificationKey
-from .rules import TokenClaims
 from .strictjson import loads_strict
 from .tokencache import Entry, VerifiedTokenCache
+from .tokenclaims import TokenClaims
 
 _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 #: base64url to base64 for binascii's strict decoder; the base64-only characters

@@ -25,7 +25,7 @@ def test_defaults_match_the_documented_table() -> None:
     assert issuer.audiences == ("https://api.example",)
     assert issuer.jwks_uri is None
     assert issuer.algorithms == ("RS256",)
-    assert issuer.rules == ()
+    assert issuer.requirements == ()
     assert issuer.provider == "generic"
     assert issuer.audience_claim == "aud"
     assert settings.route_rules is None
@@ -47,7 +47,7 @@ def test_lists_are_split_trimmed_and_deduplicated() -> None:
     (issuer,) = settings.issuers
     assert issuer.audiences == ("a", "b")
     assert issuer.algorithms == ("RS256", "ES256", "EdDSA")
-    assert issuer.rules == (ScopesAll(frozenset({"read:orders", "write:orders"})),)
+    assert issuer.requirements == (ScopesAll(frozenset({"read:orders", "write:orders"})),)
 
 
 def test_discovery_uri_strips_one_trailing_slash() -> None:

@@ -99,7 +99,7 @@ max_auth_age = 60
     )
     assert settings.route_rules is not None
     (route,) = settings.route_rules.routes
-    assert route.rules == (
+    assert route.requirements == (
         IssuerIn(frozenset({"https://idp.example.com"})),
         ScopesAll(frozenset({"a"})),
         ScopesAny(frozenset({"b", "c"})),
