@@ -222,18 +222,22 @@ class Gateway:
         event = self._authorizer_event(request, identity)
         invocation = self._invoke(self.api.authorizer_function or "", event)
         self.authorizer_invocations += 1
-        reason = _decision_reason(invocation)
+        reason = str(invocation.decision().get("reason") or invocation.error_message or "unknown")
         if invocation.error_type is not None:
             if invocation.error_message == "Unauthorized":
                 return _gateway_error(401, "Unauthorized", reason, authorizer="invoked"), {}
-            message = None if self.api.kind == "rest" else "Internal Server Error"
-            return _gateway_error(500, message, reason, authorizer="invoked"), {}
+            return self._server_error(reason, "invoked"), {}
         response = invocation.payload if isinstance(invocation.payload, dict) else {}
         answer = self._evaluate(request, response, "invoked", reason)
         if answer.status in (200, 403) and self.api.cache_seconds > 0:
             with self._lock:
                 self._cache[key] = (self._clock() + self.api.cache_seconds, response)
         return answer, response
+
+    def _server_error(self, reason: str, how: str) -> Answer:
+        """An authorizer failure: 500, with the body each API kind gives."""
+        message = None if self.api.kind == "rest" else "Internal Server Error"
+        return _gateway_error(500, message, reason, authorizer=how)
 
     def _evaluate(
         self, request: _Request, response: dict[str, Any], how: str, reason: str
@@ -242,7 +246,7 @@ class Gateway:
         if self.api.kind == "http" and self.api.simple_responses:
             allowed = response.get("isAuthorized")
             if not isinstance(allowed, bool):
-                return _gateway_error(500, "Internal Server Error", "malformed", authorizer=how)
+                return self._server_error("malformed response", how)
             if not allowed:
                 return _gateway_error(403, "Forbidden", reason, authorizer=how)
             return Answer(200, b"", authorizer=how, reason=reason)
@@ -253,8 +257,7 @@ class Gateway:
         if status == 500 or (
             self.api.kind == "rest" and not isinstance(response.get("principalId"), str)
         ):
-            message = None if self.api.kind == "rest" else "Internal Server Error"
-            return _gateway_error(500, message, "malformed response", authorizer=how)
+            return self._server_error("malformed response", how)
         if status == 403:
             text = "User is not authorized to access this resource"
             return _gateway_error(403, text, reason, authorizer=how)
@@ -314,16 +317,6 @@ def _stringified(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def _decision_reason(invocation: Invocation) -> str:
-    for line in invocation.logs:
-        if '"authorization decision"' in line:
-            try:
-                return str(json.loads(line).get("reason", ""))
-            except ValueError:
-                continue
-    return invocation.error_message or "unknown"
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,16 @@ class Invocation:
     logs: list[str] = field(default_factory=list)  # the function's own lines
     platform_lines: list[str] = field(default_factory=list)  # START, END, REPORT, INIT ...
 
+    def decision(self) -> dict[str, Any]:
+        """The authorizer's decision line of this invoke (``{}`` when it wrote none)."""
+        for line in self.logs:
+            if '"authorization decision"' in line:
+                with contextlib.suppress(ValueError):
+                    record = json.loads(line)
+                    if isinstance(record, dict):
+                        return record
+        return {}
+
 
 class LambdaRuntime:
     """One function, in the emulator and the runtime client, on a loopback port.

@@ -20,7 +20,7 @@ def run_in_runtime(event: Any, env: dict[str, str], python: str | None, show_log
     env = {"POWERTOOLS_LOG_LEVEL": "INFO", **env}  # the decision line carries the reason
     with running("AuthorizerFunction", env, python=python) as runtime:
         invocation = runtime.invoke(event)
-    decision = _decision(invocation.logs)
+    decision = invocation.decision()
     if invocation.error_type is not None:
         status = 401 if invocation.error_message == "Unauthorized" else 500
     else:
@@ -43,15 +43,3 @@ def run_in_runtime(event: Any, env: dict[str, str], python: str | None, show_log
         for line in invocation.logs:
             print(f"  {line}")
     return status
-
-
-def _decision(lines: list[str]) -> dict[str, Any]:
-    for line in lines:
-        if '"authorization decision"' in line:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                return record
-    return {}

@@ -128,6 +128,10 @@ def test_authgear_machine_tokens_carry_the_api_resource_as_audience(
     )
     m2m = authgear_machine(issuer, clock)
     assert decide(authorizer, m2m, "GET", "/m2m") == ("allow", "allowed")
+    # Machine tokens carry no roles, and the preset's default audience is the issuer.
+    assert decide(authorizer, m2m, "GET", "/orders") == ("deny", "missing_role")
+    default_audience = authorizer_for(issuer, clock, JWT_PROVIDER="authgear", JWT_AUDIENCE="")
+    assert decide(default_audience, m2m) == ("unauthorized", "wrong_audience")
     assert decide(authorizer, authgear_user(issuer, clock)) == ("allow", "allowed")
 
 
@@ -476,22 +480,3 @@ def test_what_each_authgear_user_setting_does_to_machine_tokens(
     m2m = authgear_machine(issuer, clock)
     assert decide(authorizer, m2m) == machine_tokens
     assert decide(authorizer, authgear_user(issuer, clock)) == ("allow", "allowed")
-
-
-def test_authgear_machine_tokens_need_their_audience_listed_and_fail_role_rules(
-    named: Any, clock: FakeClock, tmp_path: Path
-) -> None:
-    issuer = named(AUTHGEAR)
-    m2m = authgear_machine(issuer, clock)
-    default_audience = authorizer_for(issuer, clock, JWT_PROVIDER="authgear", JWT_AUDIENCE="")
-    assert decide(default_audience, m2m) == ("unauthorized", "wrong_audience")
-    both = authorizer_for(
-        issuer,
-        clock,
-        tmp_path,
-        AUTHGEAR_RULES,
-        JWT_PROVIDER="authgear",
-        JWT_AUDIENCE=f"{AUTHGEAR},https://api.example.com",
-    )
-    assert decide(both, m2m, "GET", "/orders") == ("deny", "missing_role")
-    assert decide(both, m2m, "GET", "/m2m") == ("allow", "allowed")
