@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .config import load_settings
 from .handler import SERVICE, Authorizer, AuthorizerUnavailable
+from .settings import load_settings
 
 if TYPE_CHECKING:  # only for annotations: not worth its import time at cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from .claims import DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY
 from .policy import ContextValue
-
-if TYPE_CHECKING:
-    from .config import ContextSettings
 
 RESERVED_KEYS = frozenset(
     {"principalId", "integrationLatency", "claims", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY}
@@ -38,6 +36,20 @@ RESERVED_KEYS = frozenset(
 MAX_CONTEXT_BYTES = 6 * 1024
 #: Claims kept even when others must be dropped to fit.
 ESSENTIAL_CLAIMS = ("sub", "iss", "aud", "exp", "iat", "client_id", "scope", "scp")
+
+
+@dataclass(frozen=True, slots=True)
+class ContextSettings:
+    """Which claims go into the context, and under which names (read by :mod:`.contextsettings`)."""
+
+    include: frozenset[str] | None = None  # None: every claim
+    exclude: frozenset[str] = frozenset()
+    rename: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """False when every claim passes under its own name (nothing to do)."""
+        return self.include is not None or bool(self.exclude) or bool(self.rename)
 
 
 def build_context(

@@ -35,15 +35,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .config import IssuerSettings, Settings
 from .decision import Decision
 from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
 from .events import EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
+from .issuers import IssuerSettings
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, parse_arn
 from .respond import AuthorizerUnavailable, Responder
+from .settings import Settings
 from .tokencache import VerifiedTokenCache
 from .tokenclaims import TokenClaims
 from .verify import TokenVerifier, VerifiedToken, peek_issuer

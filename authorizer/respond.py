@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
 from .context import MAX_CONTEXT_BYTES, build_context
 from .decision import Decision
 from .events import EventKind
 from .policy import ApiArn, iam_response, simple_response
+from .settings import Settings
 from .tokenclaims import principal_of
 from .verify import VerifiedToken
 

@@ -19,7 +19,7 @@ typo fails the deployment instead of quietly allowing a route. The format
       { claim = ["realm_access", "roles"], in = ["ops"] },
     ]
 
-Issuer tables (``[[issuer]]``) are read by :mod:`authorizer.config`.
+Issuer tables (``[[issuer]]``) are read by :mod:`authorizer.issuers`.
 """
 
 from __future__ import annotations

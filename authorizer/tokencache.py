@@ -17,25 +17,28 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from .keys import VerificationKey
-    from .verify import VerifiedToken
+
+#: What the verifier keeps for a token (its :class:`~authorizer.verify.VerifiedToken`);
+#: the cache never looks inside, so it needs nothing from the verifier.
+T = TypeVar("T")
 
 
-class Entry(NamedTuple):  # a tuple: made once per first-seen token, so kept cheap
-    token: VerifiedToken
-    key: VerificationKey
+class Entry(NamedTuple, Generic[T]):
+    token: T
+    key: VerificationKey  # the key object that verified the token
     usable_until: float  # exp + leeway
 
 
-class VerifiedTokenCache:
+class VerifiedTokenCache(Generic[T]):
     """At most ``size`` verified tokens (``size`` 0 disables the cache)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+        self._entries: OrderedDict[bytes, Entry[T]] = OrderedDict()
         # The LRU bookkeeping is several steps; threads must not interleave them.
         self._lock = threading.Lock()
 
@@ -51,7 +54,7 @@ class VerifiedTokenCache:
         raw = token if isinstance(token, bytes) else token.encode("utf-8", "surrogatepass")
         return hashlib.sha256(raw).digest()
 
-    def get(self, digest: bytes, now: float) -> Entry | None:
+    def get(self, digest: bytes, now: float) -> Entry[T] | None:
         """The entry for ``digest`` if it is still within its time; expired entries are dropped."""
         with self._lock:
             entry = self._entries.get(digest)
@@ -63,7 +66,7 @@ class VerifiedTokenCache:
             self._entries.move_to_end(digest)
             return entry
 
-    def put(self, digest: bytes, entry: Entry) -> None:
+    def put(self, digest: bytes, entry: Entry[T]) -> None:
         if self._size == 0:
             return
         with self._lock:

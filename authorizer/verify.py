@@ -90,7 +90,7 @@ class TokenVerifier:
         self._max_bytes = max_token_bytes
         self._clock = clock
         self._leeway = leeway
-        self._cache = VerifiedTokenCache(cache_size)
+        self._cache: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache(cache_size)
         self._required_typ = required_typ
         # Header segment -> its decoded, checked header, alg and kid: a pure
         # function of the segment, so remembering it changes no answer.

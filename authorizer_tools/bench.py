@@ -45,8 +45,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from joserfc import jwk as jose_jwk
 from joserfc import jwt as jose_jwt
 
-from authorizer.config import load_settings
 from authorizer.handler import Authorizer
+from authorizer.settings import load_settings
 from authorizer_tools.check_artifact import build
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.environ import temporary_environment

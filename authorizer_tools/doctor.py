@@ -21,12 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer.access import Verdicts
-from authorizer.config import IssuerSettings, Settings, load_settings
 from authorizer.errors import ConfigError, FetchError
 from authorizer.fetch import HttpFetcher, url_problem
 from authorizer.handler import Authorizer
+from authorizer.issuers import IssuerSettings
 from authorizer.keys import KeySet, parse_key_set
 from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
+from authorizer.settings import Settings, load_settings
 
 from .environ import temporary_environment
 from .eventgen import make_event

@@ -23,8 +23,8 @@ from aws_lambda_powertools import Logger, Metrics
 from hypothesis import HealthCheck, settings
 
 from authorizer.app import Authorizer
-from authorizer.config import load_settings
 from authorizer.fetch import HttpFetcher, JsonFetcher
+from authorizer.settings import load_settings
 from authorizer_tools import devissuer
 from authorizer_tools.devissuer import DevIssuer
 

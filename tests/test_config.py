@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from authorizer.access import ScopesAll
-from authorizer.config import load_settings
 from authorizer.errors import ConfigError
 from authorizer.keys import SUPPORTED_ALGORITHMS
+from authorizer.settings import load_settings
 
 BASE = {"JWT_ISSUER": "https://example.authgear.cloud", "JWT_AUDIENCE": "https://api.example"}
 

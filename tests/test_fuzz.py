@@ -18,8 +18,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from authorizer.app import Authorizer, AuthorizerUnavailable
-from authorizer.config import load_settings
 from authorizer.fetch import HttpFetcher
+from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.conftest import AUDIENCE, FakeClock

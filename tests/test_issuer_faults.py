@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger, Metrics
 
-from authorizer.config import load_settings
 from authorizer.handler import Authorizer
+from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.attacks import refuse

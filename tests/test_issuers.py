@@ -9,9 +9,9 @@ import pytest
 
 from authorizer import handler as handler_module
 from authorizer import verify as verify_module
-from authorizer.config import load_settings
 from authorizer.errors import ConfigError
 from authorizer.handler import Authorizer
+from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint

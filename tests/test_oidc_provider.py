@@ -22,7 +22,7 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 
 from authorizer.app import Authorizer
-from authorizer.config import load_settings
+from authorizer.settings import load_settings
 from authorizer_tools.eventgen import make_event
 from tests.conftest import FakeClock
 

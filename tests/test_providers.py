@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from authorizer.config import load_settings
 from authorizer.errors import ConfigError
 from authorizer.handler import Authorizer
+from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.conftest import FakeClock, LoopbackFetcher, build_authorizer

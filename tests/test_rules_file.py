@@ -19,9 +19,9 @@ from authorizer.access import (
     ScopesAll,
     ScopesAny,
 )
-from authorizer.config import load_settings
 from authorizer.errors import ConfigError
 from authorizer.routes import MAX_SUFFIX_LENGTH, parse_route
+from authorizer.settings import load_settings
 
 BASE = {"JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": "api"}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.config import load_settings
 from authorizer.errors import ConfigError
+from authorizer.settings import load_settings
 from authorizer_tools.templateconfig import environment, read
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -116,7 +116,7 @@ def test_size_zero_disables_the_cache(issuer: DevIssuer, clock: FakeClock) -> No
 
 
 def test_the_cache_keys_by_digest_not_by_token() -> None:
-    cache = VerifiedTokenCache(2)
+    cache: VerifiedTokenCache[object] = VerifiedTokenCache(2)
     assert len(VerifiedTokenCache.digest("a.b.c")) == 32
     assert VerifiedTokenCache.digest("a.b.c") != VerifiedTokenCache.digest("a.b.d")
     assert cache.get(VerifiedTokenCache.digest("a.b.c"), 0.0) is None

@@ -1,0 +1,128 @@
+"""Typed readers of configuration values, shared by the settings modules.
+
+Two sources hold settings: the environment (:class:`Env`, each error names the
+variable) and the rules file's tables (:func:`text`, :func:`texts`,
+:func:`flag`, each error names the key through a ``label`` function, which
+returns the environment variable or the place in the file). Every reader
+raises :class:`~authorizer.errors.ConfigError` with one message; none is used
+on the request path.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import ConfigError
+from .fetch import url_problem
+
+#: Names a key for error messages: the environment variable, or the place in the rules file.
+Label = Callable[[str], str]
+
+
+class Env:
+    """Typed readers over the environment; every error names its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def optional(self, name: str) -> str | None:
+        """The value with surrounding whitespace removed; ``None`` when unset or blank."""
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise ConfigError(f"{name} is required but not set")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw, 10)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ConfigError(f"{name} must be between {low} and {high}, got {raw}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def split(raw: str) -> list[str]:
+    """A comma-separated list, each part stripped, empty parts dropped."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def text(values: Mapping[str, Any], key: str, label: Label) -> str | None:
+    """A string value, stripped; ``None`` when absent or blank."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{label(key)} must be a string")
+    return value.strip() or None
+
+
+def texts(values: Mapping[str, Any], key: str, label: Label) -> tuple[str, ...] | None:
+    """One string or a list of strings, stripped and without repeats; ``None`` when absent."""
+    value = values.get(key)
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ConfigError(f"{label(key)} must be a list of strings")
+    cleaned = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if not cleaned:
+        raise ConfigError(f"{label(key)} must list at least one value")
+    return cleaned
+
+
+def flag(values: Mapping[str, Any], key: str, label: Label, default: bool) -> bool:
+    """A boolean value (``true``/``false`` in the file; the environment is read before)."""
+    value = values.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{label(key)} must be true or false")
+    return value
+
+
+def _named_in(where: str, key: str) -> str:
+    return f"{where}: {key}"
+
+
+def place(where: str) -> Label:
+    """The label for the keys of one table of the rules file: ``"<where>: <key>"``."""
+    return functools.partial(_named_in, where)
+
+
+def check_url(name: str, url: str) -> None:
+    """Raise :class:`ConfigError` naming ``name`` unless ``url`` passes :func:`url_problem`."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"{name} {problem}")

@@ -1,0 +1,196 @@
+"""Settings: one frozen object read from the environment and validated once.
+
+:func:`load_settings` is called at cold start. Any missing or invalid value
+raises :class:`~authorizer.errors.ConfigError` with one message that names the
+variable and what is wrong, so the function fails its init instead of
+answering requests with a half-configured verifier. The issuers are read by
+:mod:`.issuers`, the context selection by :mod:`.contextsettings`, the route
+rules by :mod:`.rulesfile`; this module reads the rest and checks what spans
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .configvalues import Env
+from .context import ContextSettings
+from .contextsettings import VARIABLES as CONTEXT_VARIABLES
+from .contextsettings import read_context_settings
+from .errors import ConfigError
+from .issuers import ISSUER_VARIABLES, IssuerSettings, env_issuers, file_issuers
+from .rulesfile import VARIABLE as RULES_VARIABLE
+from .rulesfile import parse_rule_set, read_rules_file
+
+if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold start)
+    from .access import AccessRule, RuleSet
+
+HttpApiResponse = Literal["simple", "iam"]
+
+#: Every variable the authorizer reads. Any other variable with one of our
+#: prefixes is a typo that would silently weaken a check, so it is an error.
+KNOWN_VARIABLES: frozenset[str] = frozenset(
+    {
+        *ISSUER_VARIABLES.values(),
+        *CONTEXT_VARIABLES,
+        RULES_VARIABLE,
+        "JWT_LEEWAY_SECONDS",
+        "JWT_MAX_TOKEN_BYTES",
+        "AUTHORIZER_HTTP_API_RESPONSE",
+        "AUTHORIZER_TOKEN_HEADER",
+        "AUTHORIZER_TOKEN_QUERY_PARAMETER",
+        "AUTHORIZER_TOKEN_CACHE_SIZE",
+        "AUTHORIZER_PRINCIPAL_CLAIMS",
+        "AUTHORIZER_USAGE_IDENTIFIER_CLAIM",
+        "JWKS_CACHE_SECONDS",
+        "JWKS_REFRESH_COOLDOWN_SECONDS",
+        "JWKS_MAX_STALE_SECONDS",
+        "JWKS_FETCH_TIMEOUT_SECONDS",
+        "JWKS_PREFETCH",
+    }
+)
+_OUR_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the authorizer needs to know, validated."""
+
+    issuers: tuple[IssuerSettings, ...]
+    route_rules: RuleSet | None = None
+    context: ContextSettings = field(default_factory=ContextSettings)
+    leeway_seconds: int = 60
+    max_token_bytes: int = 16384
+    principal_claims: tuple[str, ...] = ("sub",)
+    usage_identifier_claim: str | None = None
+    http_api_response: HttpApiResponse = "simple"
+    token_header: str = "Authorization"
+    token_query_parameter: str | None = "access_token"
+    token_cache_size: int = 1024
+    jwks_cache_seconds: int = 600
+    jwks_refresh_cooldown_seconds: int = 30
+    jwks_max_stale_seconds: int = 86400
+    jwks_fetch_timeout_seconds: float = 3.0
+    jwks_prefetch: bool = True
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build :class:`Settings` from ``environ``; raise :class:`ConfigError` on any bad value."""
+    _reject_unknown_variables(environ)
+    env = Env(environ)
+    document: dict[str, Any] = {}
+    where = ""
+    rules_path = env.optional(RULES_VARIABLE)
+    if rules_path is not None:
+        where, document = read_rules_file(rules_path)
+    if "issuer" in document:
+        for name in ISSUER_VARIABLES.values():
+            if env.optional(name) is not None:
+                raise ConfigError(
+                    f"{name} is set, but {RULES_VARIABLE} lists the issuers:"
+                    " set it per issuer there"
+                )
+        issuers = file_issuers(document["issuer"], where)
+    else:
+        issuers = env_issuers(env)
+    if len({issuer.issuer for issuer in issuers}) != len(issuers):
+        source = f"{RULES_VARIABLE} ({rules_path})" if "issuer" in document else "JWT_ISSUER"
+        raise ConfigError(f"{source} lists the same issuer twice")
+    route_rules = parse_rule_set(document, where) if rules_path is not None else None
+    _check_roles_are_readable(issuers, route_rules)
+    return Settings(
+        issuers=issuers,
+        route_rules=route_rules,
+        context=read_context_settings(env, document.get("context"), where),
+        leeway_seconds=env.integer("JWT_LEEWAY_SECONDS", 60, 0, 300),
+        max_token_bytes=env.integer("JWT_MAX_TOKEN_BYTES", 16384, 1024, 65536),
+        principal_claims=_names(
+            "AUTHORIZER_PRINCIPAL_CLAIMS", env.optional("AUTHORIZER_PRINCIPAL_CLAIMS") or "sub"
+        ),
+        usage_identifier_claim=env.optional("AUTHORIZER_USAGE_IDENTIFIER_CLAIM"),
+        http_api_response=_http_api_response(env.optional("AUTHORIZER_HTTP_API_RESPONSE")),
+        token_header=_header_name(env.optional("AUTHORIZER_TOKEN_HEADER") or "Authorization"),
+        token_query_parameter=_query_parameter(environ),
+        token_cache_size=env.integer("AUTHORIZER_TOKEN_CACHE_SIZE", 1024, 0, 100000),
+        jwks_cache_seconds=env.integer("JWKS_CACHE_SECONDS", 600, 30, 604800),
+        jwks_refresh_cooldown_seconds=env.integer("JWKS_REFRESH_COOLDOWN_SECONDS", 30, 1, 3600),
+        jwks_max_stale_seconds=env.integer("JWKS_MAX_STALE_SECONDS", 86400, 0, 2592000),
+        jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
+        jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
+    )
+
+
+def _check_roles_are_readable(
+    issuers: tuple[IssuerSettings, ...], route_rules: RuleSet | None
+) -> None:
+    """A rule that needs roles must have somewhere to read them, for every issuer it applies to.
+
+    Otherwise it can never pass: a route meant for admins would be denied to
+    everyone, silently, until someone wonders why.
+    """
+    if route_rules is None and not any(issuer.requirements for issuer in issuers):
+        return
+    from .access import IssuerIn, RolesAll, RolesAny  # noqa: PLC0415 - loaded with the rules
+
+    def needs_roles(rules: tuple[AccessRule, ...]) -> bool:
+        return any(isinstance(rule, (RolesAll, RolesAny)) for rule in rules)
+
+    checks = [(i.issuer, i.requirements, f"issuer {i.issuer}") for i in issuers]
+    for route in route_rules.routes if route_rules is not None else ():
+        limited = [rule.issuers for rule in route.requirements if isinstance(rule, IssuerIn)]
+        for issuer in issuers:
+            if all(issuer.issuer in allowed for allowed in limited):
+                checks.append((issuer.issuer, route.requirements, route.label))
+    by_name = {issuer.issuer: issuer for issuer in issuers}
+    for name, rules, place in checks:
+        issuer = by_name[name]
+        if needs_roles(rules) and not issuer.role_claims:
+            raise ConfigError(
+                f"{place} needs roles, but issuer {name} ({issuer.provider} preset) reads"
+                " roles from no claim: set AUTHORIZER_ROLES_CLAIMS (the template's"
+                " RolesClaims parameter), or role_claims in its [[issuer]] table"
+            )
+
+
+def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
+    for name in sorted(environ):
+        if name.startswith(_OUR_PREFIXES) and name not in KNOWN_VARIABLES:
+            from difflib import get_close_matches  # noqa: PLC0415 - the error path only
+
+            hint = get_close_matches(name, KNOWN_VARIABLES, n=1)
+            suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+            raise ConfigError(f"{name} is not a setting this authorizer knows{suggestion}")
+
+
+def _names(variable: str, raw: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if not names:
+        raise ConfigError(f"{variable} must list at least one claim name")
+    return names
+
+
+def _http_api_response(raw: str | None) -> HttpApiResponse:
+    value = (raw or "simple").lower()
+    if value == "simple":
+        return "simple"
+    if value == "iam":
+        return "iam"
+    raise ConfigError(f"AUTHORIZER_HTTP_API_RESPONSE must be 'simple' or 'iam', got {raw!r}")
+
+
+def _header_name(raw: str) -> str:
+    # RFC 9110 token characters: a header name never holds spaces or separators.
+    allowed = set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    if not set(raw) <= allowed:
+        raise ConfigError(f"AUTHORIZER_TOKEN_HEADER is not a valid header name: {raw!r}")
+    return raw
+
+
+def _query_parameter(environ: Mapping[str, str]) -> str | None:
+    # Set but empty means "disabled"; unset means the RFC 6750 default name.
+    if "AUTHORIZER_TOKEN_QUERY_PARAMETER" not in environ:
+        return "access_token"
+    value = environ["AUTHORIZER_TOKEN_QUERY_PARAMETER"].strip()
+    return value or None
