@@ -56,9 +56,9 @@ fuzz: $(STAMP) $(NODE_STAMP)
 		tests/test_route_rules.py::test_a_cached_policy_answers_every_route_like_a_fresh_evaluation \
 		tests/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
 
-## make bench: the performance comparison (a few minutes); writes docs/benchmarks.{md,svg}
+## make bench: the regression benchmarks (under a minute); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
 bench: $(STAMP)
-	$(BIN)/python -m authorizer_tools.bench --out docs/benchmarks.md --svg docs/benchmarks.svg
+	$(BIN)/python -m benchmarks --page docs/benchmarks.md $(if $(RECORD),--record)
 
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \

@@ -41,11 +41,6 @@ _TO_STANDARD_B64 = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")  # by length % 4 (1 is never valid)
 
 
-#: Distinct protected headers remembered per verifier. An issuer signs with a
-#: handful of keys, so its tokens share a handful of header segments.
-HEADER_CACHE_SIZE = 64
-
-
 class VerifiedToken:
     """A token whose signature and claims checked out.
 
@@ -92,9 +87,6 @@ class TokenVerifier:
         self._leeway = leeway
         self._cache: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache(cache_size)
         self._required_typ = required_typ
-        # Header segment -> its decoded, checked header, alg and kid: a pure
-        # function of the segment, so remembering it changes no answer.
-        self._headers: dict[bytes, tuple[dict[str, Any], str, str]] = {}
 
     def verify(self, token: str, digest: bytes | None = None) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
@@ -130,15 +122,8 @@ class TokenVerifier:
         self, data: bytes, segments: tuple[str, str, str]
     ) -> tuple[VerifiedToken, VerificationKey]:
         header_b64, payload_b64, signature_b64 = (part.encode("ascii") for part in segments)
-        known = self._headers.get(header_b64)
-        if known is None:
-            header = _json_object(_decode(header_b64, "header"), "header")
-            alg, kid = self._check_header(header)
-            if len(self._headers) >= HEADER_CACHE_SIZE:
-                self._headers.clear()
-            self._headers[header_b64] = (header, alg, kid)
-        else:
-            header, alg, kid = known
+        header = _json_object(_decode(header_b64, "header"), "header")
+        alg, kid = self._check_header(header)
         try:
             key = self._keys.get(kid)
             if not key.accepts(alg):

@@ -2,8 +2,8 @@
 
     python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
 
-Exits non-zero with one line per problem. Used by ``make sam-build``, the
-benchmark (for the artifact's size) and the tests.
+Exits non-zero with one line per problem. Used by ``make sam-build``
+and the tests.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ REQUIRED = (
 FORBIDDEN = (
     "tests",
     "authorizer_tools",
+    "benchmarks",
     "events",
     "examples",
     "boto3",

@@ -1,0 +1,177 @@
+"""``make bench``: every benchmark in fresh processes, the page, and the budget check.
+
+    python -m benchmarks [--quick] [--page docs/benchmarks.md] [--record]
+
+Exit status 1 when a figure is over its budget (:mod:`benchmarks.budget`).
+``--quick`` runs tiny counts to show the scripts work; its figures mean
+nothing, so it checks no budget and writes no page unless asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.budget import MARGIN, over_budget, read_recorded, record
+from benchmarks.measure import FLOOR_NAME, Figure, read_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS: dict[str, list[str]] = {
+    # script: its arguments at full size; --quick replaces the counts
+    "entry_point defaults": ["--iterations", "1000", "--rounds", "9"],
+    "entry_point quiet": ["--iterations", "1000", "--rounds", "9"],
+    "peers": ["--iterations", "500", "--rounds", "9"],
+    "cold": ["--runs", "15"],
+}
+QUICK: dict[str, list[str]] = {
+    "entry_point defaults": ["--iterations", "20", "--rounds", "2"],
+    "entry_point quiet": ["--iterations", "20", "--rounds", "2"],
+    "peers": ["--iterations", "20", "--rounds", "2"],
+    "cold": ["--runs", "1"],
+}
+REQUESTS = {
+    "first_seen": "a valid token, first seen (signature checked)",
+    "seen_before": "the same token again (verified-token cache)",
+    "junk": "not a JWT",
+    "random_kid": "a key the issuer never had (flood)",
+}
+PEERS = {
+    "pyjwt": "PyJWT `jwt.decode`, key preloaded",
+    "pyjwkclient": "PyJWT `PyJWKClient` (warm) + `jwt.decode`",
+    "joserfc": "joserfc `jwt.decode` + claims registry",
+    "powertools_auth_alpha": "Powertools `auth_alpha` `JWTVerifier`",
+    "provider_sample": "provider sample: discovery + new `PyJWKClient` per request",
+}
+
+
+def run_all(quick: bool) -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index, (script, arguments) in enumerate((QUICK if quick else SCRIPTS).items()):
+            module, *positional = script.split()
+            out = Path(folder, f"{index}.json")
+            command = [sys.executable, "-m", f"benchmarks.{module}", *positional, "--out", str(out)]
+            print(f"bench: {script}", file=sys.stderr, flush=True)
+            subprocess.run([*command, *arguments], cwd=ROOT, check=True)
+            figures.extend(read_figures(out))
+    return figures
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("cryptography", "PyJWT", "urllib3", "aws-lambda-powertools", "joserfc")
+    )
+    return f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; {versions}"
+
+
+def page(figures: Sequence[Figure], problems: Sequence[str]) -> str:
+    by_name = {figure.name: figure for figure in figures}
+
+    def cell(name: str) -> str:
+        figure = by_name[name]
+        return f"{figure.ratio:.2f}x ({figure.micros:,.1f} us)"
+
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {today} with `make bench` on {machine()}.",
+        "",
+        f"Every figure is a ratio to the floor, one {FLOOR_NAME} over distinct messages,",
+        "measured in the same rounds (a batch of floor checks before each round; the best round of",
+        "each counts), so that the machine's drift does not show up as a difference. Microseconds",
+        "are per request, for scale only. The scripts are in `benchmarks/`, one per question.",
+        "",
+        "## This authorizer: `lambda_handler`, the function Lambda calls",
+        "",
+        "REST `TOKEN` events, the template's environment, a loopback issuer; log and metric lines",
+        "written to stdout (`/dev/null`). A refusal raises `Unauthorized`, as in Lambda.",
+        "",
+        "| request | template defaults: INFO, metrics on | WARNING, metrics off |",
+        "|---|---:|---:|",
+    ]
+    for key, label in REQUESTS.items():
+        lines.append(f"| {label} | {cell(f'defaults.{key}')} | {cell(f'quiet.{key}')} |")
+    flood = by_name["defaults.random_kid"].note
+    lines += [
+        "",
+        f"The flood at the defaults: {flood} (the refresh cooldown holds).",
+        "",
+        "## Peers: the verifier alone",
+        "",
+        "Called directly with distinct valid RS256 tokens: no event, no response, no log line,",
+        "so compare them with the WARNING column above, which includes all three.",
+        "",
+        "| verifier | x floor | note |",
+        "|---|---:|---|",
+    ]
+    for key, label in PEERS.items():
+        figure = by_name[f"peers.{key}"]
+        lines.append(f"| {label} | {cell(figure.name)} | {figure.note} |")
+    lines += [
+        "",
+        "## Cold start: fresh interpreters",
+        "",
+        "The floor is a process that only imports the four runtime packages.",
+        "",
+        "| measurement | ms | over the floor |",
+        "|---|---:|---:|",
+    ]
+    for name in ("cold.import", "cold.first_answer"):
+        figure = by_name[name]
+        extra = (figure.micros - figure.floor_micros) / 1000
+        lines.append(f"| {figure.note} | {figure.micros / 1000:.1f} | +{extra:.1f} ms |")
+    floor_ms = by_name["cold.import"].floor_micros / 1000
+    lines += [f"| the four runtime packages (floor) | {floor_ms:.1f} | |", ""]
+    lines += ["## Budgets", ""]
+    recorded = read_recorded()
+    lines.append(
+        f"Each recorded figure may regress by {MARGIN:.0%} before `make bench` fails"
+        " (`benchmarks/recorded.json`; `make bench RECORD=1` records new ones)."
+    )
+    lines += ["", "| figure | recorded | budget | this run |", "|---|---:|---:|---:|"]
+    for name, ratio in sorted(recorded.items()):
+        now = f"{by_name[name].ratio:.2f}x" if name in by_name else "not measured"
+        lines.append(f"| `{name}` | {ratio:.2f}x | {ratio * (1 + MARGIN):.2f}x | {now} |")
+    lines += ["", "Over budget: " + ("; ".join(problems) if problems else "none."), ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: the scripts run")
+    parser.add_argument("--page", type=Path, help="write the Markdown page here")
+    parser.add_argument("--record", action="store_true", help="record these figures as budgets")
+    args = parser.parse_args(argv)
+    figures = run_all(args.quick)
+    if args.record:
+        record(figures, [f.name for f in figures if not f.name.startswith("peers.")])
+    problems = [] if args.quick else over_budget(figures, read_recorded())
+    if args.page is not None:
+        args.page.write_text(page(figures, problems))
+    for figure in figures:
+        print(f"{figure.name:28} {figure.ratio:7.2f}x  {figure.micros:12,.1f} us  {figure.note}")
+    for problem in problems:
+        print(f"bench: over budget: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""``lambda_handler``, the function Lambda calls, at one configuration, against the floor.
+
+    python -m benchmarks.entry_point {defaults,quiet} --out FILE.json [--iterations N] [--rounds R]
+
+Runs in a fresh process because the handler reads its configuration once, at
+import. The environment is the template's, for a loopback dev issuer:
+``defaults`` keeps the template's logging (INFO) and metrics (on);
+``quiet`` sets ``LogLevel=WARNING`` and ``POWERTOOLS_METRICS_DISABLED``. Log
+and metric lines go to ``/dev/null`` through the stream Lambda's would be
+(stdout), so writing them is measured. Four kinds of request, REST ``TOKEN``
+events:
+
+* ``first_seen``: a valid token never seen before (the signature is checked);
+* ``seen_before``: a valid token again (the verified-token cache answers);
+* ``junk``: a value that is not a JWT;
+* ``random_kid``: a well-formed token naming a key the issuer never had (a
+  flood meant to make the authorizer hammer the issuer; the fetch count is noted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.eventgen import make_event
+from authorizer_tools.localcontext import local_context
+from authorizer_tools.templateconfig import environment as template_environment
+from authorizer_tools.templateconfig import read
+from benchmarks.measure import Figure, Floor, against_floor, write_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+AUDIENCE = "https://api.example.test"
+CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    # name: (template parameters, extra environment)
+    "defaults": ({}, {}),
+    "quiet": ({"LogLevel": "WARNING"}, {"POWERTOOLS_METRICS_DISABLED": "true"}),
+}
+
+
+def environment(issuer: str, configuration: str) -> dict[str, str]:
+    """What the template gives the function, for ``issuer`` and ``configuration``."""
+    parameters, extra = CONFIGURATIONS[configuration]
+    overrides = {"Issuer": issuer, "Audience": AUDIENCE, **parameters}
+    return {**template_environment(read(ROOT / "template.yaml"), overrides), **extra}
+
+
+def unsigned_with_random_kid(issuer: str) -> str:
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": os.urandom(8).hex()}
+    payload = {"iss": issuer, "sub": "someone", "aud": AUDIENCE, "iat": 1, "exp": 4102444800}
+    parts = (json.dumps(header).encode(), json.dumps(payload).encode(), os.urandom(256))
+    return ".".join(b64(part) for part in parts)
+
+
+def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
+    issuer = DevIssuer().start()
+    os.environ.update(environment(issuer.issuer, configuration))
+    # Before the import: Powertools' logger and metrics write to the stdout they find.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
+    from authorizer.app import lambda_handler  # noqa: PLC0415 - reads the environment above
+
+    context = local_context("bench")
+    floor = Floor()
+
+    def events(tokens: Sequence[str]) -> list[dict[str, Any]]:
+        return [make_event("rest_token", f"Bearer {token}") for token in tokens]
+
+    def invoke_all(batch: Sequence[dict[str, Any]]) -> int:
+        for event in batch:
+            try:
+                lambda_handler(event, context)
+            except Exception:  # noqa: BLE001, S112 - a refusal raises "Unauthorized", as in Lambda
+                continue
+        return len(batch)
+
+    fresh = iter(
+        [events([issuer.mint({"aud": AUDIENCE}) for _ in range(iterations)]) for _ in range(rounds)]
+    )
+    again = events([issuer.mint({"aud": AUDIENCE})]) * iterations
+    junk = events([f"{os.urandom(24).hex()}.{os.urandom(8).hex()}"] * iterations)
+    flood = events([unsigned_with_random_kid(issuer.issuer) for _ in range(iterations)])
+    invoke_all(again[:10])  # warm: the first request of a container is not what this measures
+    fetches = issuer.fetches()
+    scenarios: list[tuple[str, Callable[[], int]]] = [
+        ("first_seen", lambda: invoke_all(next(fresh))),
+        ("seen_before", lambda: invoke_all(again)),
+        ("junk", lambda: invoke_all(junk)),
+        ("random_kid", lambda: invoke_all(flood)),
+    ]
+    figures = [against_floor(name, run, floor, rounds) for name, run in scenarios]
+    refetches = issuer.fetches() - fetches
+    figures[-1] = Figure(
+        name="random_kid",
+        micros=figures[-1].micros,
+        floor_micros=figures[-1].floor_micros,
+        note=f"{rounds * iterations} tokens, {refetches} key-set fetch(es)",
+    )
+    issuer.stop()
+    return [
+        Figure(
+            name=f"{configuration}.{f.name}",
+            micros=f.micros,
+            floor_micros=f.floor_micros,
+            note=f.note,
+        )
+        for f in figures
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.entry_point", description=__doc__)
+    parser.add_argument("configuration", choices=sorted(CONFIGURATIONS))
+    parser.add_argument("--out", type=Path, required=True, help="where to write the figures (JSON)")
+    parser.add_argument("--iterations", type=int, default=400, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds; the best one counts")
+    args = parser.parse_args(argv)
+    write_figures(args.out, measure(args.configuration, args.iterations, args.rounds))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

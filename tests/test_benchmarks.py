@@ -1,0 +1,76 @@
+"""The regression benchmarks run end to end, and the budget check fails when it should.
+
+Timings are not asserted here (they live in `make bench`); the counts are tiny.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.budget import MARGIN, over_budget, read_recorded, record
+from benchmarks.measure import Figure, Floor, against_floor, read_figures, write_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def figure(name: str, ratio: float) -> Figure:
+    return Figure(name=name, micros=ratio * 20.0, floor_micros=20.0)
+
+
+def test_every_benchmark_runs_and_the_page_shows_defaults_beside_the_peers(tmp_path: Path) -> None:
+    page = tmp_path / "benchmarks.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--page", str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = page.read_text()
+    assert "| request | template defaults: INFO, metrics on | WARNING, metrics off |" in text
+    for row in ("first seen", "same token again", "not a JWT", "never had", "PyJWT `jwt.decode`"):
+        assert row in text, row
+    assert "Powertools `auth_alpha` `JWTVerifier`" in text
+    assert "provider sample" in text
+    assert "0 key-set fetch(es)" in text  # the random-kid flood never reached the issuer
+    measured = {line.split()[0] for line in done.stdout.splitlines()}
+    # Every figure of ours has a budget; the peers' are not ours to hold to one.
+    assert set(read_recorded()) == {name for name in measured if not name.startswith("peers.")}
+
+
+def test_a_figure_over_its_recorded_ratio_plus_the_margin_fails_the_check() -> None:
+    recorded = {"defaults.first_seen": 6.0, "quiet.junk": 0.5}
+    within = [figure("defaults.first_seen", 6.0 * (1 + MARGIN) - 0.01), figure("quiet.junk", 0.1)]
+    assert over_budget(within, recorded) == []
+    over = [figure("defaults.first_seen", 6.0 * (1 + MARGIN) + 0.01), figure("quiet.junk", 0.5)]
+    (problem,) = over_budget(over, recorded)
+    assert problem.startswith("defaults.first_seen: 7.51x the floor, over its budget of 7.50x")
+
+
+def test_a_recorded_figure_that_was_not_measured_fails_the_check() -> None:
+    assert over_budget([], {"quiet.junk": 0.5}) == ["quiet.junk: not measured (recorded 0.50x)"]
+
+
+def test_recording_keeps_only_the_named_figures(tmp_path: Path) -> None:
+    path = tmp_path / "recorded.json"
+    record([figure("a", 1.23456), figure("peers.b", 2.0)], ["a"], path)
+    assert read_recorded(path) == {"a": 1.235}
+
+
+def test_a_figure_is_its_best_round_over_the_best_floor_of_the_same_rounds(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def run() -> int:
+        calls.append(1)
+        return 10
+
+    result = against_floor("x", run, Floor(checks=5), rounds=3)
+    assert len(calls) == 3
+    assert result.floor_micros > 0 and result.micros > 0
+    assert result.ratio == result.micros / result.floor_micros
+    write_figures(tmp_path / "f.json", [result])
+    assert read_figures(tmp_path / "f.json") == [result]
