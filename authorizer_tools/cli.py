@@ -1,6 +1,6 @@
 """`python -m authorizer_tools`: the local loop, from a token to a decision, without AWS.
 
-    dev-issuer [--port N] [--algorithms RS256,ES256]   serve a local OpenID issuer
+    dev-issuer serve [--port N] [--algorithms A,B]     serve a local OpenID issuer
     dev-issuer rotate [--algorithm ALG] [--keep-old]   publish a new key
     mint [--sub S] [--scope "a b"] [--role R] ...       print a token from the dev issuer
     event KIND --token T [--method M] [--path P] ...    write an authorizer event
@@ -43,10 +43,14 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line (no usage dump) and exit status 2."""
+    """argparse, but an error is one line, pointing at the command's help, and exit status 2.
+
+    argparse's own answer is the usage text and then the error; we keep every
+    error to one line (a script or a log shows it whole) and say where the usage is.
+    """
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (try: {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,30 +83,36 @@ def _build_parser() -> _Parser:
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an unexpected error"
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    issuer = commands.add_parser("dev-issuer", help="serve a local OpenID issuer")
-    issuer.add_argument(
-        "action",
-        nargs="?",
-        choices=["serve", "rotate"],
-        default="serve",
-        help="serve (the default) the issuer, or rotate its keys",
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, help="the command to run"
     )
-    issuer.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
-    issuer.add_argument(
+
+    issuer = commands.add_parser("dev-issuer", help="a local OpenID issuer: serve it, rotate keys")
+    actions = issuer.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="{serve,rotate}",
+        parser_class=_Parser,
+        help="what to do with the dev issuer",
+    )
+    serve = actions.add_parser("serve", help="serve discovery and the key set on 127.0.0.1")
+    serve.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
+    serve.add_argument(
         "--port", type=_port, default=devstate.DEFAULT_PORT, help="1 to 65535 (default 8765)"
     )
-    issuer.add_argument(
+    serve.add_argument(
         "--algorithms",
         default="RS256,ES256",
-        help="keys to create on first start (comma-separated)",
+        help="keys to create on first start (comma-separated; default RS256,ES256)",
     )
-    issuer.add_argument("--algorithm", default="RS256", help="rotate: the new key's algorithm")
-    issuer.add_argument(
-        "--keep-old", action="store_true", help="rotate: keep publishing the older keys"
+    serve.set_defaults(run=_serve_dev_issuer)
+    rotate = actions.add_parser("rotate", help="publish a new key (a running issuer serves it)")
+    rotate.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
+    rotate.add_argument("--algorithm", default="RS256", help="the new key's algorithm")
+    rotate.add_argument(
+        "--keep-old", action="store_true", help="keep publishing the older keys too"
     )
-    issuer.set_defaults(run=_dev_issuer)
+    rotate.set_defaults(run=_rotate_dev_issuer)
 
     mint = commands.add_parser("mint", help="print an access token from the dev issuer")
     mint.add_argument("--state", type=Path, default=devstate.DEFAULT_DIR, help=STATE_HELP)
@@ -203,12 +213,14 @@ def _port(text: str) -> int:
     return port
 
 
-def _dev_issuer(options: argparse.Namespace) -> int:
-    if options.action == "rotate":
-        new, withdrawn = devstate.rotate(options.state, options.algorithm, options.keep_old)
-        gone = f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else ""
-        print(f"published {new.kid} ({new.alg}){gone}")
-        return 0
+def _rotate_dev_issuer(options: argparse.Namespace) -> int:
+    new, withdrawn = devstate.rotate(options.state, options.algorithm, options.keep_old)
+    gone = f"; withdrawn: {', '.join(withdrawn)}" if withdrawn else ""
+    print(f"published {new.kid} ({new.alg}){gone}")
+    return 0
+
+
+def _serve_dev_issuer(options: argparse.Namespace) -> int:
     algorithms = [alg.strip() for alg in options.algorithms.split(",") if alg.strip()]
     state = devstate.load_or_new(options.state, options.port, algorithms)
     try:

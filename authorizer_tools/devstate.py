@@ -64,7 +64,7 @@ def load(directory: Path) -> State:
     except FileNotFoundError:
         raise StateError(
             f"no dev issuer state in {directory}/: start one with "
-            "`python -m authorizer_tools dev-issuer`"
+            "`python -m authorizer_tools dev-issuer serve`"
         ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"{path} is not a dev issuer state file ({exc})") from None

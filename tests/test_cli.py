@@ -55,6 +55,7 @@ class DevIssuerProcess:
                 "-m",
                 "authorizer_tools",
                 "dev-issuer",
+                "serve",
                 "--state",
                 str(state),
                 "--port",
@@ -359,7 +360,9 @@ def test_a_busy_port_is_reported(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run("dev-issuer", "--state", str(tmp_path), "--port", str(port), timeout=20)
+        result = run(
+            "dev-issuer", "serve", "--state", str(tmp_path), "--port", str(port), timeout=20
+        )
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
@@ -381,7 +384,7 @@ def test_a_failed_start_leaves_the_recorded_port_and_every_tokens_issuer_alone(
         busy.listen()
         taken = str(busy.getsockname()[1])
         for port in ("99999", "0", "http", taken):
-            failed = run("dev-issuer", "--state", str(dev_issuer.state), "--port", port)
+            failed = run("dev-issuer", "serve", "--state", str(dev_issuer.state), "--port", port)
             assert failed.returncode == 2, port
             assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
             minted = run("mint", "--state", str(dev_issuer.state)).stdout.strip()
@@ -409,9 +412,19 @@ def test_every_command_and_option_has_help_and_there_is_a_version() -> None:
         "doctor",
         "serve",
     }
-    for name, command in commands.choices.items():
-        for action in command._actions:
-            assert action.help, f"{name} {action.option_strings or action.dest}"
+
+    def without_help(parser: argparse.ArgumentParser, name: str) -> Iterator[str]:
+        for action in parser._actions:
+            if not action.help:
+                yield f"{name} {action.option_strings or action.dest}"
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    yield from without_help(subparser, f"{name} {sub}")
+
+    assert list(without_help(parser, "authorizer_tools")) == []
+    issuer = commands.choices["dev-issuer"]
+    actions = next(a for a in issuer._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(actions.choices) == {"serve", "rotate"}
     result = run("--version")
     assert (result.returncode, result.stdout.strip()) == (0, f"authorizer_tools {__version__}")
 
@@ -424,3 +437,28 @@ def test_debug_shows_the_traceback_of_an_unexpected_error(tmp_path: Path) -> Non
     assert len(quiet.stderr.strip().splitlines()) == 1
     loud = run("--debug", "mint", "--state", str(tmp_path))
     assert loud.returncode != 0 and "Traceback (most recent call last)" in loud.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (
+            ["dev-issuer"],
+            "authorizer_tools dev-issuer: error: the following arguments are required",
+        ),
+        (["dev-issuer", "serve", "--keep-old"], "unrecognized arguments: --keep-old"),
+        (["dev-issuer", "rotate", "--port", "1"], "unrecognized arguments: --port 1"),
+        (["invoke"], "authorizer_tools invoke: error: the following arguments are required"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_a_usage_error_is_one_line_that_names_the_help_to_read(
+    argv: list[str], wanted: str
+) -> None:
+    result = run(*argv)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert wanted in line
+    command = line.split(": error:")[0]
+    assert line.endswith(f"(try: {command} --help)")
+    assert run(*command.split()[1:], "--help").returncode == 0
