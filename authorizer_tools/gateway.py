@@ -21,21 +21,33 @@ def request_arn(event: Any) -> str:
 def status_of(response: dict[str, Any], arn: str) -> int:
     """200 when the response lets a request for ``arn`` through, 403 otherwise.
 
-    A policy is applied as IAM does: an explicit Deny that matches wins, then a
-    matching Allow; ``*`` in a resource matches any run of characters.
+    A simple response says so itself. A policy is applied as IAM does: only
+    statements whose action covers ``execute-api:Invoke`` count; an explicit
+    Deny that matches wins, then a matching Allow; in a resource ``*`` matches
+    any run of characters (``/`` included) and ``?`` any one character.
     """
     if "isAuthorized" in response:
-        return 200 if response["isAuthorized"] else 403
+        return 200 if response["isAuthorized"] is True else 403
     allowed = False
     for statement in response["policyDocument"]["Statement"]:
+        action = statement["Action"]
+        if _INVOKE.isdisjoint([action] if isinstance(action, str) else action):
+            continue
         resources = statement["Resource"]
         for resource in [resources] if isinstance(resources, str) else resources:
-            pattern = ".*".join(re.escape(part) for part in resource.split("*"))
-            if re.fullmatch(pattern, arn, re.DOTALL):
+            if _glob(resource).fullmatch(arn):
                 if statement["Effect"] == "Deny":
                     return 403
-                allowed = True
+                allowed = allowed or statement["Effect"] == "Allow"
     return 200 if allowed else 403
+
+
+_INVOKE = frozenset({"execute-api:Invoke", "execute-api:*", "*"})
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    wildcards = {"*": ".*", "?": "."}
+    return re.compile("".join(wildcards.get(c) or re.escape(c) for c in pattern), re.DOTALL)
 
 
 def status_of_error(exc: BaseException) -> int:

@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import pytest
 from aws_lambda_powertools import Logger, Metrics
@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from authorizer.app import Authorizer
 from authorizer.settings import load_settings
 from authorizer_tools.eventgen import make_event
+from tests.answers import answer, status
 from tests.conftest import FakeClock
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
@@ -123,17 +124,15 @@ def authorizer_for(
     )
 
 
-def effect(response: dict[str, Any]) -> str:
-    return str(response["policyDocument"]["Statement"][0]["Effect"])
-
-
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_provider_tokens_of_every_algorithm_are_allowed(provider: Provider, alg: str) -> None:
     clock = FakeClock(time.time())
     authorizer = authorizer_for(provider, clock)
     token = provider.token(f"https://api.example.test/{alg}")
-    response = authorizer.handle(make_event("rest_request", f"Bearer {token}"))
-    assert effect(response) == "Allow"
+    event = make_event("rest_request", f"Bearer {token}")
+    answered = answer(authorizer, event)
+    assert answered.status == 200
+    response = answered.response
     assert response["principalId"] == "m2m-client"
     assert response["context"]["client_id"] == "m2m-client"
     assert response["context"]["aud"] == f"https://api.example.test/{alg}"
@@ -145,7 +144,7 @@ def test_a_provider_token_without_the_required_scope_is_denied(provider: Provide
     clock = FakeClock(time.time())
     authorizer = authorizer_for(provider, clock, scopes="read:orders write:orders")
     token = provider.token(RESOURCES[0], scope="read:orders")
-    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {token}"))) == "Deny"
+    assert status(authorizer, make_event("rest_token", f"Bearer {token}")) == 403
 
 
 def test_a_provider_token_for_another_resource_is_refused(provider: Provider) -> None:
@@ -161,12 +160,12 @@ def test_key_rotation_at_the_provider_while_the_authorizer_is_warm(provider: Pro
     clock = FakeClock(time.time())
     authorizer = authorizer_for(provider, clock)
     old_token = provider.token(RESOURCES[2])
-    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {old_token}"))) == "Allow"
+    assert status(authorizer, make_event("rest_token", f"Bearer {old_token}")) == 200
     provider.restart()  # every signing key replaced
     new_token = provider.token(RESOURCES[2])
     clock.advance(authorizer.settings.jwks_refresh_cooldown_seconds)
     # The unknown kid triggers one refetch; the new key verifies.
-    assert effect(authorizer.handle(make_event("rest_token", f"Bearer {new_token}"))) == "Allow"
+    assert status(authorizer, make_event("rest_token", f"Bearer {new_token}")) == 200
     # The refresh replaced the set: the withdrawn key no longer verifies anything.
     with pytest.raises(Exception, match="^Unauthorized$"):
         authorizer.handle(make_event("rest_token", f"Bearer {old_token}"))

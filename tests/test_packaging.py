@@ -12,7 +12,7 @@ from authorizer_tools.check_artifact import build, problems
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE
-from tests.test_module import results, run_handler
+from tests.test_cold_start import results, run_handler
 
 TAG = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
 

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 from authorizer.handler import Authorizer
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event, method_arn
+from authorizer_tools.gateway import status_of
+from tests.answers import status
 from tests.conftest import FakeClock, build_authorizer, mint
-from tests.iam import policy_allows
 
 RULES = """
 default = "deny"
@@ -68,18 +69,9 @@ def rules_env(tmp_path: Path) -> dict[str, str]:
     return {"AUTHORIZER_RULES": write_rules(tmp_path, RULES), "AUTHORIZER_ROLES_CLAIMS": "roles"}
 
 
-def answer(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> str:
+def answer(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> int:
     """What API Gateway would answer: 200, 401 or 403."""
-    event = make_event(kind, f"Bearer {token}", method=method, path=path)
-    try:
-        response = authorizer.handle(event)
-    except Exception as exc:
-        assert str(exc) == "Unauthorized"
-        return "401"
-    if "isAuthorized" in response:
-        return "200" if response["isAuthorized"] else "403"
-    arn = event["routeArn"] if kind == "http_v2" else event["methodArn"]
-    return "200" if policy_allows(response, arn) else "403"
+    return status(authorizer, make_event(kind, f"Bearer {token}", method=method, path=path))
 
 
 KINDS = ["rest_token", "rest_request", "http_v1", "http_v2", "http_v2_iam"]
@@ -89,27 +81,27 @@ KINDS = ["rest_token", "rest_request", "http_v1", "http_v2", "http_v2_iam"]
 @pytest.mark.parametrize(
     ("claims", "method", "path", "expected"),
     [
-        ({"scope": "orders:read"}, "GET", "/orders", "200"),
-        ({"scope": "orders:admin"}, "GET", "/orders/42", "200"),
-        ({"scope": "profile"}, "GET", "/orders/42", "403"),
-        ({"scope": "orders:read orders:write"}, "POST", "/orders", "200"),
-        ({"scope": "orders:write"}, "POST", "/orders", "403"),
-        ({"roles": ["admin"], "auth_time": "fresh"}, "DELETE", "/orders/42", "200"),
-        ({"roles": ["admin"], "auth_time": "stale"}, "DELETE", "/orders/42", "403"),
-        ({"roles": ["admin"]}, "DELETE", "/orders/42", "403"),
-        ({"roles": ["staff"], "auth_time": "fresh"}, "DELETE", "/orders/42", "403"),
-        ({"roles": ["admin", "staff"]}, "PUT", "/admin/users/7", "200"),
-        ({"roles": ["admin"]}, "PUT", "/admin/users/7", "403"),
-        ({"roles": "admin"}, "GET", "/admin/x", "403"),
-        ({"tenant_tier": "gold", "org": {"verified": True}}, "GET", "/tenants/t1/reports", "200"),
+        ({"scope": "orders:read"}, "GET", "/orders", 200),
+        ({"scope": "orders:admin"}, "GET", "/orders/42", 200),
+        ({"scope": "profile"}, "GET", "/orders/42", 403),
+        ({"scope": "orders:read orders:write"}, "POST", "/orders", 200),
+        ({"scope": "orders:write"}, "POST", "/orders", 403),
+        ({"roles": ["admin"], "auth_time": "fresh"}, "DELETE", "/orders/42", 200),
+        ({"roles": ["admin"], "auth_time": "stale"}, "DELETE", "/orders/42", 403),
+        ({"roles": ["admin"]}, "DELETE", "/orders/42", 403),
+        ({"roles": ["staff"], "auth_time": "fresh"}, "DELETE", "/orders/42", 403),
+        ({"roles": ["admin", "staff"]}, "PUT", "/admin/users/7", 200),
+        ({"roles": ["admin"]}, "PUT", "/admin/users/7", 403),
+        ({"roles": "admin"}, "GET", "/admin/x", 403),
+        ({"tenant_tier": "gold", "org": {"verified": True}}, "GET", "/tenants/t1/reports", 200),
         ({"tenant_tier": ["bronze", "silver"], "org": {"verified": True}}, "GET",
-         "/tenants/t1/reports", "200"),
+         "/tenants/t1/reports", 200),
         ({"tenant_tier": "bronze", "org": {"verified": True}}, "GET", "/tenants/t1/reports",
-         "403"),
-        ({"tenant_tier": "gold", "org": {"verified": 1}}, "GET", "/tenants/t1/reports", "403"),
-        ({"tenant_tier": "gold"}, "GET", "/tenants/t1/reports", "403"),
-        ({"scope": "orders:read"}, "GET", "/unlisted", "403"),
-        ({"scope": "orders:read"}, "PATCH", "/orders", "403"),
+         403),
+        ({"tenant_tier": "gold", "org": {"verified": 1}}, "GET", "/tenants/t1/reports", 403),
+        ({"tenant_tier": "gold"}, "GET", "/tenants/t1/reports", 403),
+        ({"scope": "orders:read"}, "GET", "/unlisted", 403),
+        ({"scope": "orders:read"}, "PATCH", "/orders", 403),
     ],
 )  # fmt: skip
 def test_every_rule_kind_on_every_api_kind(  # noqa: PLR0917 - pytest passes them by position
@@ -120,7 +112,7 @@ def test_every_rule_kind_on_every_api_kind(  # noqa: PLR0917 - pytest passes the
     claims: dict[str, Any],
     method: str,
     path: str,
-    expected: str,
+    expected: int,
 ) -> None:
     if kind == "http_v2_iam":  # HTTP API payload 2.0 answered with IAM policies
         rules_env = {**rules_env, "AUTHORIZER_HTTP_API_RESPONSE": "iam"}
@@ -137,8 +129,8 @@ def test_websocket_connect_routes_are_matched_by_route_key(
     issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
 ) -> None:
     authorizer = build_authorizer(issuer, clock, env=rules_env)
-    assert answer(authorizer, "websocket", mint(issuer, clock, scope="chat"), "GET", "") == "200"
-    assert answer(authorizer, "websocket", mint(issuer, clock, scope="x"), "GET", "") == "403"
+    assert answer(authorizer, "websocket", mint(issuer, clock, scope="chat"), "GET", "") == 200
+    assert answer(authorizer, "websocket", mint(issuer, clock, scope="x"), "GET", "") == 403
 
 
 def test_a_denied_route_still_gets_the_whole_policy_with_its_context(
@@ -164,9 +156,9 @@ def test_max_auth_age_is_checked_again_as_time_passes_even_for_a_cached_token(
 ) -> None:
     authorizer = build_authorizer(issuer, clock, env=rules_env)
     token = mint(issuer, clock, roles=["admin"], auth_time=int(clock.now) - 200)
-    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == "200"
+    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == 200
     clock.advance(101)  # the token is still valid; its authentication is now 301 s old
-    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == "403"
+    assert answer(authorizer, "rest_token", token, "DELETE", "/orders/1") == 403
     decision = authorizer.decide(make_event("rest_token", f"Bearer {token}", method="DELETE"))
     assert decision.reason in ("authentication_too_old", "no_matching_route")
 
@@ -178,10 +170,10 @@ def test_with_default_allow_unlisted_routes_need_only_a_valid_token(
     env = {"AUTHORIZER_RULES": write_rules(tmp_path, rules), "AUTHORIZER_ROLES_CLAIMS": "roles"}
     authorizer = build_authorizer(issuer, clock, env=env)
     token = mint(issuer, clock)
-    assert answer(authorizer, "rest_token", token, "GET", "/anything") == "200"
-    assert answer(authorizer, "rest_token", token, "GET", "/admin/x") == "403"
+    assert answer(authorizer, "rest_token", token, "GET", "/anything") == 200
+    assert answer(authorizer, "rest_token", token, "GET", "/admin/x") == 403
     admin = mint(issuer, clock, roles=["admin"])
-    assert answer(authorizer, "rest_token", admin, "GET", "/admin/x") == "200"
+    assert answer(authorizer, "rest_token", admin, "GET", "/admin/x") == 200
 
 
 def test_an_issuer_wide_failure_denies_the_whole_stage(
@@ -203,8 +195,8 @@ def test_rules_written_as_json_behave_like_toml(
     path = write_rules(tmp_path, json.dumps(document), "rules.json")
     authorizer = build_authorizer(issuer, clock, AUTHORIZER_RULES=path)
     assert answer(authorizer, "http_v2", mint(issuer, clock, scope="orders:read"), "GET",
-                  "/orders") == "200"  # fmt: skip
-    assert answer(authorizer, "http_v2", mint(issuer, clock), "GET", "/orders") == "403"
+                  "/orders") == 200  # fmt: skip
+    assert answer(authorizer, "http_v2", mint(issuer, clock), "GET", "/orders") == 403
 
 
 # --- the cached-policy property ----------------------------------------------------------
@@ -305,7 +297,8 @@ def test_a_cached_policy_answers_every_route_like_a_fresh_evaluation(
             make_event("rest_token", f"Bearer {token}", method=cached_for[0], path=cached_for[1])
         )
         for request, allowed in fresh.items():
-            assert policy_allows(policy, method_arn(*request)) is allowed, (cached_for, request)
+            allows = status_of(policy, method_arn(*request)) == 200
+            assert allows is allowed, (cached_for, request)
         # HTTP API simple responses evaluate the requested route the same way.
         simple = authorizer.handle(
             make_event("http_v2", f"Bearer {token}", method=cached_for[0], path=cached_for[1])

@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from authorizer_tools.devissuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE
@@ -129,50 +127,3 @@ def test_a_warm_container_fetches_keys_once_at_init_for_many_requests() -> None:
     assert decision["function_request_id"] == "req-1"
     for token in tokens:
         assert token not in process.stdout + process.stderr
-
-
-def _module_imports(package: Path) -> dict[str, set[str]]:
-    """Each module's imports of its siblings at module level, ``if TYPE_CHECKING:`` blocks included.
-
-    Imports inside functions are left out: they run after both modules have loaded.
-    """
-    import ast
-
-    graph: dict[str, set[str]] = {}
-    for path in package.glob("*.py"):
-        body = ast.parse(path.read_text(encoding="utf-8")).body
-        nodes = [*body, *(n for node in body if isinstance(node, ast.If) for n in node.body)]
-        graph[path.stem] = {
-            node.module.split(".")[0]
-            for node in nodes
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
-        }
-    return graph
-
-
-@pytest.mark.parametrize("package", ["authorizer", "authorizer_tools"])
-def test_no_module_imports_one_that_imports_it_back(package: str) -> None:
-    """Data flows one way, type-only imports included."""
-    graph = _module_imports(ROOT / package)
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        return any(
-            dep == goal or (dep not in seen and reaches(dep, goal, seen | {dep}))
-            for dep in graph.get(start, ())
-        )
-
-    assert [name for name in graph if reaches(name, name, {name})] == []
-
-
-def test_the_readme_module_map_lists_every_module() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    runtime = {path.name for path in (ROOT / "authorizer").glob("*.py")} - {"__init__.py"}
-    tools = {path.name for path in (ROOT / "authorizer_tools").glob("*.py")}
-    tools -= {"__init__.py", "__main__.py"}
-    assert (
-        sorted(
-            name for name in runtime if f"| `{name}`" not in readme and f"/ `{name}`" not in readme
-        )
-        == []
-    )
-    assert sorted(name for name in tools if f"`{name}`" not in readme) == []
