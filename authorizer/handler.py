@@ -82,7 +82,7 @@ class Authorizer:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
-        self._telemetry = Telemetry(logger, metrics)
+        self.telemetry = Telemetry(logger, metrics)
         self._clock = clock
         fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
         self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
@@ -103,7 +103,7 @@ class Authorizer:
             cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
             max_stale_seconds=settings.jwks_max_stale_seconds,
             clock=monotonic,
-            on_refresh=functools.partial(self._telemetry.refresh, issuer.issuer),
+            on_refresh=functools.partial(self.telemetry.refresh, issuer.issuer),
         )
         verifier = TokenVerifier(
             keys=keys,
@@ -162,11 +162,11 @@ class Authorizer:
         try:
             decision = self.decide(event)
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
-            self._telemetry.unexpected()
+            self.telemetry.unexpected()
             decision = Decision(
                 outcome="error", reason="internal_error", message=type(exc).__name__
             )
-        if not self._telemetry.quiet(decision.outcome):
+        if not self.telemetry.quiet(decision.outcome):
             self._record(decision)
         if decision.outcome == "unauthorized":
             # A 401 on every API kind, so that clients know to get a new token.
@@ -282,7 +282,7 @@ class Authorizer:
             facts.update(kid=decision.token.kid, alg=decision.token.alg)
         if decision.arn is not None and self.route_rules is not None:
             facts["route"] = decision.arn.route
-        self._telemetry.decision(
+        self.telemetry.decision(
             decision.outcome,
             decision.reason,
             event_kind=decision.kind.value if decision.kind else None,

@@ -12,6 +12,7 @@ reason codes, claims they verified, and bounded header facts.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from .jwks import RefreshOutcome
 
+_INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # "provisioned-concurrency": no invocation is cold
 _MAX_FIELD = 128  # header facts such as kid are attacker-chosen: keep them short
 
 
@@ -53,6 +55,28 @@ class Telemetry:
         # Powertools keeps accumulating (and never clears) metrics while they
         # are disabled, so a disabled sink is skipped here, once.
         self._metrics_on = not is_metrics_disabled()
+        self._cold = True  # until the first invocation of this execution environment
+
+    def invocation(self, context: Any) -> None:
+        """Put this invocation's Lambda context into every log line until the next one.
+
+        The same keys, values and order as Powertools' ``inject_lambda_context``
+        (``cold_start`` and four fields of the context), without rebuilding the
+        logger's state on every call: this authorizer adds no other keys, so there
+        is nothing to clear between invocations.
+        """
+        cold_start = self._cold and os.environ.get(_INIT_TYPE) != "provisioned-concurrency"
+        warm_again = not self._cold
+        self._cold = False
+        self.logger.append_keys(
+            cold_start=cold_start,
+            function_name=context.function_name,
+            function_memory_size=context.memory_limit_in_mb,
+            function_arn=context.invoked_function_arn,
+            function_request_id=context.aws_request_id,
+        )
+        if self.logger.sampling_rate and warm_again:
+            self.logger.refresh_sample_rate_calculation()  # as Powertools does per invocation
 
     def quiet(self, outcome: str) -> bool:
         """True when a decision would be neither logged nor counted (nothing to prepare)."""

@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.localcontext import local_context
 from authorizer_tools.templateconfig import environment as template_environment
 from authorizer_tools.templateconfig import read
+from benchmarks.issuer import RemoteIssuer
 from benchmarks.measure import Figure, Floor, against_floor, write_figures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def unsigned_with_random_kid(issuer: str) -> str:
 
 
 def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
-    issuer = DevIssuer().start()
+    issuer = RemoteIssuer()
     os.environ.update(environment(issuer.issuer, configuration))
     # Before the import: Powertools' logger and metrics write to the stdout they find.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
@@ -82,10 +82,8 @@ def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
                 continue
         return len(batch)
 
-    fresh = iter(
-        [events([issuer.mint({"aud": AUDIENCE}) for _ in range(iterations)]) for _ in range(rounds)]
-    )
-    again = events([issuer.mint({"aud": AUDIENCE})]) * iterations
+    fresh = iter([events(issuer.mint({"aud": AUDIENCE}, iterations)) for _ in range(rounds)])
+    again = events(issuer.mint({"aud": AUDIENCE}, 1)) * iterations
     junk = events([f"{os.urandom(24).hex()}.{os.urandom(8).hex()}"] * iterations)
     flood = events([unsigned_with_random_kid(issuer.issuer) for _ in range(iterations)])
     invoke_all(again[:10])  # warm: the first request of a container is not what this measures

@@ -327,7 +327,7 @@ def test_with_info_logging_off_the_decision_metric_still_goes_out(
     issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
 ) -> None:
     authorizer = build_authorizer(issuer, clock)
-    logging.getLogger(authorizer._telemetry.logger.name).setLevel(logging.WARNING)
+    logging.getLogger(authorizer.telemetry.logger.name).setLevel(logging.WARNING)
     authorizer.handle(make_event("http_v2", f"Bearer {mint(issuer, clock)}"))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     decided = [line for line in lines if "Decisions" in line]
