@@ -16,22 +16,28 @@ Failures raise :class:`~authorizer.errors.FetchError`; nothing else escapes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
-
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from . import __version__
 from .errors import FetchError
 from .strictjson import loads_strict
 
-USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3/{getattr(urllib3, '__version__', '2')})"
+# urllib3 and ssl are imported by the first fetch, not at cold start: an environment
+# that never fetches (key prefetch off until a request needs keys) does not pay for them.
+if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
+    from urllib3.connection import HTTPConnection
+
+USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3)"
 MAX_DOCUMENT_BYTES = 256 * 1024
 _CHUNK = 16 * 1024
 
@@ -68,6 +74,8 @@ class HttpFetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
+        import urllib3  # noqa: PLC0415 - see the imports: loaded by the first fetch
+
         deadline = self.clock() + self.timeout
         conn = self._connection(parts.scheme, parts.hostname, parts.port)
         # The watchdog is what makes the deadline hard: socket timeouts only
@@ -88,11 +96,12 @@ class HttpFetcher:
             conn.close()
 
     def _connection(self, scheme: str, host: str, port: int | None) -> HTTPConnection:
+        from urllib3.connection import HTTPConnection, HTTPSConnection  # noqa: PLC0415
+
         timeout = self.timeout  # per connect and per recv; the watchdog bounds the total
         if scheme == "https":
-            return HTTPSConnection(
-                host, port or 443, timeout=timeout, cert_reqs="CERT_REQUIRED", ca_certs=self.ca_file
-            )
+            context = tls_context(self.ca_file)
+            return HTTPSConnection(host, port or 443, timeout=timeout, ssl_context=context)
         return HTTPConnection(host, port or 80, timeout=timeout)
 
     def _exchange(
@@ -134,6 +143,27 @@ class HttpFetcher:
             if self.clock() >= deadline:
                 raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline")
             chunks.append(chunk)
+
+
+@functools.cache
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The one verifying TLS context for every fetch with this trust store, made once.
+
+    Loading a CA bundle takes tens of milliseconds; urllib3 would load it again
+    for each connection (two per issuer at a cold start). This is urllib3's own
+    default context (TLS 1.2 or newer, certificate and host name required),
+    with the system trust store or ``ca_file``, kept for the environment's life.
+    """
+    import ssl  # noqa: PLC0415 - see the imports
+
+    from urllib3.util import create_urllib3_context  # noqa: PLC0415
+
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if ca_file is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def url_problem(url: str) -> str | None:

@@ -4,8 +4,10 @@
 
 The floor here is a process that only imports the four runtime packages (what
 any handler built on them pays); each run alternates it with a process that
-imports ``authorizer.app`` with the template's environment (key prefetch on,
-loopback issuer) and answers one request. Best of ``runs`` each. The figures
+imports ``authorizer.app`` with the template's environment and answers one
+request: with the key prefetch from a loopback issuer over HTTP, over HTTPS
+(with a trust store as large as the system's), and with no prefetch. Best of
+``runs`` each. The figures
 from the Lambda runtime itself (the emulator, the artifact) are a separate
 measurement; this one isolates the Python import and the init work.
 """
@@ -14,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devtls import make_tls
 from benchmarks.entry_point import AUDIENCE, environment
 from benchmarks.measure import Figure, write_figures
 
@@ -57,33 +62,49 @@ def _python(script: str, env: dict[str, str], *args: str) -> list[float]:
 
 
 def measure(runs: int) -> list[Figure]:
-    issuer = DevIssuer().start()
+    with tempfile.TemporaryDirectory() as folder:
+        tls, ca_file = make_tls(Path(folder))
+        # A trust store the size of a real one: the system's bundle and the test CA.
+        bundle = Path(folder, "bundle.pem")
+        system = ssl.get_default_verify_paths().cafile
+        bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
+        with DevIssuer() as plain, DevIssuer(tls=tls) as secure:
+            return _measure(runs, plain, secure, bundle)
+
+
+def _measure(runs: int, plain: DevIssuer, secure: DevIssuer, bundle: Path) -> list[Figure]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "AUTHORIZER_"))}
-    env = {**base, **environment(issuer.issuer, "defaults")}
+    variants = {
+        "http": (plain, {}),
+        "https": (secure, {"SSL_CERT_FILE": str(bundle)}),
+        "no_prefetch": (plain, {"JWKS_PREFETCH": "false"}),
+    }
     deps: list[float] = []
-    imports: list[float] = []
-    answered: list[float] = []
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for _ in range(runs):
         deps.extend(_python(DEPENDENCIES, base))
-        imported, first = _python(HANDLER, env, issuer.mint({"aud": AUDIENCE}))
-        imports.append(imported)
-        answered.append(first)
-    issuer.stop()
+        for name, (issuer, extra) in variants.items():
+            env = {**base, **environment(issuer.issuer, "defaults"), **extra}
+            imported, answered = _python(HANDLER, env, issuer.mint({"aud": AUDIENCE}))
+            times[name].append((imported, answered))
     floor = min(deps) * 1000
-    return [
-        Figure(
-            name="cold.import",
-            micros=min(imports) * 1000,
-            floor_micros=floor,
-            note="import authorizer.app: settings, key prefetch (loopback)",
-        ),
-        Figure(
-            name="cold.first_answer",
-            micros=min(answered) * 1000,
-            floor_micros=floor,
-            note="the import and the first request answered",
-        ),
+
+    def best(name: str, index: int) -> float:
+        return min(pair[index] for pair in times[name]) * 1000
+
+    notes = {
+        "http": "key prefetch from a loopback issuer over HTTP",
+        "https": "key prefetch over HTTPS, with a full trust store",
+        "no_prefetch": "no prefetch: the first request fetches the keys",
+    }
+    figures = [
+        Figure(name="cold.import", micros=best("http", 0), floor_micros=floor, note=notes["http"])
     ]
+    for name, note in notes.items():
+        figures.append(
+            Figure(name=f"cold.{name}", micros=best(name, 1), floor_micros=floor, note=note)
+        )
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -127,3 +127,22 @@ def test_a_warm_container_fetches_keys_once_at_init_for_many_requests() -> None:
     assert decision["function_request_id"] == "req-1"
     for token in tokens:
         assert token not in process.stdout + process.stderr
+
+
+def test_without_prefetch_the_cold_start_does_not_load_the_http_client() -> None:
+    """urllib3 is loaded by the first fetch, which here is the first request's."""
+    probe = "import sys; from authorizer import app; print('urllib3' in sys.modules)"
+    env = {**os.environ, "JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": AUDIENCE}
+    env.update(JWKS_PREFETCH="false", PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False"]
+    with DevIssuer() as issuer:
+        token = issuer.mint({"aud": AUDIENCE})
+        process = run_handler(
+            {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE, "JWKS_PREFETCH": "false"},
+            [make_event("rest_token", f"Bearer {token}")],
+        )
+    (outcome,) = results(process)
+    assert outcome["response"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"

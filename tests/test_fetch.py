@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from authorizer.errors import FetchError
-from authorizer.fetch import USER_AGENT, HttpFetcher
+from authorizer.fetch import USER_AGENT, HttpFetcher, tls_context
 from authorizer_tools.devissuer import DevIssuer, Reply
-from tests.tls import make_tls
+from authorizer_tools.devtls import make_tls
 
 
 def test_fetches_a_json_document_with_the_expected_request_headers(issuer: DevIssuer) -> None:
@@ -33,6 +33,20 @@ def test_https_is_verified_against_the_trust_store(tmp_path: Path) -> None:
         assert len(trusted["keys"]) == 1
         with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
             HttpFetcher(timeout=2).get_json(secure.jwks_uri)
+
+
+def test_every_https_fetch_with_one_trust_store_shares_one_tls_context(tmp_path: Path) -> None:
+    """The CA bundle is loaded once per environment, not once per connection."""
+    context, ca_file = make_tls(tmp_path)
+    tls_context.cache_clear()
+    with DevIssuer(tls=context) as secure:
+        fetcher = HttpFetcher(timeout=2, ca_file=str(ca_file))
+        for url in (secure.discovery_uri, secure.jwks_uri, secure.jwks_uri):
+            fetcher.get_json(url)
+        other = HttpFetcher(timeout=2, ca_file=str(ca_file))  # a second issuer's fetcher
+        other.get_json(secure.jwks_uri)
+    assert tls_context.cache_info().misses == 1
+    assert tls_context.cache_info().hits == 3
 
 
 @pytest.mark.parametrize("status", [201, 204, 304, 404, 429, 500, 503])

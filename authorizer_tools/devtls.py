@@ -1,4 +1,4 @@
-"""A throwaway certificate authority and loopback server certificate, made at test time."""
+"""A throwaway certificate authority and loopback server certificate, for HTTPS dev issuers."""
 
 from __future__ import annotations
 
