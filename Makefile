@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit fuzz bench unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+.PHONY: help setup test lint unit fuzz bench keys unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -63,6 +63,11 @@ fuzz: $(STAMP) $(NODE_STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/test_arbitrary_input.py \
 		tests/test_route_rules.py::test_a_cached_policy_answers_every_route_like_a_fresh_evaluation \
 		tests/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
+
+## make keys: pin the issuers' key sets into rules/keys.json, bundled by sam build (PARAMETERS="Issuer=https://... Audience=...")
+KEYS_FILE ?= rules/keys.json
+keys: $(STAMP)
+	$(BIN)/python -m authorizer_tools keys pin --parameter KeysFile=$(KEYS_FILE) $(foreach p,$(PARAMETERS),--parameter $(p))
 
 ## make bench: the regression benchmarks (under a minute); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
 bench: $(STAMP)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -75,6 +76,11 @@ class Env:
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def function_root() -> str:
+    """Where relative paths in settings start: the folder holding the ``authorizer`` package."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+
+
 def split(raw: str) -> list[str]:
     """A comma-separated list, each part stripped, empty parts dropped."""
     return [part.strip() for part in raw.split(",") if part.strip()]
@@ -102,6 +108,20 @@ def texts(values: Mapping[str, Any], key: str, label: Label) -> tuple[str, ...] 
     if not cleaned:
         raise ConfigError(f"{label(key)} must list at least one value")
     return cleaned
+
+
+def whole(values: Mapping[str, Any], key: str, label: Label, low: int, high: int) -> int | None:
+    """A whole number from ``low`` to ``high``: a TOML/JSON integer, or digits (environment)."""
+    value = values.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip(), 10)
+    if type(value) is not int:
+        raise ConfigError(f"{label(key)} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{label(key)} must be between {low} and {high}, got {value}")
+    return value
 
 
 def flag(values: Mapping[str, Any], key: str, label: Label, default: bool) -> bool:

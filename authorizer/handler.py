@@ -94,9 +94,12 @@ class Authorizer:
         self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
     ) -> TrustedIssuer:
         settings = self.settings
+        bundled = issuer.bundled_keys
         source = IssuerKeySource.create(
             issuer.issuer, issuer.discovery_uri, fetcher, issuer.jwks_uri
         )
+        if bundled is not None and source.jwks_uri is None:
+            source.jwks_uri = bundled.jwks_uri  # discovered when pinned; found again if it moves
         keys = KeyCache(
             source,
             fresh_seconds=settings.jwks_cache_seconds,
@@ -105,6 +108,9 @@ class Authorizer:
             clock=monotonic,
             on_refresh=functools.partial(self.telemetry.refresh, issuer.issuer),
         )
+        if bundled is not None:
+            age = self._clock() - bundled.fetched_at
+            keys.seed(bundled.keys, age=age, fresh_seconds=bundled.fresh_seconds)
         verifier = TokenVerifier(
             keys=keys,
             algorithms=issuer.algorithms,

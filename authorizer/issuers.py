@@ -9,11 +9,24 @@ the variable or the table.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .configvalues import Env, Label, check_url, flag, place, split, text, texts
+from .bundledkeys import BundledKeys, KeysFile
+from .configvalues import (
+    Env,
+    Label,
+    check_url,
+    flag,
+    function_root,
+    place,
+    split,
+    text,
+    texts,
+    whole,
+)
 from .errors import ConfigError
 from .keys import SUPPORTED_ALGORITHMS
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
@@ -39,6 +52,9 @@ ISSUER_VARIABLES: dict[str, str] = {
     "scope_claims": "AUTHORIZER_SCOPE_CLAIMS",
     "deny_anonymous": "AUTHORIZER_DENY_ANONYMOUS",
     "require_verified": "AUTHORIZER_REQUIRE_VERIFIED",
+    "keys_file": "JWT_KEYS_FILE",
+    "keys_file_fresh_seconds": "JWT_KEYS_FILE_FRESH_SECONDS",
+    "keys_file_max_age_seconds": "JWT_KEYS_FILE_MAX_AGE_SECONDS",
 }
 AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
 MAX_ISSUERS = 16
@@ -66,6 +82,10 @@ class IssuerSettings:
     role_claims: tuple[ClaimPath, ...] = ()
     #: Access requirements every request with this issuer's tokens must pass (403 otherwise).
     requirements: tuple[AccessRule, ...] = ()
+    #: Where a key set bundled in the artifact is (``JWT_KEYS_FILE``) ...
+    keys_file: KeysFile | None = None
+    #: ... and that set, read at cold start: the first one the key cache holds.
+    bundled_keys: BundledKeys | None = None
 
     @property
     def discovery_uri(self) -> str:
@@ -189,12 +209,37 @@ def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSetting
             else provider.role_paths(audiences)
         ),
         requirements=_issuer_requirements(values, provider, label),
+        keys_file=_keys_file(values, label),
     )
     siblings = [
         replace(settings, issuer=sibling, jwks_uri=jwks_uri or provider.jwks_uri_for(sibling))
         for sibling in provider.sibling_issuers(issuer)
     ]
     return [settings, *siblings]
+
+
+#: One year: a bundled set that stays fresh or usable longer than this is a typo.
+_MAX_KEYS_FILE_SECONDS = 366 * 86400
+
+
+def _keys_file(values: Mapping[str, Any], label: Label) -> KeysFile | None:
+    path = text(values, "keys_file", label)
+    fresh = whole(values, "keys_file_fresh_seconds", label, 30, _MAX_KEYS_FILE_SECONDS)
+    max_age = whole(values, "keys_file_max_age_seconds", label, 60, _MAX_KEYS_FILE_SECONDS)
+    if path is None:
+        for key, value in (
+            ("keys_file_fresh_seconds", fresh),
+            ("keys_file_max_age_seconds", max_age),
+        ):
+            if value is not None:
+                raise ConfigError(f"{label(key)} is set, but {label('keys_file')} is not")
+        return None
+    return KeysFile(
+        where=f"{label('keys_file')} ({path})",
+        path=os.path.join(function_root(), path),  # an absolute path wins
+        fresh_seconds=fresh,
+        max_age_seconds=max_age,
+    )
 
 
 def _issuer_requirements(

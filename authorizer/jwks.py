@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import FetchError, KeysUnavailable, UnknownKid
 from .fetch import JsonFetcher, url_problem
@@ -61,9 +61,14 @@ class IssuerKeySource:
         return cls(issuer, discovery_uri, fetcher, jwks_uri, pinned=jwks_uri is not None)
 
     def load(self) -> KeySet:
+        uri, document = self.load_document()
+        return parse_key_set(document, uri)
+
+    def load_document(self) -> tuple[str, dict[str, Any]]:
+        """The key-set URL and the key set as fetched, not yet parsed (``keys pin`` stores it)."""
         uri = self.jwks_uri or self._discover()
         try:
-            return parse_key_set(self.fetcher.get_json(uri), uri)
+            return uri, self.fetcher.get_json(uri)
         except FetchError:
             if not self.pinned:
                 self.jwks_uri = None
@@ -117,7 +122,8 @@ class KeyCache:
         self._clock = clock
         self._on_refresh = on_refresh
         self._keys: KeySet | None = None
-        self._loaded_at = 0.0
+        # The current set is fresh before this time, and usable for max_stale after it.
+        self._fresh_until = 0.0
         self._attempted_at: float | None = None
         self._last_error = "no key set fetched yet"
         # Held while deciding on and running a fetch: fetches are single-flight.
@@ -128,10 +134,25 @@ class KeyCache:
         """True once a key set has been fetched (it may have gone stale since)."""
         return self._keys is not None
 
-    def prefetch(self) -> bool:
-        """Try one fetch now (at init); report success, never raise."""
+    def seed(self, keys: KeySet, *, age: float, fresh_seconds: float | None = None) -> None:
+        """Start with ``keys``, fetched ``age`` seconds ago (a key set bundled in the artifact).
+
+        It is fresh for ``fresh_seconds`` (default: as any fetched set) from its
+        fetch, then refreshed and kept as the last good set like any other. No
+        fetch counts as attempted, so an unknown ``kid`` may fetch at once.
+        """
+        fresh = self._fresh if fresh_seconds is None else fresh_seconds
         with self._lock:
-            return self._refresh(self._clock(), "prefetch")
+            self._keys = keys
+            self._fresh_until = self._clock() - age + fresh
+
+    def prefetch(self) -> bool:
+        """Fetch now (at init) unless a fresh set is held; report success, never raise."""
+        with self._lock:
+            now = self._clock()
+            if self._keys is not None and now < self._fresh_until:
+                return True  # a bundled set: nothing to fetch yet
+            return self._refresh(now, "prefetch")
 
     def expire(self) -> None:
         """Treat the current set as expired now, and allow a fetch at once.
@@ -141,9 +162,7 @@ class KeyCache:
         again (the old set still serves, within the stale limit, if that fails).
         """
         with self._lock:
-            now = self._clock()
-            if self._keys is not None:
-                self._loaded_at = now - self._fresh
+            self._fresh_until = min(self._fresh_until, self._clock())
             self._attempted_at = None
 
     def get(self, kid: str) -> VerificationKey:
@@ -155,7 +174,7 @@ class KeyCache:
         """
         now = self._clock()
         keys = self._keys
-        if keys is not None and now < self._loaded_at + self._fresh:
+        if keys is not None and now < self._fresh_until:
             key = keys.get(kid)  # a fresh set: the common case, nothing to refresh
             if key is not None:
                 return key
@@ -182,7 +201,7 @@ class KeyCache:
         """
         now = self._clock()
         keys = self._keys
-        if keys is not None and now < self._loaded_at + self._fresh:
+        if keys is not None and now < self._fresh_until:
             return keys.get(kid)  # a fresh set: nothing to refresh, nothing too old
         with self._lock:
             now = self._clock()
@@ -192,7 +211,7 @@ class KeyCache:
             return self._keys.get(kid)
 
     def _refresh_if_expired(self, now: float) -> None:
-        if self._keys is not None and now >= self._loaded_at + self._fresh and self._may_fetch(now):
+        if self._keys is not None and now >= self._fresh_until and self._may_fetch(now):
             self._refresh(now, "expired")
 
     def _may_fetch(self, now: float) -> bool:
@@ -206,7 +225,7 @@ class KeyCache:
         return self._keys
 
     def _too_old(self, now: float) -> bool:
-        return now >= self._loaded_at + self._fresh + self._max_stale
+        return now >= self._fresh_until + self._max_stale
 
     def _refresh(self, now: float, trigger: str) -> bool:
         self._attempted_at = now
@@ -217,7 +236,7 @@ class KeyCache:
             self._report(False, trigger, 0, str(exc), now)
             return False
         self._keys = keys
-        self._loaded_at = now
+        self._fresh_until = now + self._fresh
         self._report(True, trigger, len(keys.keys), "; ".join(keys.skipped), now)
         return True
 

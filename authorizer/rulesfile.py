@@ -29,6 +29,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .configvalues import function_root
 from .errors import ConfigError
 
 # The access rules and route patterns are imported where rules are parsed: a
@@ -50,11 +51,6 @@ REQUIREMENT_KEYS = frozenset(
 )
 ROUTE_KEYS = REQUIREMENT_KEYS | {"match", "name"}
 TOP_KEYS = frozenset({"version", "default", "route", "issuer", "context"})
-
-
-def function_root() -> str:
-    """Where relative rule paths start: the folder holding the ``authorizer`` package."""
-    return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:

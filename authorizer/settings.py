@@ -11,10 +11,12 @@ them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from .bundledkeys import read_bundled_keys
 from .configvalues import Env
 from .context import ContextSettings
 from .contextsettings import VARIABLES as CONTEXT_VARIABLES
@@ -76,8 +78,11 @@ class Settings:
     jwks_prefetch: bool = True
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
-    """Build :class:`Settings` from ``environ``; raise :class:`ConfigError` on any bad value."""
+def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> Settings:
+    """Build :class:`Settings` from ``environ``; raise :class:`ConfigError` on any bad value.
+
+    ``bundled_keys=False`` leaves the bundled key files unread (``keys pin`` writes them).
+    """
     _reject_unknown_variables(environ)
     env = Env(environ)
     document: dict[str, Any] = {}
@@ -98,6 +103,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if len({issuer.issuer for issuer in issuers}) != len(issuers):
         source = f"{RULES_VARIABLE} ({rules_path})" if "issuer" in document else "JWT_ISSUER"
         raise ConfigError(f"{source} lists the same issuer twice")
+    if bundled_keys:
+        issuers = tuple(_with_bundled_keys(issuer) for issuer in issuers)
     route_rules = parse_rule_set(document, where) if rules_path is not None else None
     _check_roles_are_readable(issuers, route_rules)
     return Settings(
@@ -120,6 +127,18 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
     )
+
+
+def _with_bundled_keys(issuer: IssuerSettings) -> IssuerSettings:
+    if issuer.keys_file is None:
+        return issuer
+    bundled = read_bundled_keys(
+        issuer.keys_file,
+        issuer=issuer.issuer,
+        jwks_uri=issuer.jwks_uri,
+        now=time.time(),  # wall clock: the file says when, in real time, the keys were fetched
+    )
+    return replace(issuer, bundled_keys=bundled)
 
 
 def _check_roles_are_readable(

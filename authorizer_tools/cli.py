@@ -7,6 +7,7 @@
     events DIR [--token T]                              write every sample event
     invoke EVENT_FILE [--parameter N=V] [--env N=V]     run the real handler on an event
     doctor [--parameter N=V] [--env N=V] [--token T]    check a configuration against its issuer
+    keys pin [--parameter N=V] [--env N=V] [--out F]   bundle the issuers' key sets
 
 Every error is one line on stderr and a non-zero exit: 2 for bad input; for
 ``invoke``, 1 when API Gateway would answer 401, 3 for 403, 4 for 500.
@@ -178,26 +179,45 @@ def _add_handler_commands(commands: Any) -> None:
             sub.add_argument("--logs", action="store_true", help="show the functions' log lines")
         if name != "doctor":
             sub.add_argument("--python", help="the Python 3.13 to run the runtime with")
-        sub.add_argument(
-            "--template",
-            type=Path,
-            help="default: template.yaml here, else the checkout's own",
-        )
-        sub.add_argument(
-            "--parameter",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="a template parameter (overrides its default)",
-        )
-        sub.add_argument(
-            "--env",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="an environment variable (overrides the template)",
-        )
+        _configuration_arguments(sub)
         sub.set_defaults(run=runner)
+    keys = commands.add_parser("keys", help="bundle issuers' key sets in the artifact")
+    actions = keys.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="{pin}",
+        parser_class=_Parser,
+        help="what to do with the bundled key sets",
+    )
+    pin = actions.add_parser(
+        "pin", help="fetch each issuer's key set and write the file JWT_KEYS_FILE names"
+    )
+    pin.add_argument("--out", type=Path, help="write here instead (every issuer in one file)")
+    _configuration_arguments(pin)
+    pin.set_defaults(run=_pin_keys)
+
+
+def _configuration_arguments(sub: argparse.ArgumentParser) -> None:
+    """--template, --parameter and --env: the authorizer's configuration, as deployed."""
+    sub.add_argument(
+        "--template",
+        type=Path,
+        help="default: template.yaml here, else the checkout's own",
+    )
+    sub.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter (overrides its default)",
+    )
+    sub.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable (overrides the template)",
+    )
 
 
 # --- dev-issuer ----------------------------------------------------------------------
@@ -403,6 +423,20 @@ def _template(options: argparse.Namespace) -> Path:
         return Path(options.template)
     here = Path("template.yaml")
     return here if here.is_file() else CHECKOUT / "template.yaml"
+
+
+def _pin_keys(options: argparse.Namespace) -> int:
+    from authorizer.errors import ConfigError, FetchError  # noqa: PLC0415
+
+    from .keypin import pin_keys  # noqa: PLC0415 - imports the authorizer: only when needed
+
+    try:
+        lines = pin_keys(resolve_environment(options), options.out)
+    except (ConfigError, FetchError) as exc:
+        raise CliError(str(exc)) from None
+    for line in lines:
+        print(line)
+    return 0
 
 
 def _doctor(options: argparse.Namespace) -> int:

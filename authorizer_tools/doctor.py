@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from authorizer.access import Verdicts
+from authorizer.bundledkeys import BundledKeys
 from authorizer.errors import ConfigError, FetchError
 from authorizer.fetch import HttpFetcher, url_problem
 from authorizer.handler import Authorizer
@@ -81,10 +82,49 @@ def _check_issuer(issuer: IssuerSettings, settings: Settings, report: Report) ->
         return False
     keys, jwks_date = _key_set(jwks_uri, settings, report)
     _clock(date or jwks_date, settings, report)
+    if issuer.bundled_keys is not None:
+        _bundled(issuer.bundled_keys, keys, settings, report)
     if keys is None:
         return False
     _algorithms(keys, issuer, report)
     return True
+
+
+def _bundled(bundled: BundledKeys, live: KeySet | None, settings: Settings, report: Report) -> None:
+    """How old the bundled set is, how long it serves, and whether the issuer still has its keys."""
+    age = time.time() - bundled.fetched_at
+    fresh = bundled.fresh_seconds or settings.jwks_cache_seconds
+    state = "fresh" if age < fresh else "expired (a cold start fetches the keys again)"
+    report.ok(
+        f"bundled key set {bundled.source}: {len(bundled.keys.keys)} key(s), pinned"
+        f" {_duration(age)} ago, fresh for {_duration(fresh)}: {state}"
+    )
+    if live is None:
+        return
+    gone = sorted(set(bundled.keys.keys) - set(live.keys))
+    if gone:
+        report.warn(
+            f"bundled key set: the issuer no longer publishes {', '.join(gone)}: tokens signed"
+            " with them are accepted until the bundled set expires; pin again (make keys)"
+        )
+    new = sorted(set(live.keys) - set(bundled.keys.keys))
+    if new:
+        report.ok(
+            f"bundled key set: the issuer also publishes {', '.join(new)}"
+            " (fetched when a token names it)"
+        )
+    if not gone and not new:
+        report.ok("bundled key set: the same keys as the issuer publishes now")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def _get(url: str, settings: Settings) -> tuple[dict[str, Any], str | None]:

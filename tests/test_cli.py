@@ -411,6 +411,7 @@ def test_every_command_and_option_has_help_and_there_is_a_version() -> None:
         "invoke",
         "doctor",
         "serve",
+        "keys",
     }
 
     def without_help(parser: argparse.ArgumentParser, name: str) -> Iterator[str]:
