@@ -69,7 +69,7 @@ KEYS_FILE ?= rules/keys.json
 keys: $(STAMP)
 	$(BIN)/python -m authorizer_tools keys pin --parameter KeysFile=$(KEYS_FILE) $(foreach p,$(PARAMETERS),--parameter $(p))
 
-## make bench: the regression benchmarks (under a minute); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
+## make bench: the regression benchmarks (about two minutes); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --page docs/benchmarks.md $(if $(RECORD),--record)
 

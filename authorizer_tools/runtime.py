@@ -215,7 +215,9 @@ class LambdaRuntime:
         *,
         python: Path,
         port: int | None = None,
+        handler: str | None = None,
     ) -> None:
+        """``handler`` overrides the function's own (``module.function`` on the path)."""
         self.function = function
         self.port = port or free_port()
         self._command = [
@@ -229,7 +231,7 @@ class LambdaRuntime:
             str(python),
             "-m",
             "awslambdaric",
-            HANDLERS[function],
+            handler or HANDLERS[function],
         ]
         self._env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -251,6 +253,19 @@ class LambdaRuntime:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    def peak_rss_kib(self) -> int | None:
+        """The runtime client's peak resident memory (VmHWM), once its init has run; Linux only."""
+        if self.pid is None:
+            return None
+        for children in Path(f"/proc/{self.pid}/task").glob("*/children"):
+            for child in children.read_text().split():
+                with contextlib.suppress(OSError):
+                    status = Path(f"/proc/{child}/status").read_text()
+                    if "python" in Path(f"/proc/{child}/comm").read_text():
+                        match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+                        return int(match[1]) if match else None
+        return None
 
     def start(self) -> LambdaRuntime:
         """Start the emulator; a port taken meanwhile by another process gets two more tries."""

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.__main__ import NOT_OURS
 from benchmarks.budget import MARGIN, over_budget, read_recorded, record
 from benchmarks.measure import Figure, Floor, against_floor, read_figures, write_figures
 
@@ -38,8 +39,11 @@ def test_every_benchmark_runs_and_the_page_shows_defaults_beside_the_peers(tmp_p
     assert "provider sample" in text
     assert "0 key-set fetch(es)" in text  # the random-kid flood never reached the issuer
     measured = {line.split()[0] for line in done.stdout.splitlines()}
-    # Every figure of ours has a budget; the peers' are not ours to hold to one.
-    assert set(read_recorded()) == {name for name in measured if not name.startswith("peers.")}
+    # Every figure of ours has a budget; the peers' and the floors' are not ours to hold to one.
+    assert set(read_recorded()) == {name for name in measured if not name.startswith(NOT_OURS)}
+    for row in ("keys prefetched over HTTPS", "a bundled key set", "Powertools `auth_alpha`"):
+        assert row in text, row
+    assert "3 cold starts at once: 0 issuer request(s)" in text  # bundled: the issuer unasked
 
 
 def test_a_figure_over_its_recorded_ratio_plus_the_margin_fails_the_check() -> None:

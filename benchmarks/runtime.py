@@ -1,0 +1,175 @@
+"""Where it runs: the built artifact in AWS's Lambda runtime (the emulator and ``awslambdaric``).
+
+    python -m benchmarks.runtime --out FILE.json [--runs N] [--warm N]
+
+Each run is a new execution environment: the emulator starts the runtime
+client at the first invoke (its init, then a first invoke), then ``--warm``
+more invokes of the same token follow. Reported per handler, best of
+``--runs``: init (the runtime's ``Init Duration``), the first invoke, the
+median warm invoke (``Duration`` of the runtime's ``REPORT`` lines), the
+runtime client's peak resident memory, and the requests the issuer saw per
+cold start. The issuer serves HTTPS on loopback, trusted through a bundle as
+large as the system's (``SSL_CERT_FILE``). Handlers:
+
+* ``bare`` and ``deps`` (see :mod:`benchmarks.runtime_handlers`): the floors;
+* ``https``: this authorizer with the template's environment, keys prefetched over HTTPS;
+* ``bundled``: the same with a key set pinned by ``keys pin`` (no request at all);
+* ``no_prefetch``: ``JWKS_PREFETCH=false`` (the first request fetches);
+* ``powertools`` and ``provider_sample``: the peers, as their documentation shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import ssl
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devtls import make_tls
+from authorizer_tools.environ import temporary_environment
+from authorizer_tools.eventgen import make_event
+from authorizer_tools.keypin import pin_keys
+from authorizer_tools.runtime import LambdaRuntime, build_artifact, find_python, runtime_python
+from benchmarks.entry_point import AUDIENCE, environment
+from benchmarks.measure import Figure, write_figures
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = ("bare", "deps", "https", "bundled", "no_prefetch", "powertools", "provider_sample")
+
+
+def _handler_and_env(
+    variant: str, issuer: DevIssuer, keys: Path
+) -> tuple[str | None, dict[str, str]]:
+    peer = {"BENCH_ISSUER": issuer.issuer, "BENCH_AUDIENCE": AUDIENCE, "BENCH_HANDLER": variant}
+    if variant in ("bare", "deps", "provider_sample"):
+        return f"runtime_handlers.{variant}", peer
+    if variant == "powertools":
+        return "runtime_handlers.powertools", peer
+    env = environment(issuer.issuer, "defaults")
+    if variant == "bundled":
+        env["JWT_KEYS_FILE"] = str(keys)
+    elif variant == "no_prefetch":
+        env["JWKS_PREFETCH"] = "false"
+    return None, env
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every run shares: the issuer, the pinned keys, the trust store, the artifact."""
+
+    issuer: DevIssuer
+    keys: Path
+    bundle: Path
+    artifact: Path
+    python: Path
+    warm: int
+    distinct: int  # distinct tokens after the warm invokes, for the memory growth
+
+
+def measure(
+    runs: int, warm: int, distinct: int, variants: Sequence[str] = VARIANTS
+) -> list[Figure]:
+    artifact = build_artifact("AuthorizerFunction")
+    python = runtime_python(find_python(None))
+    with tempfile.TemporaryDirectory() as folder:
+        tls, ca_file = make_tls(Path(folder))
+        bundle = Path(folder, "bundle.pem")
+        system = ssl.get_default_verify_paths().cafile
+        bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
+        with DevIssuer(tls=tls) as issuer:
+            keys = Path(folder, "keys.json")
+            base = environment(issuer.issuer, "defaults")
+            with temporary_environment(SSL_CERT_FILE=str(bundle)):  # trusted as the runtime does
+                pin_keys({**base, "JWT_KEYS_FILE": str(keys)}, None)
+            setup = Setup(issuer, keys, bundle, artifact, python, warm, distinct)
+            results = {variant: [_one(variant, setup) for _ in range(runs)] for variant in variants}
+    return _figures(results)
+
+
+def _one(variant: str, setup: Setup) -> dict[str, float]:
+    issuer = setup.issuer
+    handler, env = _handler_and_env(variant, issuer, setup.keys)
+    env.update(SSL_CERT_FILE=str(setup.bundle), PYTHONPATH=f"{setup.artifact}{os.pathsep}{HERE}")
+    event = make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}")
+    before = len(issuer.requests)
+    with LambdaRuntime(
+        "AuthorizerFunction", setup.artifact, env, python=setup.python, handler=handler
+    ) as runtime:
+        first = runtime.invoke(event)
+        if first.error_type is not None or first.duration_ms is None:
+            raise RuntimeError(f"{variant}: {first.error_type}: {first.error_message}")
+        requests = len(issuer.requests) - before
+        durations = [runtime.invoke(event).duration_ms for _ in range(setup.warm)]
+        rss = runtime.peak_rss_kib() or 0
+        growth = 0
+        if variant == "https" and setup.distinct:
+            for token in (issuer.mint({"aud": AUDIENCE}) for _ in range(setup.distinct)):
+                runtime.invoke(make_event("rest_token", f"Bearer {token}"))
+            growth = (runtime.peak_rss_kib() or 0) - rss
+    init = first.init_ms or 0.0
+    return {
+        "init": init,
+        "first": first.duration_ms - init,  # the emulator's first Duration includes the init
+        "warm": statistics.median(d for d in durations if d is not None) if durations else 0.0,
+        "rss": rss / 1024,
+        "growth": growth / 1024,
+        "requests": requests,
+    }
+
+
+def _figures(results: dict[str, list[dict[str, float]]]) -> list[Figure]:
+    """Each handler's best run of each measure, against its floor (deps or bare)."""
+
+    def best(variant: str, measure: str) -> float:
+        return min(run[measure] for run in results[variant])
+
+    floors = {"init": "deps", "first": "bare", "warm": "bare", "rss": "deps"}
+    figures = []
+    for variant, runs in results.items():
+        requests = max(run["requests"] for run in runs)
+        for name, floor in floors.items():
+            base = best(floor if floor in results else variant, name)
+            scale = 1 if name == "rss" else 1000  # memory in MiB; times in us
+            figures.append(
+                Figure(
+                    name=f"runtime.{variant}.{name}",
+                    micros=best(variant, name) * scale,
+                    floor_micros=base * scale,
+                    note=f"{requests} issuer request(s) per cold start",
+                )
+            )
+        if variant == "https" and any(run["growth"] for run in runs):
+            growth = max(run["growth"] for run in runs)
+            figures.append(
+                Figure(
+                    name="runtime.https.growth",
+                    micros=growth,
+                    floor_micros=best("deps", "rss") if "deps" in results else 1.0,
+                    note="peak RSS growth (MiB) over distinct tokens after the warm invokes",
+                )
+            )
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.runtime", description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="the figures (JSON)")
+    parser.add_argument("--runs", type=int, default=5, help="cold starts of each handler")
+    parser.add_argument("--warm", type=int, default=50, help="warm invokes after each")
+    parser.add_argument(
+        "--distinct", type=int, default=0, help="then this many distinct tokens (memory growth)"
+    )
+    parser.add_argument("--only", nargs="*", choices=VARIANTS, help="these handlers only")
+    args = parser.parse_args(argv)
+    figures = measure(args.runs, args.warm, args.distinct, args.only or VARIANTS)
+    write_figures(args.out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
