@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit fuzz bench keys unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+.PHONY: help setup test lint unit fuzz bench keys dist package layer unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -63,6 +63,20 @@ fuzz: $(STAMP) $(NODE_STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/test_arbitrary_input.py \
 		tests/test_route_rules.py::test_a_cached_policy_answers_every_route_like_a_fresh_evaluation \
 		tests/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
+
+## make dist: the wheel and sdist in dist/ (console script authorizer-tools), checked by twine
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+## make package: the function's deployment zips for arm64 and x86_64 in dist/ (3.13 bytecode, .sha256 beside)
+package: $(STAMP)
+	$(BIN)/python -m authorizer_tools.package function --out dist
+
+## make layer: a Lambda layer per architecture in dist/ (python/authorizer: the claims reader and the verifier)
+layer: $(STAMP)
+	$(BIN)/python -m authorizer_tools.package layer --out dist
 
 ## make keys: pin the issuers' key sets into rules/keys.json, bundled by sam build (PARAMETERS="Issuer=https://... Audience=...")
 KEYS_FILE ?= rules/keys.json
@@ -143,6 +157,9 @@ $(SAMVENV)/.installed: requirements-sam.txt
 LAMBDA_COMPILER ?= $(shell for p in $$(PYENV_VERSION=$(LAMBDA_PYTHON).0 pyenv which python3 2>/dev/null) \
 	python$(LAMBDA_PYTHON); do $$p -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(LAMBDA_PYTHON)".split("."))))' \
 	2>/dev/null && echo $$p && break; done)
+# Where Lambda puts the code (a layer's is /opt/python): the path tracebacks show, recorded in
+# the bytecode instead of the build folder's, so that the same sources give the same bytes.
+LAMBDA_CODE_ROOT ?= /var/task
 # Run by `sam build`, which sets ARTIFACTS_DIR; without it these would write into /.
 build-AuthorizerFunction build-WhoAmIFunction: | artifacts-dir
 
@@ -157,7 +174,8 @@ build-AuthorizerFunction:
 	rm -rf "$(ARTIFACTS_DIR)"/bin "$(ARTIFACTS_DIR)"/*.dist-info/RECORD
 	find "$(ARTIFACTS_DIR)" -name __pycache__ -type d -prune -exec rm -rf {} +
 	@if [ -n "$(LAMBDA_COMPILER)" ]; then \
-		$(LAMBDA_COMPILER) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)" >/dev/null; \
+		PYTHONHASHSEED=0 $(LAMBDA_COMPILER) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+			-s "$(ARTIFACTS_DIR)" -p $(LAMBDA_CODE_ROOT) "$(ARTIFACTS_DIR)" >/dev/null; \
 	else echo "note: no Python $(LAMBDA_PYTHON) here: shipping without bytecode (slower cold starts)"; fi
 
 # The example downstream function: the stdlib-only claims reader and the handler.

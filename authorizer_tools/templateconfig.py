@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 FUNCTION = "AuthorizerFunction"
 _NO_VALUE = object()
 
@@ -22,32 +20,18 @@ class TemplateError(Exception):
     """The template cannot be read or evaluated; the message says why."""
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that turns CloudFormation short tags (!Ref, !If, ...) into their long form."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt" and isinstance(value, str):
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 def read(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506
+        from .cfnyaml import YAMLError, load  # noqa: PLC0415 - PyYAML: the [tools] extra
+    except ImportError:
+        raise TemplateError(
+            f"reading {path} needs PyYAML: pip install 'apigw-oidc-authorizer[tools]'"
+        ) from None
+    try:
+        document = load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise TemplateError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
+    except YAMLError as exc:
         raise TemplateError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(document, dict) or FUNCTION not in document.get("Resources", {}):
         raise TemplateError(f"{path} has no {FUNCTION} resource")
