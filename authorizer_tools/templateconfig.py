@@ -8,6 +8,7 @@ evaluates the few intrinsic functions the function's environment uses
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,30 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
     values: dict[str, str] = {}
     for name, spec in declared.items():
         if name in overrides:
-            values[name] = overrides[name]
+            values[name] = _allowed(name, spec, overrides[name])
         elif "Default" in spec:
             values[name] = str(spec["Default"])
     return values
+
+
+def _allowed(name: str, spec: Mapping[str, Any], value: str) -> str:
+    """``value``, if CloudFormation would accept it for parameter ``name``; else TemplateError."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(item) for item in allowed]:
+        choices = ", ".join(repr(str(item)) for item in allowed)
+        raise TemplateError(f"parameter {name}: {value!r} is not one of {choices}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(pattern, value) is None:
+        raise TemplateError(f"parameter {name}: {value!r} does not match {pattern}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {name}: {value!r} is not a number") from None
+        low, high = spec.get("MinValue"), spec.get("MaxValue")
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise TemplateError(f"parameter {name}: {value} is not between {low} and {high}")
+    return value
 
 
 def evaluate(template: Mapping[str, Any], values: Mapping[str, str], node: Any, where: str) -> Any:

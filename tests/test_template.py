@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from authorizer import __version__
 from authorizer.errors import ConfigError
-from authorizer.settings import load_settings
-from authorizer_tools.templateconfig import environment, read
+from authorizer.settings import KNOWN_VARIABLES, load_settings
+from authorizer_tools.templateconfig import TemplateError, environment, evaluate, parameters, read
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")
@@ -55,3 +57,116 @@ def test_the_template_refuses_to_deploy_without_issuers() -> None:
     assert "Issuer" in str(assertion["Assert"]) and "RulesFile" in str(assertion["Assert"])
     with pytest.raises(ConfigError, match="JWT_ISSUER is required"):
         load_settings(environment(TEMPLATE, {}))
+
+
+#: A value for each parameter that differs from its default and passes its own checks.
+NON_DEFAULTS = {
+    "Provider": "authgear",
+    "JwksUri": "https://idp.example.com/keys",
+    "Algorithms": "ES256",
+    "RequiredScopes": "read",
+    "RulesFile": "rules/example.toml",
+    "RolesClaims": "roles",
+    "KeysFile": "rules/other.json",
+    "KeysFileFreshSeconds": "3600",
+    "KeysFileMaxAgeSeconds": "86400",
+    "AudienceClaim": "azp",
+    "ScopeClaims": "scope",
+    "RequiredTyp": "at+jwt",
+    "RejectIdTokens": "false",
+    "DenyAnonymous": "true",
+    "RequireVerified": "true",
+    "TokenHeader": "X-Token",
+    "TokenQueryParameter": "token",
+    "HttpApiResponse": "iam",
+    "PrincipalClaims": "sub,client_id",
+    "UsageIdentifierClaim": "tenant",
+    "ContextClaims": "sub,scope",
+    "ContextExclude": "email",
+    "ContextRename": "sub=user",
+    "LeewaySeconds": "30",
+    "MaxTokenBytes": "8192",
+    "TokenCacheSize": "10",
+    "JwksCacheSeconds": "60",
+    "JwksRefreshCooldownSeconds": "10",
+    "JwksMaxStaleSeconds": "0",
+    "JwksFetchTimeoutSeconds": "1.5",
+    "JwksPrefetch": "false",
+    "LogLevel": "DEBUG",
+}
+
+
+def test_every_setting_the_authorizer_reads_is_a_template_parameter() -> None:
+    """Set one parameter at a time: together they reach every variable the authorizer knows."""
+    base = {**ISSUER, "CreateExampleApis": "false", "KeysFile": "rules/keys.json"}
+    before = environment(TEMPLATE, base)
+    reached = set(before)
+    for name, value in NON_DEFAULTS.items():
+        after = environment(TEMPLATE, {**base, name: value})
+        changed = {key for key in after if after.get(key) != before.get(key)}
+        assert changed, f"parameter {name} sets nothing"
+        reached |= changed
+    assert set(KNOWN_VARIABLES) - reached == set()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AudienceClaim", "sub"),
+        ("RequiredTyp", "at+jwt, jwt"),
+        ("RejectIdTokens", "yes please"),
+        ("TokenHeader", "Bad Header"),
+        ("PrincipalClaims", ""),
+        ("ContextRename", "sub"),
+        ("KeysFile", "keys.yaml"),
+        ("KeysFileFreshSeconds", "an hour"),
+        ("MaxTokenBytes", "100"),
+        ("JwksCacheSeconds", "5"),
+        ("JwksFetchTimeoutSeconds", "soon"),
+        ("HttpApiResponse", "json"),
+        ("Provider", "google"),
+    ],
+)
+def test_a_value_the_authorizer_would_refuse_fails_the_deployment(name: str, value: str) -> None:
+    """The parameter's own check refuses it, so a typo stops `sam deploy`, not the first request."""
+    with pytest.raises(TemplateError, match=f"parameter {name}"):
+        environment(TEMPLATE, {**ISSUER, name: value})
+
+
+def test_without_the_example_apis_only_the_authorizer_is_deployed() -> None:
+    def deployed(overrides: dict[str, str]) -> set[str]:
+        values = parameters(TEMPLATE, overrides)
+        return {
+            name
+            for name, resource in TEMPLATE["Resources"].items()
+            if "Condition" not in resource
+            or evaluate(TEMPLATE, values, {"Fn::If": [resource["Condition"], 1, 0]}, name) == 1
+        }
+
+    assert deployed({**ISSUER, "CreateExampleApis": "false"}) == {
+        "AuthorizerFunction",
+        "AuthorizerLogGroup",
+        "AuthorizerInvokeRole",
+    }
+    assert {"RestApi", "HttpApi", "WhoAmIFunction"} <= deployed(ISSUER)
+    outputs = TEMPLATE["Outputs"]
+    for name in ("AuthorizerFunctionArn", "AuthorizerInvokeRoleArn"):
+        assert "Condition" not in outputs[name] and "Export" in outputs[name]
+
+
+def test_the_example_http_api_needs_simple_responses() -> None:
+    rule = TEMPLATE["Rules"]["ExampleApisUseSimpleResponses"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "CreateExampleApis"}, "true"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "HttpApiResponse"}, "simple"]}
+
+
+def test_the_serverless_repository_metadata_matches_the_package() -> None:
+    application = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]
+    assert application["SemanticVersion"] == __version__
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert application["SpdxLicenseId"] == pyproject["project"]["license"]
+    for key in ("LicenseUrl", "ReadmeUrl"):
+        assert (ROOT / application[key]).is_file()
+    groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(TEMPLATE["Parameters"])
