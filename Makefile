@@ -11,7 +11,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit fuzz bench keys dist package layer unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+.PHONY: help setup test lint unit fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -32,8 +32,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	touch $(STAMP)
 
-## make test: lint, type-check, template lint, a real `sam build`, then the whole pytest suite with branch-coverage floors
-test: lint sam-build unit
+## make test: lint, type-check, template lint, a real `sam build`, the examples, then the whole pytest suite with branch-coverage floors
+test: lint sam-build examples unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -77,6 +77,25 @@ package: $(STAMP)
 ## make layer: a Lambda layer per architecture in dist/ (python/authorizer: the claims reader and the verifier)
 layer: $(STAMP)
 	$(BIN)/python -m authorizer_tools.package layer --out dist
+
+## make examples: lint every example template (cfn-lint, sam validate) and synthesise the CDK app with the pinned CDK
+CDKVENV := .venv-cdk
+EXAMPLE_TEMPLATES := examples/all-shapes.yaml examples/sam-application/template.yaml
+examples: export SAM_CLI_TELEMETRY = 0
+examples: $(STAMP) $(SAMVENV)/.installed $(CDKVENV)/.installed
+	$(BIN)/cfn-lint $(EXAMPLE_TEMPLATES)
+	for template in $(EXAMPLE_TEMPLATES); do $(SAMVENV)/bin/sam validate --lint --template $$template || exit 1; done
+	rm -rf .aws-sam/cdk.out
+	cd examples/cdk && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CURDIR)/.aws-sam/cdk.out \
+		$(CURDIR)/$(CDKVENV)/bin/python app.py
+	$(BIN)/cfn-lint .aws-sam/cdk.out/ProtectedApis.template.json --ignore-checks=W3005  # W3005: a DependsOn CDK writes
+	$(BIN)/python examples/cdk/check.py .aws-sam/cdk.out/ProtectedApis.template.json
+
+$(CDKVENV)/.installed: requirements-cdk.txt
+	$(PYTHON) -m venv $(CDKVENV)
+	$(CDKVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements-cdk.txt || { rm -rf $(CDKVENV); exit 1; }
+	touch $@
 
 ## make keys: pin the issuers' key sets into rules/keys.json, bundled by sam build (PARAMETERS="Issuer=https://... Audience=...")
 KEYS_FILE ?= rules/keys.json
@@ -133,6 +152,7 @@ lock:
 	uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.txt
 	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
 	uv pip compile requirements-runtime.in --universal --python-version 3.13 --generate-hashes -o requirements-runtime.txt
+	uv pip compile requirements-cdk.in --python-version 3.11 --generate-hashes -o requirements-cdk.txt
 
 ## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
 sam-build: export SAM_CLI_TELEMETRY = 0
@@ -185,4 +205,4 @@ build-WhoAmIFunction:
 	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) $(CDKVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis

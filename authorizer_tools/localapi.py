@@ -454,11 +454,17 @@ def serving(
     log: Callable[[str], None] = print,
     function_logs: bool = False,
 ) -> Iterator[Served]:
-    """Every API of ``template`` on ``port``, ``port + 1``...; every function in its runtime."""
+    """Every API of ``template`` on ``port``, ``port + 1``...; every function in its runtime.
+
+    ``port=0`` gives each API a port the system chooses (:meth:`Served.url` says which):
+    what tests use, since a port picked free beforehand can be taken by a runtime meanwhile.
+    """
     values = parameters(template, overrides)
     apis = apis_of(template, values)
-    for offset in range(len(apis)):
-        _check_free(port + offset)
+    ports = [port + offset if port else 0 for offset in range(len(apis))]
+    for chosen in ports:
+        if chosen:
+            _check_free(chosen)
     functions = sorted(
         {api.authorizer_function for api in apis if api.authorizer_function}
         | {route.function for api in apis for route in api.routes}
@@ -476,8 +482,8 @@ def serving(
                 function, artifacts[function], env, python=interpreter
             ).start()
         gateways = [Gateway(api, runtimes, log if function_logs else None) for api in apis]
-        for offset, gateway in enumerate(gateways):
-            server = serve_http(gateway, port + offset, log)
+        for chosen, gateway in zip(ports, gateways, strict=True):
+            server = serve_http(gateway, chosen, log)
             servers.append(server)
             threading.Thread(target=server.serve_forever, daemon=True).start()
         yield Served(gateways, servers, runtimes)

@@ -60,7 +60,7 @@ def served(issuer: DevIssuer) -> Iterator[tuple[Served, list[str]]]:
         },
         # Lambda's advanced logging controls, and a short cooldown for the rotation test.
         {"AWS_LAMBDA_LOG_FORMAT": "JSON", "JWKS_REFRESH_COOLDOWN_SECONDS": "1"},
-        port=free_port(),
+        port=0,
         log=log.append,
         function_logs=True,
     ) as running:
@@ -183,7 +183,7 @@ def test_a_function_that_crashes_at_init_is_a_500_and_its_error_is_shown(
         TEMPLATE,
         {"Issuer": issuer.issuer, "Audience": AUDIENCE},
         {"JWT_LEEWAY_SECONDS": "soon"},
-        port=free_port(),
+        port=0,
         log=log.append,
     ) as running:
         response = HTTP.request(

@@ -1,0 +1,94 @@
+"""The examples of attaching the authorizer agree with what the authorizer and its template accept.
+
+`make examples` lints each template and synthesises the CDK app; these tests check what
+linting cannot: that the examples name real parameters, handlers and artifacts, and scope
+every permission. The Terraform example is parsed, not validated: there is no Terraform here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+from authorizer import __version__
+from authorizer_tools.runtime import HANDLERS
+from authorizer_tools.templateconfig import parameters, read
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = read(ROOT / "template.yaml")
+
+
+def _cfn(path: str) -> dict[str, Any]:
+    from authorizer_tools.cfnyaml import load
+
+    document: dict[str, Any] = load((ROOT / path).read_text())
+    return document
+
+
+def test_the_nested_application_passes_parameters_the_template_accepts() -> None:
+    resources = _cfn("examples/sam-application/template.yaml")["Resources"]
+    application = resources["Authorizer"]["Properties"]
+    assert application["Location"]["SemanticVersion"] == __version__
+    given = {k: v for k, v in application["Parameters"].items() if isinstance(v, str)}
+    values = parameters(TEMPLATE, given)  # raises for a parameter or value the template refuses
+    assert values["CreateExampleApis"] == "false"
+    assert set(application["Parameters"]) <= set(TEMPLATE["Parameters"])
+    outputs = resources["Api"]["Properties"]["Auth"]["Authorizers"]["Oidc"]["FunctionArn"]
+    assert outputs == {"Fn::GetAtt": ["Authorizer", "Outputs.AuthorizerFunctionArn"]}
+    assert "AuthorizerFunctionArn" in TEMPLATE["Outputs"]
+
+
+def test_every_shape_the_handler_answers_has_an_api_in_the_example() -> None:
+    resources = _cfn("examples/all-shapes.yaml")["Resources"]
+    rest = {
+        name: r["Properties"]["Auth"]["Authorizers"]["Oidc"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Api"
+    }
+    assert sorted(a["FunctionPayloadType"] for a in rest.values()) == ["REQUEST", "TOKEN"]
+    request = next(a for a in rest.values() if a["FunctionPayloadType"] == "REQUEST")
+    assert request["Identity"]["Context"] == ["resourcePath", "httpMethod"]
+    http = [
+        r["Properties"]["Auth"]["Authorizers"]["Oidc"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::HttpApi"
+    ]
+    assert sorted(a["EnableSimpleResponses"] for a in http) == [False, True]
+    (connect,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"]
+    assert connect["Properties"]["RouteKey"] == "$connect"
+    assert connect["Properties"]["AuthorizationType"] == "CUSTOM"
+    (socket,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    assert socket["Properties"]["ProtocolType"] == "WEBSOCKET"
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::Permission":
+            assert "SourceArn" in resource["Properties"], name
+    for output in ("AuthorizerFunctionArn", "AuthorizerInvokeRoleArn"):
+        assert output in TEMPLATE["Outputs"] and "Export" in TEMPLATE["Outputs"][output]
+
+
+def _unquote(value: Any) -> Any:
+    return value.strip('"') if isinstance(value, str) else value
+
+
+def test_the_terraform_example_runs_the_packaged_zip_and_scopes_each_permission() -> None:
+    document = hcl2.loads((ROOT / "examples/terraform/main.tf").read_text())
+    resources: dict[str, dict[str, Any]] = {}
+    for block in document["resource"]:
+        for kind, named in block.items():
+            for name, body in named.items():
+                resources[f"{_unquote(kind)}.{_unquote(name)}"] = body
+    function = resources["aws_lambda_function.authorizer"]
+    assert _unquote(function["handler"]) == HANDLERS["AuthorizerFunction"]
+    assert _unquote(function["runtime"]) == "python3.13"
+    variables = {_unquote(k): v for block in document["variable"] for k, v in block.items()}
+    package = _unquote(variables["package"]["default"])
+    assert package == f"../../dist/apigw-oidc-authorizer-{__version__}-arm64.zip"
+    assert {"aws_api_gateway_authorizer.oidc", "aws_apigatewayv2_authorizer.oidc"} <= set(resources)
+    permissions = [
+        body for key, body in resources.items() if key.startswith("aws_lambda_permission.")
+    ]
+    assert len(permissions) == 2
+    for permission in permissions:
+        assert "/authorizers/" in permission["source_arn"]
