@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SAMVENV := .venv-sam
+CDKVENV := .venv-cdk
+MOTOVENV := .venv-moto
 OIDC_PROVIDER := tests/oidc_provider
 NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 
@@ -46,7 +48,7 @@ lint: $(STAMP)
 # package (what is deployed) and everything measured. A partial run checks neither.
 COVERAGE_FLOOR_RUNTIME := 97
 COVERAGE_FLOOR_ALL := 93
-unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed
+unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest --cov --cov-report=
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR_ALL)
@@ -79,7 +81,6 @@ layer: $(STAMP)
 	$(BIN)/python -m authorizer_tools.package layer --out dist
 
 ## make examples: lint every example template (cfn-lint, sam validate) and synthesise the CDK app with the pinned CDK
-CDKVENV := .venv-cdk
 EXAMPLE_TEMPLATES := examples/all-shapes.yaml examples/sam-application/template.yaml
 examples: export SAM_CLI_TELEMETRY = 0
 examples: $(STAMP) $(SAMVENV)/.installed $(CDKVENV)/.installed
@@ -90,6 +91,13 @@ examples: $(STAMP) $(SAMVENV)/.installed $(CDKVENV)/.installed
 		$(CURDIR)/$(CDKVENV)/bin/python app.py
 	$(BIN)/cfn-lint .aws-sam/cdk.out/ProtectedApis.template.json --ignore-checks=W3005  # W3005: a DependsOn CDK writes
 	$(BIN)/python examples/cdk/check.py .aws-sam/cdk.out/ProtectedApis.template.json
+
+# A local S3 for the sam package test (moto's server, on loopback).
+$(MOTOVENV)/.installed: requirements-moto.txt
+	$(PYTHON) -m venv $(MOTOVENV)
+	$(MOTOVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements-moto.txt || { rm -rf $(MOTOVENV); exit 1; }
+	touch $@
 
 $(CDKVENV)/.installed: requirements-cdk.txt
 	$(PYTHON) -m venv $(CDKVENV)
@@ -109,7 +117,7 @@ bench: $(STAMP)
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
-unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed
+unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
 	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
 	test -x .venv-py313/bin/pytest || { $(PY313) -m venv .venv-py313 && \
 		.venv-py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
@@ -153,6 +161,7 @@ lock:
 	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
 	uv pip compile requirements-runtime.in --universal --python-version 3.13 --generate-hashes -o requirements-runtime.txt
 	uv pip compile requirements-cdk.in --python-version 3.11 --generate-hashes -o requirements-cdk.txt
+	uv pip compile requirements-moto.in --python-version 3.11 --generate-hashes -o requirements-moto.txt
 
 ## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
 sam-build: export SAM_CLI_TELEMETRY = 0
@@ -205,4 +214,4 @@ build-WhoAmIFunction:
 	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) $(CDKVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) $(CDKVENV) $(MOTOVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
