@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .configvalues import read_capped
 from .errors import ConfigError, FetchError
 from .fetch import url_problem
 from .keys import KeySet, parse_key_set
@@ -108,13 +109,7 @@ def read_bundled_keys(
 
 
 def _entries(where: str, path: str) -> list[Any]:
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"{where}: the file is larger than {MAX_FILE_BYTES} bytes")
+    raw = read_capped(path, MAX_FILE_BYTES, where)
     try:
         document = loads_strict(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -81,6 +81,18 @@ def function_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
+def read_capped(path: str, limit: int, where: str) -> bytes:
+    """The file's bytes; a ConfigError naming ``where`` if it is unreadable or too big."""
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise ConfigError(f"{where}: the file is larger than {limit} bytes")
+    return raw
+
+
 def split(raw: str) -> list[str]:
     """A comma-separated list, each part stripped, empty parts dropped."""
     return [part.strip() for part in raw.split(",") if part.strip()]

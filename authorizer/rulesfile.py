@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .configvalues import function_root
+from .configvalues import function_root, read_capped
 from .errors import ConfigError
 
 # The access rules and route patterns are imported where rules are parsed: a
@@ -57,13 +57,7 @@ def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:
     """Read and parse the file; return its display name and its top-level table."""
     path = os.path.join(function_root(), path_text)  # an absolute path_text wins
     where = f"{VARIABLE} ({path_text})"
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"{where}: the file is larger than {MAX_FILE_BYTES} bytes")
+    raw = read_capped(path, MAX_FILE_BYTES, where)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".toml", ".json"):
         raise ConfigError(f"{where}: the file name must end in .toml or .json")

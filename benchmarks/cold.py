@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from authorizer_tools.devissuer import DevIssuer
-from authorizer_tools.devtls import make_tls
 from benchmarks.entry_point import AUDIENCE, environment
+from benchmarks.issuer import trust_store
 from benchmarks.measure import Figure, write_figures
 
 DEPENDENCIES = """
@@ -63,11 +62,7 @@ def _python(script: str, env: dict[str, str], *args: str) -> list[float]:
 
 def measure(runs: int) -> list[Figure]:
     with tempfile.TemporaryDirectory() as folder:
-        tls, ca_file = make_tls(Path(folder))
-        # A trust store the size of a real one: the system's bundle and the test CA.
-        bundle = Path(folder, "bundle.pem")
-        system = ssl.get_default_verify_paths().cafile
-        bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
+        tls, bundle = trust_store(Path(folder))
         with DevIssuer() as plain, DevIssuer(tls=tls) as secure:
             return _measure(runs, plain, secure, bundle)
 

@@ -10,10 +10,13 @@ process and mints its tokens there, through a pipe.
 from __future__ import annotations
 
 import multiprocessing
+import ssl
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devtls import make_tls
 
 
 def _serve(connection: Connection) -> None:
@@ -30,6 +33,19 @@ def _serve(connection: Connection) -> None:
                 connection.send([issuer.mint(claims) for _ in range(count)])
             elif request == "jwks":
                 connection.send(issuer.jwks())
+
+
+def trust_store(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A loopback HTTPS server context, and a CA bundle as large as the system's that trusts it.
+
+    The bundle is the system's own plus the test CA: loading it costs what loading the
+    real trust store costs, which is what a cold start over HTTPS pays.
+    """
+    tls, ca_file = make_tls(folder)
+    bundle = folder / "bundle.pem"
+    system = ssl.get_default_verify_paths().cafile
+    bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
+    return tls, bundle
 
 
 class RemoteIssuer:

@@ -16,19 +16,18 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import ssl
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from authorizer_tools.devissuer import DevIssuer
-from authorizer_tools.devtls import make_tls
 from authorizer_tools.environ import temporary_environment
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.keypin import pin_keys
 from authorizer_tools.runtime import LambdaRuntime, build_artifact, find_python, runtime_python
 from benchmarks.entry_point import AUDIENCE, environment
+from benchmarks.issuer import trust_store
 from benchmarks.measure import Figure, write_figures
 
 
@@ -37,10 +36,7 @@ def measure(runtimes: int) -> list[Figure]:
     python = runtime_python(find_python(None))
     figures = []
     with tempfile.TemporaryDirectory() as folder:
-        tls, ca_file = make_tls(Path(folder))
-        bundle = Path(folder, "bundle.pem")
-        system = ssl.get_default_verify_paths().cafile
-        bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
+        tls, bundle = trust_store(Path(folder))
         with DevIssuer(tls=tls) as issuer:
             base = {**environment(issuer.issuer, "defaults"), "SSL_CERT_FILE": str(bundle)}
             keys = Path(folder, "keys.json")
