@@ -96,10 +96,12 @@ class Authorizer:
         settings = self.settings
         bundled = issuer.bundled_keys
         source = IssuerKeySource.create(
-            issuer.issuer, issuer.discovery_uri, fetcher, issuer.jwks_uri
+            issuer.issuer,
+            issuer.discovery_uri,
+            fetcher,
+            issuer.jwks_uri,
+            discovered=bundled.jwks_uri if bundled is not None else None,
         )
-        if bundled is not None and source.jwks_uri is None:
-            source.jwks_uri = bundled.jwks_uri  # discovered when pinned; found again if it moves
         keys = KeyCache(
             source,
             fresh_seconds=settings.jwks_cache_seconds,

@@ -56,9 +56,19 @@ class IssuerKeySource:
 
     @classmethod
     def create(
-        cls, issuer: str, discovery_uri: str, fetcher: JsonFetcher, jwks_uri: str | None
+        cls,
+        issuer: str,
+        discovery_uri: str,
+        fetcher: JsonFetcher,
+        jwks_uri: str | None,
+        *,
+        discovered: str | None = None,
     ) -> IssuerKeySource:
-        return cls(issuer, discovery_uri, fetcher, jwks_uri, pinned=jwks_uri is not None)
+        """``jwks_uri`` is configured (pinned); ``discovered`` was found by discovery earlier
+        (a bundled key set's), used until a fetch from it fails, then looked up again."""
+        if jwks_uri is not None:
+            return cls(issuer, discovery_uri, fetcher, jwks_uri, pinned=True)
+        return cls(issuer, discovery_uri, fetcher, discovered, pinned=False)
 
     def load(self) -> KeySet:
         uri, document = self.load_document()

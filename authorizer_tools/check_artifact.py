@@ -8,6 +8,7 @@ and the tests.
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,23 @@ FORBIDDEN = (
     ".venv",
     ".git",
 )
+
+
+#: Lambda's architectures, and the machine names their wheels are tagged with.
+ARCHITECTURES = {"arm64": "aarch64", "x86_64": "x86_64"}
+_HOST_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def host_architecture() -> str | None:
+    """This machine's Lambda architecture (``arm64`` or ``x86_64``), or ``None`` for another."""
+    return _HOST_MACHINES.get(platform.machine().lower())
+
+
+def platform_flags(architecture: str) -> str:
+    """pip's ``--platform`` flags for the wheels of ``architecture`` (``LAMBDA_PLATFORM``)."""
+    machine = ARCHITECTURES[architecture]
+    tags = (f"manylinux_2_34_{machine}", f"manylinux_2_28_{machine}", f"manylinux2014_{machine}")
+    return " ".join(f"--platform {tag}" for tag in tags)
 
 
 def build(target: Path, **variables: str) -> None:

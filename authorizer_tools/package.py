@@ -25,19 +25,9 @@ from pathlib import Path
 
 from authorizer import __version__
 
-from .check_artifact import build, problems
+from .check_artifact import ARCHITECTURES, build, platform_flags, problems
 
-PLATFORMS = {
-    "arm64": "aarch64",
-    "x86_64": "x86_64",
-}
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can record: the same bytes every build
-
-
-def platform_flags(arch: str) -> str:
-    machine = PLATFORMS[arch]
-    tags = (f"manylinux_2_34_{machine}", f"manylinux_2_28_{machine}", f"manylinux2014_{machine}")
-    return " ".join(f"--platform {tag}" for tag in tags)
 
 
 def package(kind: str, arch: str, out: Path) -> Path:
@@ -77,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("kind", choices=["function", "layer"], help="the function zip, or a layer")
     parser.add_argument("--out", type=Path, default=Path("dist"), help="the folder (default dist)")
     parser.add_argument(
-        "--arch", nargs="+", choices=sorted(PLATFORMS), default=sorted(PLATFORMS),
+        "--arch", nargs="+", choices=sorted(ARCHITECTURES), default=sorted(ARCHITECTURES),
         help="architectures (default: both)",
     )  # fmt: skip
     args = parser.parse_args(argv)

@@ -31,6 +31,8 @@ from typing import Any
 
 import urllib3
 
+from .check_artifact import host_architecture, platform_flags
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 LOCAL = CHECKOUT / ".aws-sam" / "local"
 RUNTIME_VENV = CHECKOUT / ".venv-runtime"
@@ -45,8 +47,6 @@ HANDLERS: Mapping[str, str] = {
     "AuthorizerFunction": "authorizer.app.lambda_handler",
     "WhoAmIFunction": "whoami.lambda_handler",
 }
-_MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
-_PLATFORM_TAGS = ("manylinux_2_34_{m}", "manylinux_2_28_{m}", "manylinux2014_{m}")
 _PLATFORM_LINE = re.compile(r"^(START|END|REPORT) RequestId: |^\d\d \w{3} \d{4} [\d:,]+ \[\w+\] \(")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)\)")
 _REPORT = re.compile(
@@ -63,7 +63,7 @@ class RuntimeFailure(Exception):
 
 def emulator() -> Path:
     """The Runtime Interface Emulator for this machine, from the pinned SAM CLI (``make sam``)."""
-    machine = _MACHINES.get(platform.machine().lower())
+    machine = host_architecture()
     if machine is None:
         raise RuntimeFailure(f"no Runtime Interface Emulator for {platform.machine()} machines")
     found = sorted(
@@ -128,11 +128,7 @@ def build_artifact(function: str) -> Path:
     stamp = LOCAL / f"{function}.source"
     if stamp.is_file() and stamp.read_text() == digest and target.is_dir():
         return target
-    machine = _MACHINES.get(platform.machine().lower(), platform.machine())
-    tags = " ".join(
-        f"--platform {tag.format(m='x86_64' if machine == 'x86_64' else 'aarch64')}"
-        for tag in _PLATFORM_TAGS
-    )
+    tags = platform_flags(host_architecture() or "arm64")
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     _run(

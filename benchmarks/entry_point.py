@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -94,24 +95,15 @@ def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
         ("junk", lambda: invoke_all(junk)),
         ("random_kid", lambda: invoke_all(flood)),
     ]
-    figures = [against_floor(name, run, floor, rounds) for name, run in scenarios]
+    figures = [
+        against_floor(f"{configuration}.{name}", run, floor, rounds) for name, run in scenarios
+    ]
     refetches = issuer.fetches() - fetches
-    figures[-1] = Figure(
-        name="random_kid",
-        micros=figures[-1].micros,
-        floor_micros=figures[-1].floor_micros,
-        note=f"{rounds * iterations} tokens, {refetches} key-set fetch(es)",
+    figures[-1] = replace(
+        figures[-1], note=f"{rounds * iterations} tokens, {refetches} key-set fetch(es)"
     )
     issuer.stop()
-    return [
-        Figure(
-            name=f"{configuration}.{f.name}",
-            micros=f.micros,
-            floor_micros=f.floor_micros,
-            note=f.note,
-        )
-        for f in figures
-    ]
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

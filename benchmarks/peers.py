@@ -112,12 +112,11 @@ def measure(iterations: int, rounds: int) -> list[Figure]:
         ),
     ]
     client.get_signing_key_from_jwt(issuer.mint(ours))  # warm its key-set cache
-    figures = [against_floor(name, run, floor, rounds, note) for name, run, note in peers]
-    issuer.stop()
-    return [
-        Figure(name=f"peers.{f.name}", micros=f.micros, floor_micros=f.floor_micros, note=f.note)
-        for f in figures
+    figures = [
+        against_floor(f"peers.{name}", run, floor, rounds, note) for name, run, note in peers
     ]
+    issuer.stop()
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:

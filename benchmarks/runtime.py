@@ -45,10 +45,8 @@ def _handler_and_env(
     variant: str, issuer: DevIssuer, keys: Path
 ) -> tuple[str | None, dict[str, str]]:
     peer = {"BENCH_ISSUER": issuer.issuer, "BENCH_AUDIENCE": AUDIENCE, "BENCH_HANDLER": variant}
-    if variant in ("bare", "deps", "provider_sample"):
+    if variant in ("bare", "deps", "powertools", "provider_sample"):
         return f"runtime_handlers.{variant}", peer
-    if variant == "powertools":
-        return "runtime_handlers.powertools", peer
     env = environment(issuer.issuer, "defaults")
     if variant == "bundled":
         env["JWT_KEYS_FILE"] = str(keys)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.check_artifact import problems
+from authorizer_tools.check_artifact import host_architecture, problems
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.package import package
@@ -19,7 +19,7 @@ from authorizer_tools.runtime import LambdaRuntime, find_python, runtime_python
 from tests.conftest import AUDIENCE
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "x86_64" if __import__("platform").machine() in ("x86_64", "AMD64") else "arm64"
+HOST = host_architecture() or "arm64"
 
 
 @pytest.fixture(scope="module")
