@@ -204,10 +204,7 @@ def test_every_command_of_the_authgear_walkthrough_sets_the_authgear_preset() ->
 
 def test_the_serve_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
     script = readme.example("serve")
-    with socket.socket() as first, socket.socket() as second:
-        first.bind(("127.0.0.1", 0))
-        second.bind(("127.0.0.1", first.getsockname()[1] + 1))
-        rest = first.getsockname()[1]
+    rest = _two_free_ports()
     script = script.replace("3000", str(rest)).replace("3001", str(rest + 1))
     before = runtime_processes()
     assert_shows(readme.output("serve"), run_example(script, tmp_path))
@@ -215,6 +212,20 @@ def test_the_serve_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
     while runtime_processes() - before and time.monotonic() < deadline:
         time.sleep(0.2)  # serve stops its runtimes once killed
     assert not runtime_processes() - before  # `kill` left no runtime behind
+
+
+def _two_free_ports() -> int:
+    """A port such that it and the next one are free (serve takes both); tries until one is."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            try:
+                second.bind(("127.0.0.1", first.getsockname()[1] + 1))
+            except OSError:
+                continue  # the next port is taken: pick another pair
+            port: int = first.getsockname()[1]
+            return port
+    raise AssertionError("no two consecutive free ports on loopback")
 
 
 def runtime_processes() -> set[int]:
