@@ -4,7 +4,8 @@ One root, :class:`AuthorizerError`, with a branch per way a request can end:
 
 * :class:`TokenError` - the caller sent no usable token (API Gateway: 401).
 * :class:`AccessDenied` - the token is valid but fails an authorization rule (403).
-* :class:`KeysUnavailable` - no issuer keys to check against (500, clients retry).
+* :class:`KeysUnavailable`, :class:`ReplayStoreUnavailable` - nothing to check
+  against (500, clients retry).
 * :class:`ConfigError` - the deployment is misconfigured (fails the cold start).
 
 Every request-time error carries a fixed ``reason`` code. Codes are the
@@ -111,6 +112,45 @@ class WrongTokenType(TokenError):
     reason = "wrong_token_type"
 
 
+class SenderConstraintError(TokenError):
+    """The token is bound to a key or certificate the request does not prove (RFC 9449, 8705).
+
+    ``details["check"]`` names the check that failed, for the log and ``doctor``.
+    """
+
+    reason = "sender_constraint"
+
+
+class DpopMissing(SenderConstraintError):
+    """A DPoP proof is needed and there is none (a bound token sent as Bearer, a TOKEN event)."""
+
+    reason = "dpop_missing"
+
+
+class DpopInvalid(SenderConstraintError):
+    """The DPoP proof fails a check of RFC 9449 section 4.3 (shape, key, signature, htu ...)."""
+
+    reason = "dpop_invalid"
+
+
+class DpopReplay(SenderConstraintError):
+    """The proof's ``jti`` was used before, within the proof's lifetime."""
+
+    reason = "dpop_replay"
+
+
+class DpopBinding(SenderConstraintError):
+    """The proof's key is not the one the token is bound to (``cnf.jkt``), or there is none."""
+
+    reason = "dpop_binding"
+
+
+class CertBinding(SenderConstraintError):
+    """The token's ``cnf["x5t#S256"]`` does not match the request's client certificate."""
+
+    reason = "cert_binding"
+
+
 # --- 403: valid token, not allowed ---------------------------------------------
 
 
@@ -157,6 +197,12 @@ class FetchError(AuthorizerError):
     """Fetching a document from the issuer failed (network, status, size, JSON)."""
 
     reason = "fetch_failed"
+
+
+class ReplayStoreUnavailable(AuthorizerError):
+    """The DPoP replay store cannot say whether a proof is new (full, or unreachable)."""
+
+    reason = "replay_store_unavailable"
 
 
 class KeysUnavailable(AuthorizerError):

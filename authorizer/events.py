@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
 
@@ -36,14 +37,32 @@ class EventKind(enum.Enum):
     WEBSOCKET = "websocket"
 
 
+Scheme = Literal["bearer", "dpop"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthRequest:
-    """What the authorizer needs from an event: its kind, the ARN and the raw token."""
+    """What the authorizer needs from an event: its kind, the ARN and the raw token.
+
+    ``event`` is kept for the few requests that need more of it (a DPoP proof,
+    the request's URL, a client certificate): see :func:`request_target` and
+    :func:`client_certificate`.
+    """
 
     kind: EventKind
     resource_arn: str
     token: str | None
     token_problem: str | None = None  # why ``token`` is None, for the log
+    scheme: Scheme = "bearer"  # of the Authorization credential (RFC 6750, RFC 9449)
+    event: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTarget:
+    """The request's method and URL as the client sent them (DPoP's ``htm`` and ``htu``)."""
+
+    method: str
+    url: str  # without query, as :func:`normalize_url` writes it
 
 
 def classify(event: object) -> EventKind:
@@ -86,22 +105,24 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
     try:
-        token = _token(kind, event, header, query_parameter)
+        scheme, token = _credential(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:
         return AuthRequest(kind=kind, resource_arn=arn, token=None, token_problem=exc.reason)
-    return AuthRequest(kind=kind, resource_arn=arn, token=token)
+    return AuthRequest(kind=kind, resource_arn=arn, token=token, scheme=scheme, event=event)
 
 
-def _token(kind: EventKind, event: dict[str, Any], header: str, query: str | None) -> str:
+def _credential(
+    kind: EventKind, event: dict[str, Any], header: str, query: str | None
+) -> tuple[Scheme, str]:
     if kind is EventKind.REST_TOKEN:
-        return bearer_token(event.get("authorizationToken"))
+        return credential(event.get("authorizationToken"))
     values = header_values(event, header)
     if len(values) > 1:
         raise MalformedToken(f"{len(values)} {header} headers")
     if values:
-        return bearer_token(values[0])
+        return credential(values[0])
     if kind is EventKind.WEBSOCKET and query:
-        return _query_token(event, query)
+        return "bearer", _query_token(event, query)
     raise MissingToken(f"no {header} header")
 
 
@@ -124,17 +145,104 @@ def header_values(event: Mapping[str, Any], name: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def bearer_token(value: object) -> str:
-    """The credential of an ``Authorization: Bearer <token>`` value (RFC 6750 section 2.1).
+def credential(value: object) -> tuple[Scheme, str]:
+    """The scheme and token of ``Bearer <token>`` (RFC 6750 section 2.1) or ``DPoP <token>``.
 
     The scheme is case-insensitive; exactly one credential must follow it.
     """
     parts = value.split() if isinstance(value, str) else None
     if not parts:
         raise MissingToken("no token")
-    if len(parts) != 2 or parts[0].lower() != "bearer":
-        raise MalformedToken("not a single Bearer credential")
-    return parts[1]
+    scheme = _SCHEMES.get(parts[0].lower()) if len(parts) == 2 else None
+    if scheme is None:
+        raise MalformedToken("not a single Bearer or DPoP credential")
+    return scheme, parts[1]
+
+
+_SCHEMES: dict[str, Scheme] = {"bearer": "bearer", "dpop": "dpop"}
+_DEFAULT_PORTS = {"https": 443, "wss": 443, "http": 80, "ws": 80}
+
+
+def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget | None:
+    """The method and URL the client used, rebuilt from the event; None when it lacks them.
+
+    * scheme: ``https`` (``wss`` for WebSocket), or ``http``/``ws`` when the
+      gateway's ``X-Forwarded-Proto`` says ``http`` (only the local ``serve`` does);
+    * host: ``requestContext.domainName`` (API Gateway's, which the client cannot
+      change), else the ``Host`` header;
+    * path: REST and HTTP API 1.0 ``requestContext.path`` (the stage, or a
+      custom domain's base path, included, as the client sent it), HTTP API 2.0
+      ``rawPath``, WebSocket ``/<stage>`` on an ``execute-api`` domain and ``/``
+      on a custom domain (API Gateway passes no path for ``$connect``).
+    """
+    context = event.get("requestContext")
+    context = context if isinstance(context, dict) else {}
+    method: object
+    if kind is EventKind.HTTP_V2:
+        http = context.get("http")
+        method = http.get("method") if isinstance(http, dict) else None
+        path = event.get("rawPath")
+    elif kind is EventKind.WEBSOCKET:
+        method, path = "GET", None
+    else:
+        method = event.get("httpMethod")
+        path = context.get("path") or event.get("path")
+    host = context.get("domainName")
+    if not host:  # API Gateway always sets it; the client's Host header is the fallback
+        hosts = header_values(event, "Host")
+        host = hosts[0] if len(hosts) == 1 else None
+    if not isinstance(host, str) or not isinstance(method, str):
+        return None
+    if kind is EventKind.WEBSOCKET:
+        stage = context.get("stage")
+        path = f"/{stage}" if ".execute-api." in host and isinstance(stage, str) else "/"
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None
+    secure = [value.lower() for value in header_values(event, "X-Forwarded-Proto")] != ["http"]
+    if kind is EventKind.WEBSOCKET:
+        scheme = "wss" if secure else "ws"
+    else:
+        scheme = "https" if secure else "http"
+    url = normalize_url(f"{scheme}://{host}{path}")
+    return RequestTarget(method=method, url=url) if url is not None else None
+
+
+def normalize_url(url: str) -> str | None:
+    """``url`` without query and fragment, in the one form both sides are compared in.
+
+    Scheme and host lower-cased, the scheme's default port dropped, the path
+    percent-decoded (an empty path is ``/``); None when ``url`` is not an
+    absolute http(s) or ws(s) URL with a host and no user information.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    return f"{scheme}://{authority}{unquote(parts.path) or '/'}"
+
+
+def client_certificate(kind: EventKind, event: Mapping[str, Any]) -> str | None:
+    """The PEM client certificate API Gateway passes when it terminated mutual TLS, or None.
+
+    REST and HTTP API 1.0 put it in ``requestContext.identity.clientCert``, HTTP API
+    2.0 in ``requestContext.authentication.clientCert``; TOKEN and WebSocket events
+    never carry one. It comes from API Gateway, not from the client's headers.
+    """
+    if kind in (EventKind.REST_TOKEN, EventKind.WEBSOCKET):
+        return None
+    context = event.get("requestContext")
+    holder_name = "authentication" if kind is EventKind.HTTP_V2 else "identity"
+    holder = context.get(holder_name) if isinstance(context, dict) else None
+    cert = holder.get("clientCert") if isinstance(holder, dict) else None
+    pem = cert.get("clientCertPem") if isinstance(cert, dict) else None
+    return pem if isinstance(pem, str) and pem else None
 
 
 def _query_token(event: dict[str, Any], name: str) -> str:

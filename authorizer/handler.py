@@ -35,14 +35,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 
+from .binding import check_binding
 from .decision import Decision
-from .errors import AccessDenied, KeysUnavailable, TokenError, WrongIssuer
-from .events import EventKind, to_request
+from .dpop import ProofVerifier
+from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError, WrongIssuer
+from .events import AuthRequest, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .issuers import IssuerSettings
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, parse_arn
+from .replay import MemoryReplayStore, ReplayStore, load_replay_store
 from .respond import AuthorizerUnavailable, Responder
 from .settings import Settings
 from .tokencache import VerifiedTokenCache
@@ -80,6 +83,7 @@ class Authorizer:
         fetcher: JsonFetcher | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        replay_store: ReplayStore | None = None,
     ) -> None:
         self.settings = settings
         self.telemetry = Telemetry(logger, metrics)
@@ -89,6 +93,7 @@ class Authorizer:
         self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
         self.route_rules: RuleSet | None = settings.route_rules
         self._responder = Responder(settings)
+        self._proofs = proof_verifier(settings, clock, replay_store)
 
     def _trust(
         self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
@@ -196,16 +201,19 @@ class Authorizer:
                 reason=request.token_problem or "missing_token",
                 kind=request.kind,
             )
-        return self._verify(request.kind, request.token, request.resource_arn)
+        return self._verify(request, request.token)
 
-    def _verify(self, kind: EventKind, token: str, resource_arn: str) -> Decision:
-        """Verify the token with its issuer's keys, then decide for it."""
+    def _verify(self, request: AuthRequest, token: str) -> Decision:
+        """Verify the token with its issuer's keys and its binding, then decide for it."""
+        kind = request.kind
         issuer: str | None = None
         try:
             trusted, digest = self._issuer_for(token)
             issuer = trusted.settings.issuer
             verified = trusted.verifier.verify(token, digest)
-            arn = parse_arn(resource_arn)
+            policy = trusted.settings.binding
+            bound = check_binding(policy, request, token, verified.claims, self._proofs)
+            arn = parse_arn(request.resource_arn)
         except TokenError as exc:
             return Decision(
                 outcome="unauthorized",
@@ -215,17 +223,28 @@ class Authorizer:
                 details=exc.details,
                 issuer=issuer,
             )
-        except KeysUnavailable as exc:
+        except (KeysUnavailable, ReplayStoreUnavailable) as exc:
             return Decision(
                 outcome="error", reason=exc.reason, kind=kind, message=str(exc), issuer=issuer
             )
-        return self._authorize(kind, arn, verified, trusted.settings)
+        return self._authorize(kind, arn, verified, trusted.settings, bound)
 
     def _authorize(
-        self, kind: EventKind, arn: ApiArn, verified: VerifiedToken, settings: IssuerSettings
+        self,
+        kind: EventKind,
+        arn: ApiArn,
+        verified: VerifiedToken,
+        settings: IssuerSettings,
+        bound: str | None,
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
-        decided = functools.partial(Decision, kind=kind, token=verified, issuer=settings.issuer)
+        decided = functools.partial(
+            Decision,
+            kind=kind,
+            token=verified,
+            issuer=settings.issuer,
+            details={"binding": bound} if bound else {},
+        )
         if not settings.requirements and self.route_rules is None:
             return decided(outcome="allow", reason="allowed", arn=arn)
         from .access import check_access  # noqa: PLC0415 - loaded already, with the rules
@@ -299,6 +318,24 @@ class Authorizer:
             claims=claims,
             detail=decision.message,
         )
+
+
+def proof_verifier(
+    settings: Settings, clock: Callable[[], float], store: ReplayStore | None
+) -> ProofVerifier | None:
+    """The DPoP proof verifier, for deployments where an issuer's policy takes proofs."""
+    if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
+        return None
+    dpop = settings.dpop
+    if store is None and dpop.replay_store is not None:
+        store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")
+    return ProofVerifier(
+        algorithms=dpop.algorithms,
+        max_age=dpop.max_age_seconds,
+        leeway=settings.leeway_seconds,
+        clock=clock,
+        replay=store or MemoryReplayStore(dpop.replay_cache_size),
+    )
 
 
 def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .binding import SENDER_CONSTRAINTS, BindingPolicy
 from .bundledkeys import BundledKeys, KeysFile
 from .configvalues import (
     Env,
@@ -55,8 +56,11 @@ ISSUER_VARIABLES: dict[str, str] = {
     "keys_file": "JWT_KEYS_FILE",
     "keys_file_fresh_seconds": "JWT_KEYS_FILE_FRESH_SECONDS",
     "keys_file_max_age_seconds": "JWT_KEYS_FILE_MAX_AGE_SECONDS",
+    "sender_constraint": "JWT_SENDER_CONSTRAINT",
+    "bound_tokens_as_bearer": "JWT_BOUND_TOKENS_AS_BEARER",
 }
 AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
+_FLAGS = ("reject_id_tokens", "deny_anonymous", "require_verified", "bound_tokens_as_bearer")
 MAX_ISSUERS = 16
 
 
@@ -86,6 +90,8 @@ class IssuerSettings:
     keys_file: KeysFile | None = None
     #: ... and that set, read at cold start: the first one the key cache holds.
     bundled_keys: BundledKeys | None = None
+    #: Bearer, DPoP or certificate-bound tokens: what a request must prove (see :mod:`.binding`).
+    binding: BindingPolicy = field(default_factory=BindingPolicy)
 
     @property
     def discovery_uri(self) -> str:
@@ -110,7 +116,7 @@ def env_issuers(env: Env) -> tuple[IssuerSettings, ...]:
             values[key] = raw.split()
         elif key == "role_claims":
             values[key] = _role_claims_text(raw)
-        elif key in ("reject_id_tokens", "deny_anonymous", "require_verified"):
+        elif key in _FLAGS:
             values[key] = env.boolean(name, False)
         else:
             values[key] = raw
@@ -210,6 +216,7 @@ def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSetting
         ),
         requirements=_issuer_requirements(values, provider, label),
         keys_file=_keys_file(values, label),
+        binding=_binding(values, label),
     )
     siblings = [
         replace(settings, issuer=sibling, jwks_uri=jwks_uri or provider.jwks_uri_for(sibling))
@@ -240,6 +247,23 @@ def _keys_file(values: Mapping[str, Any], label: Label) -> KeysFile | None:
         fresh_seconds=fresh,
         max_age_seconds=max_age,
     )
+
+
+def _binding(values: Mapping[str, Any], label: Label) -> BindingPolicy:
+    raw = (text(values, "sender_constraint", label) or "bearer").lower()
+    constraint = next((known for known in SENDER_CONSTRAINTS if known == raw), None)
+    if constraint is None:
+        raise ConfigError(
+            f"{label('sender_constraint')} must be one of {', '.join(SENDER_CONSTRAINTS)},"
+            f" got {raw!r}"
+        )
+    as_bearer = flag(values, "bound_tokens_as_bearer", label, False)
+    if as_bearer and constraint != "bearer":
+        raise ConfigError(
+            f"{label('bound_tokens_as_bearer')} ignores token bindings, which"
+            f" {label('sender_constraint')}={constraint} checks: set one or the other"
+        )
+    return BindingPolicy(constraint, as_bearer)
 
 
 def _issuer_requirements(

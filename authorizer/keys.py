@@ -122,12 +122,7 @@ def parse_key(member: object) -> VerificationKey:
     kid = member.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
         raise ValueError("no usable 'kid'")
-    kty = member.get("kty")
-    if kty not in ("RSA", "EC", "OKP"):
-        raise ValueError(f"kty {kty!r} is not an asymmetric signing key type")
-    private = _PRIVATE_MEMBERS.intersection(member)
-    if private:
-        raise ValueError(f"kid {kid!r} publishes private members {sorted(private)}")
+    kty = _public_kty(member, f"kid {kid!r}")
     use = member.get("use")
     if use is not None and use != "sig":
         raise ValueError(f"kid {kid!r} has use {use!r}, not 'sig'")
@@ -138,7 +133,7 @@ def parse_key(member: object) -> VerificationKey:
     if alg is not None and alg not in SUPPORTED_ALGORITHMS:
         raise ValueError(f"kid {kid!r} has unsupported alg {alg!r}")
     crv = member.get("crv")
-    key = _public_key(kty, member, kid)
+    key = _public_key(kty, member, f"kid {kid!r}")
     candidate = VerificationKey(
         kid=kid, kty=kty, crv=crv if isinstance(crv, str) else None, alg=alg, key=key
     )
@@ -147,7 +142,37 @@ def parse_key(member: object) -> VerificationKey:
     return candidate
 
 
-def _public_key(kty: str, member: dict[str, Any], kid: str) -> PublicKey:
+def public_jwk(member: object, alg: str, what: str) -> PublicKey:
+    """The public key of a JWK that is not from a key set (a DPoP proof's ``jwk``).
+
+    The same checks as a key set's members get (asymmetric, no private
+    members, strong enough), and the key must fit ``alg``; raises
+    ``ValueError`` saying why not, naming the key ``what``.
+    """
+    if not isinstance(member, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    kty = _public_kty(member, what)
+    crv = member.get("crv")
+    key = _public_key(kty, member, what)
+    fits = VerificationKey(
+        kid="", kty=kty, crv=crv if isinstance(crv, str) else None, alg=None, key=key
+    ).accepts(alg)
+    if not fits:
+        raise ValueError(f"{what} cannot verify {alg}")
+    return key
+
+
+def _public_kty(member: dict[str, Any], what: str) -> str:
+    kty = member.get("kty")
+    if kty not in ("RSA", "EC", "OKP"):
+        raise ValueError(f"{what}: kty {str(kty)[:16]!r} is not an asymmetric signing key type")
+    private = _PRIVATE_MEMBERS.intersection(member)
+    if private:
+        raise ValueError(f"{what} publishes private members {sorted(private)}")
+    return str(kty)
+
+
+def _public_key(kty: str, member: dict[str, Any], what: str) -> PublicKey:
     key: object
     try:
         if kty == "RSA":
@@ -157,32 +182,32 @@ def _public_key(kty: str, member: dict[str, Any], kid: str) -> PublicKey:
         else:
             key = OKPAlgorithm.from_jwk(member)
     except Exception as exc:  # noqa: BLE001 - PyJWT raises several types for bad members
-        raise ValueError(f"kid {kid!r} is malformed: {exc}") from None
+        raise ValueError(f"{what} is malformed: {exc}") from None
     if not isinstance(
         key, (RSAPublicKey, EllipticCurvePublicKey, Ed25519PublicKey, Ed448PublicKey)
     ):
-        raise ValueError(f"kid {kid!r} is not a public key")
+        raise ValueError(f"{what} is not a public key")
     if isinstance(key, RSAPublicKey):
-        _check_rsa(key, kid)
+        _check_rsa(key, what)
     elif isinstance(key, (Ed25519PublicKey, Ed448PublicKey)):
-        _check_edwards(key, kid)
+        _check_edwards(key, what)
     return key
 
 
-def _check_rsa(key: RSAPublicKey, kid: str) -> None:
+def _check_rsa(key: RSAPublicKey, what: str) -> None:
     if key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
+        raise ValueError(f"{what} is a {key.key_size}-bit RSA key, under {MIN_RSA_BITS}")
     if key.key_size > MAX_RSA_BITS:
-        raise ValueError(f"kid {kid!r} is a {key.key_size}-bit RSA key, over {MAX_RSA_BITS}")
+        raise ValueError(f"{what} is a {key.key_size}-bit RSA key, over {MAX_RSA_BITS}")
     numbers = key.public_numbers()
     exponent = numbers.e
     if exponent % 2 == 0 or not MIN_RSA_EXPONENT <= exponent <= MAX_RSA_EXPONENT:
         raise ValueError(
-            f"kid {kid!r} has RSA exponent {exponent if exponent < 2**64 else 'beyond 2^64'},"
+            f"{what} has RSA exponent {exponent if exponent < 2**64 else 'beyond 2^64'},"
             f" not an odd number from {MIN_RSA_EXPONENT} to 2^31-1"
         )
     if has_roca_fingerprint(numbers.n):
-        raise ValueError(f"kid {kid!r} is an RSA key with the ROCA weakness (CVE-2017-15361)")
+        raise ValueError(f"{what} is an RSA key with the ROCA weakness (CVE-2017-15361)")
 
 
 #: Curve primes, and the y-coordinates of the points of small order (the
@@ -200,7 +225,7 @@ _SMALL_ORDER_Y: Mapping[int, frozenset[int]] = {
 }
 
 
-def _check_edwards(key: Ed25519PublicKey | Ed448PublicKey, kid: str) -> None:
+def _check_edwards(key: Ed25519PublicKey | Ed448PublicKey, what: str) -> None:
     from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415 - OKP keys only
         Encoding,
         PublicFormat,
@@ -211,9 +236,9 @@ def _check_edwards(key: Ed25519PublicKey | Ed448PublicKey, kid: str) -> None:
     # RFC 8032 5.1.2/5.2.2: little-endian y, the top bit being the sign of x.
     y = int.from_bytes(raw, "little") & ~(1 << (8 * len(raw) - 1))
     if y >= prime:
-        raise ValueError(f"kid {kid!r} is not a canonical point on {_curve(key)}")
+        raise ValueError(f"{what} is not a canonical point on {_curve(key)}")
     if y in _SMALL_ORDER_Y[prime]:
-        raise ValueError(f"kid {kid!r} is a point of small order on {_curve(key)}")
+        raise ValueError(f"{what} is a point of small order on {_curve(key)}")
 
 
 def _curve(key: Ed25519PublicKey | Ed448PublicKey) -> str:

@@ -23,6 +23,8 @@ from .contextsettings import VARIABLES as CONTEXT_VARIABLES
 from .contextsettings import read_context_settings
 from .errors import ConfigError
 from .issuers import ISSUER_VARIABLES, IssuerSettings, env_issuers, file_issuers
+from .keys import SUPPORTED_ALGORITHMS
+from .replay import DEFAULT_CAPACITY
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import parse_rule_set, read_rules_file
 
@@ -30,6 +32,26 @@ if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold
     from .access import AccessRule, RuleSet
 
 HttpApiResponse = Literal["simple", "iam"]
+
+#: The DPoP proof settings, shared by every issuer whose policy is not ``bearer``.
+DPOP_VARIABLES = (
+    "AUTHORIZER_DPOP_ALGORITHMS",
+    "AUTHORIZER_DPOP_MAX_AGE_SECONDS",
+    "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE",
+    "AUTHORIZER_DPOP_REPLAY_STORE",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DpopSettings:
+    """How DPoP proofs are checked (RFC 9449): algorithms, age, and where used proofs are kept."""
+
+    algorithms: tuple[str, ...] = SUPPORTED_ALGORITHMS
+    max_age_seconds: int = 60
+    replay_cache_size: int = DEFAULT_CAPACITY
+    #: ``module:callable`` making a shared :class:`~authorizer.replay.ReplayStore` (None: memory).
+    replay_store: str | None = None
+
 
 #: Every variable the authorizer reads. Any other variable with one of our
 #: prefixes is a typo that would silently weaken a check, so it is an error.
@@ -51,6 +73,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWKS_MAX_STALE_SECONDS",
         "JWKS_FETCH_TIMEOUT_SECONDS",
         "JWKS_PREFETCH",
+        *DPOP_VARIABLES,
     }
 )
 _OUR_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
@@ -76,6 +99,7 @@ class Settings:
     jwks_max_stale_seconds: int = 86400
     jwks_fetch_timeout_seconds: float = 3.0
     jwks_prefetch: bool = True
+    dpop: DpopSettings = field(default_factory=DpopSettings)
 
 
 def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> Settings:
@@ -126,7 +150,40 @@ def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> S
         jwks_max_stale_seconds=env.integer("JWKS_MAX_STALE_SECONDS", 86400, 0, 2592000),
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
+        dpop=_dpop_settings(env, issuers),
     )
+
+
+def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSettings:
+    algorithms = tuple(
+        dict.fromkeys(
+            name.strip()
+            for name in (env.optional("AUTHORIZER_DPOP_ALGORITHMS") or "").split(",")
+            if name.strip()
+        )
+    )
+    for name in algorithms:
+        if name not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(
+                f"AUTHORIZER_DPOP_ALGORITHMS contains {name!r};"
+                f" allowed (asymmetric only): {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+    settings = DpopSettings(
+        algorithms=algorithms or SUPPORTED_ALGORITHMS,
+        max_age_seconds=env.integer("AUTHORIZER_DPOP_MAX_AGE_SECONDS", 60, 5, 600),
+        replay_cache_size=env.integer(
+            "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE", DEFAULT_CAPACITY, 1, 1_000_000
+        ),
+        replay_store=env.optional("AUTHORIZER_DPOP_REPLAY_STORE"),
+    )
+    if not any(issuer.binding.constraint != "bearer" for issuer in issuers):
+        for name in DPOP_VARIABLES:
+            if env.optional(name) is not None:
+                raise ConfigError(
+                    f"{name} is set, but no issuer takes DPoP proofs"
+                    " (JWT_SENDER_CONSTRAINT is bearer)"
+                )
+    return settings
 
 
 def _with_bundled_keys(issuer: IssuerSettings) -> IssuerSettings:

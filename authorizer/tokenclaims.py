@@ -49,6 +49,7 @@ REGISTERED_CLAIM_TYPES: dict[str, tuple[type, ...]] = {
     "auth_time": (int, float),
     "acr": (str,),
     "amr": (list,),
+    "cnf": (dict,),  # RFC 7800; its members are checked by authorizer.binding
 }
 _REGISTERED_NAMES = frozenset(REGISTERED_CLAIM_TYPES)
 

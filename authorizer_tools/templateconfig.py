@@ -53,7 +53,20 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
             values[name] = _allowed(name, spec, overrides[name])
         elif "Default" in spec:
             values[name] = str(spec["Default"])
+    _check_rules(template, values)
     return values
+
+
+def _check_rules(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
+    """The template's ``Rules``: a failed assertion refuses the parameters, as a deploy would."""
+    evaluator = _Evaluator(values, template.get("Conditions", {}))
+    for name, rule in template.get("Rules", {}).items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not evaluator.condition(condition):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not evaluator.condition(assertion["Assert"]):
+                raise TemplateError(f"rule {name}: {assertion.get('AssertDescription', 'fails')}")
 
 
 def _allowed(name: str, spec: Mapping[str, Any], value: str) -> str:

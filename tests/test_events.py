@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from authorizer.errors import MalformedEvent, MalformedToken, MissingToken
-from authorizer.events import EventKind, bearer_token, classify, to_request
+from authorizer.events import EventKind, classify, credential, to_request
 from authorizer_tools.eventgen import KINDS, make_event
 
 TOKEN = "aaa.bbb.ccc"
@@ -48,7 +48,12 @@ def test_a_missing_token_is_reported_not_raised(kind: str) -> None:
     ["bearer aaa.bbb.ccc", "BEARER aaa.bbb.ccc", "Bearer   aaa.bbb.ccc ", "\tBearer aaa.bbb.ccc"],
 )
 def test_the_bearer_scheme_is_case_insensitive_and_whitespace_tolerant(value: str) -> None:
-    assert bearer_token(value) == TOKEN
+    assert credential(value) == ("bearer", TOKEN)
+
+
+@pytest.mark.parametrize("value", ["DPoP aaa.bbb.ccc", "dpop aaa.bbb.ccc", " DPOP  aaa.bbb.ccc"])
+def test_the_dpop_scheme_is_read_case_insensitively_too(value: str) -> None:
+    assert credential(value) == ("dpop", TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -64,11 +69,16 @@ def test_the_bearer_scheme_is_case_insensitive_and_whitespace_tolerant(value: st
         ("Bearer a.b.c d.e.f", MalformedToken),
         ("Bearer a.b.c, Bearer d.e.f", MalformedToken),
         ("Token aaa.bbb.ccc", MalformedToken),
+        ("DPoP", MalformedToken),
+        ("DPoP a.b.c d.e.f", MalformedToken),
+        ("Bearer-DPoP a.b.c", MalformedToken),
     ],
 )
-def test_values_that_are_not_one_bearer_credential_are_refused(value: object, error: type) -> None:
+def test_values_that_are_not_one_bearer_or_dpop_credential_are_refused(
+    value: object, error: type
+) -> None:
     with pytest.raises(error):
-        bearer_token(value)
+        credential(value)
 
 
 @pytest.mark.parametrize("name", ["authorization", "AUTHORIZATION", "aUtHoRiZaTiOn"])

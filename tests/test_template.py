@@ -55,8 +55,21 @@ def test_a_rules_file_can_own_the_issuers_when_the_issuer_parameter_is_empty(
 def test_the_template_refuses_to_deploy_without_issuers() -> None:
     (assertion,) = TEMPLATE["Rules"]["IssuersAreConfigured"]["Assertions"]
     assert "Issuer" in str(assertion["Assert"]) and "RulesFile" in str(assertion["Assert"])
-    with pytest.raises(ConfigError, match="JWT_ISSUER is required"):
-        load_settings(environment(TEMPLATE, {}))
+    with pytest.raises(TemplateError, match="rule IssuersAreConfigured: Set Issuer"):
+        environment(TEMPLATE, {})
+
+
+def test_sender_constrained_tokens_are_refused_with_api_gateways_cache_on() -> None:
+    """A cached answer would let a replayed proof, or a bound token without its certificate, in."""
+    for constraint in ("either", "dpop"):
+        with pytest.raises(TemplateError, match="SenderConstrainedTokensAreNotCached"):
+            environment(TEMPLATE, {**ISSUER, "SenderConstraint": constraint})
+        env = environment(
+            TEMPLATE, {**ISSUER, "SenderConstraint": constraint, "AuthorizerCacheSeconds": "0"}
+        )
+        assert env["JWT_SENDER_CONSTRAINT"] == constraint
+        assert load_settings(env).issuers[0].binding.constraint == constraint
+    assert environment(TEMPLATE, ISSUER)["JWT_SENDER_CONSTRAINT"] == "bearer"
 
 
 #: A value for each parameter that differs from its default and passes its own checks.
@@ -74,6 +87,12 @@ NON_DEFAULTS = {
     "ScopeClaims": "scope",
     "RequiredTyp": "at+jwt",
     "RejectIdTokens": "false",
+    "SenderConstraint": "either",
+    "BoundTokensAsBearer": "true",
+    "DpopAlgorithms": "ES256,EdDSA",
+    "DpopMaxAgeSeconds": "30",
+    "DpopReplayCacheSize": "100",
+    "DpopReplayStore": "stores.dynamo:make_store",
     "DenyAnonymous": "true",
     "RequireVerified": "true",
     "TokenHeader": "X-Token",
@@ -98,7 +117,12 @@ NON_DEFAULTS = {
 
 def test_every_setting_the_authorizer_reads_is_a_template_parameter() -> None:
     """Set one parameter at a time: together they reach every variable the authorizer knows."""
-    base = {**ISSUER, "CreateExampleApis": "false", "KeysFile": "rules/keys.json"}
+    base = {
+        **ISSUER,
+        "CreateExampleApis": "false",
+        "KeysFile": "rules/keys.json",
+        "AuthorizerCacheSeconds": "0",  # SenderConstraint=either needs it
+    }
     before = environment(TEMPLATE, base)
     reached = set(before)
     for name, value in NON_DEFAULTS.items():

@@ -1,0 +1,97 @@
+"""Seen DPoP proofs: a proof's ``jti`` is accepted once (RFC 9449 section 11.1).
+
+A proof stays acceptable until its ``iat`` falls out of the window, so its
+identifier has to be remembered that long and no longer. :class:`ReplayStore`
+is the interface; :class:`MemoryReplayStore` is the one this package ships, one
+per Lambda execution environment. It cannot see what another environment
+accepted: a proof replayed to a second, concurrent environment within the
+window is accepted there once. A store shared by every environment (a
+DynamoDB table with a conditional put and a TTL, ElastiCache ``SET NX PX``)
+closes that gap; ``AUTHORIZER_DPOP_REPLAY_STORE`` names a factory for one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import threading
+from typing import Protocol, runtime_checkable
+
+from .errors import ConfigError, ReplayStoreUnavailable
+
+#: Enough for a few hundred proofs a second in one environment over a 60 s window;
+#: each entry costs about 150 bytes.
+DEFAULT_CAPACITY = 32768
+
+
+@runtime_checkable
+class ReplayStore(Protocol):
+    """Where accepted proofs are remembered until they expire."""
+
+    def first_use(self, key: bytes, expires_at: float, now: float) -> bool:
+        """Record ``key`` until ``expires_at``; True if it was not recorded (and unexpired) before.
+
+        Must be atomic: of two concurrent calls with one key, one gets True.
+        Raise :class:`~authorizer.errors.ReplayStoreUnavailable` when the answer
+        is unknown (the request then fails with a 500, never an Allow).
+        """
+        ...
+
+
+class MemoryReplayStore:
+    """At most ``capacity`` unexpired keys, in this process; full means fail closed.
+
+    Evicting an unexpired key would let its proof be replayed, so a full store
+    refuses new proofs (500) until keys expire. Expired keys are dropped first.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self._capacity = capacity
+        self._expiry: dict[bytes, float] = {}
+        self._queue: list[tuple[float, bytes]] = []  # a heap by expiry
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def first_use(self, key: bytes, expires_at: float, now: float) -> bool:
+        with self._lock:
+            self._drop_expired(now)
+            if key in self._expiry:
+                return False
+            if len(self._expiry) >= self._capacity:
+                raise ReplayStoreUnavailable(
+                    f"the DPoP replay cache holds {self._capacity} unexpired proofs"
+                    " (AUTHORIZER_DPOP_REPLAY_CACHE_SIZE)"
+                )
+            self._expiry[key] = expires_at
+            heapq.heappush(self._queue, (expires_at, key))
+            return True
+
+    def _drop_expired(self, now: float) -> None:
+        queue, expiry = self._queue, self._expiry
+        while queue and queue[0][0] <= now:
+            _, key = heapq.heappop(queue)
+            if expiry.get(key, now + 1) <= now:
+                del expiry[key]
+
+
+def load_replay_store(spec: str, variable: str) -> ReplayStore:
+    """The store made by the factory ``spec`` names (``package.module:callable``), called once.
+
+    The module must be importable from the function (its code or a layer).
+    Raises :class:`ConfigError` naming ``variable`` when it is not.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"{variable} must be module:callable, got {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{variable}: cannot load {spec!r} ({exc})") from None
+    store = factory() if callable(factory) else None
+    if not isinstance(store, ReplayStore):
+        raise ConfigError(f"{variable}: {spec!r} did not return a replay store (first_use)")
+    return store
