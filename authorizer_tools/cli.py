@@ -353,9 +353,13 @@ def _events(options: argparse.Namespace) -> int:
 
 
 def resolve_environment(options: argparse.Namespace) -> dict[str, str]:
-    """The authorizer's environment: the template's, then --parameter, then --env."""
+    """The authorizer's environment: the template's, then --parameter, then --env.
+
+    The template's Rules hold for its parameters; with --env the environment is
+    no longer the template's, and the authorizer's own checks are what apply.
+    """
     parameters = dict(_pair(p, "--parameter") for p in options.parameter)
-    env = environment(read(_template(options)), parameters)
+    env = environment(read(_template(options)), parameters, rules=not options.env)
     env.update(dict(_pair(e, "--env") for e in options.env))
     return env
 

@@ -12,6 +12,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 API_ID = "abcdef1234"
 STAGE = "prod"
+DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 
 KINDS = ("rest_token", "rest_request", "http_v1", "http_v2", "websocket")
 
@@ -43,7 +44,12 @@ def make_event(
 
 
 def _headers(authorization: str | None) -> dict[str, str]:
-    headers = {"Host": f"{API_ID}.execute-api.{REGION}.amazonaws.com", "User-Agent": "curl/8.5"}
+    headers = {
+        "Host": DOMAIN,
+        "User-Agent": "curl/8.5",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+    }
     if authorization is not None:
         headers["Authorization"] = authorization
     return headers
@@ -78,6 +84,8 @@ def _rest_request(
             "path": f"/{STAGE}{path}",
             "accountId": ACCOUNT,
             "resourceId": "abc123",
+            "domainName": DOMAIN,
+            "domainPrefix": API_ID,
             "stage": STAGE,
             "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             "identity": {"apiKey": "", "sourceIp": "203.0.113.7"},
@@ -108,7 +116,7 @@ def _http_v2(
         "routeArn": method_arn(method, path, partition),
         "identitySource": [auth] if auth is not None else [],
         "routeKey": f"{method} {path}",
-        "rawPath": path,
+        "rawPath": f"/{STAGE}{path}",  # a named stage is part of the path
         "rawQueryString": "&".join(f"{k}={v}" for k, v in query.items()),
         "cookies": ["theme=dark"],
         "headers": headers,
@@ -116,11 +124,11 @@ def _http_v2(
         "requestContext": {
             "accountId": ACCOUNT,
             "apiId": API_ID,
-            "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+            "domainName": DOMAIN,
             "domainPrefix": API_ID,
             "http": {
                 "method": method,
-                "path": path,
+                "path": f"/{STAGE}{path}",
                 "protocol": "HTTP/1.1",
                 "sourceIp": "203.0.113.7",
                 "userAgent": "curl/8.5",
@@ -166,7 +174,7 @@ def _websocket(
             "requestTimeEpoch": 1707502303420,
             "identity": {"sourceIp": "203.0.113.7"},
             "requestId": "ABC=",
-            "domainName": f"{API_ID}.execute-api.{REGION}.amazonaws.com",
+            "domainName": DOMAIN,
             "connectionId": "ABC=",
             "apiId": API_ID,
         },

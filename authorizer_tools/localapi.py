@@ -192,6 +192,8 @@ class Gateway:
             return _gateway_error(404, "Not Found", "no such route")
         route, params = found
         lowered = {name.lower(): value for name, value in headers.items()}
+        # As API Gateway does, with the truth of this gateway: plain HTTP on loopback.
+        lowered["x-forwarded-proto"] = "http"
         request = _Request(method, path, query, lowered, body, route, params, self.api)
         context: dict[str, Any] = {}
         principal = None
@@ -341,7 +343,8 @@ class _Request:
             "apiId": self.api.api_id,
             "stage": self.api.stage,
             "requestId": str(uuid.uuid4()),
-            "domainName": "127.0.0.1",
+            # Served at the root of its own host, like a custom domain with an empty base path.
+            "domainName": self.headers.get("host", "127.0.0.1"),
             "requestTimeEpoch": int(time.time() * 1000),
         }
 
@@ -359,7 +362,7 @@ class _Request:
                 **self._context(),
                 "resourcePath": self.route.path,
                 "httpMethod": self.method,
-                "path": f"/{self.api.stage}{self.path}",
+                "path": self.path,
                 "identity": {"sourceIp": "127.0.0.1"},
             },
             "body": self.body.decode("utf-8", "replace") or None,

@@ -53,11 +53,10 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
             values[name] = _allowed(name, spec, overrides[name])
         elif "Default" in spec:
             values[name] = str(spec["Default"])
-    _check_rules(template, values)
     return values
 
 
-def _check_rules(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
+def check_rules(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
     """The template's ``Rules``: a failed assertion refuses the parameters, as a deploy would."""
     evaluator = _Evaluator(values, template.get("Conditions", {}))
     for name, rule in template.get("Rules", {}).items():
@@ -96,10 +95,21 @@ def evaluate(template: Mapping[str, Any], values: Mapping[str, str], node: Any, 
 
 
 def environment(
-    template: Mapping[str, Any], overrides: Mapping[str, str], function_name: str = FUNCTION
+    template: Mapping[str, Any],
+    overrides: Mapping[str, str],
+    function_name: str = FUNCTION,
+    *,
+    rules: bool = True,
 ) -> dict[str, str]:
-    """The environment variables ``function_name`` would get with these parameters."""
-    evaluator = _Evaluator(parameters(template, overrides), template.get("Conditions", {}))
+    """The environment variables ``function_name`` would get with these parameters.
+
+    Raises :class:`TemplateError` where a deploy would fail: a value a parameter
+    refuses, or (unless ``rules`` is False) one of the template's ``Rules``.
+    """
+    values = parameters(template, overrides)
+    if rules:
+        check_rules(template, values)
+    evaluator = _Evaluator(values, template.get("Conditions", {}))
     variables: dict[str, Any] = {}
     globals_ = template.get("Globals", {}).get("Function", {})
     variables.update(globals_.get("Environment", {}).get("Variables", {}))

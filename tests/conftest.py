@@ -27,6 +27,7 @@ from authorizer.fetch import HttpFetcher, JsonFetcher
 from authorizer.settings import load_settings
 from authorizer_tools import devissuer
 from authorizer_tools.devissuer import DevIssuer
+from tests.oidc import Provider
 
 # Property tests: a small budget in `make test`, a long run in `make fuzz`.
 settings.register_profile(
@@ -147,3 +148,14 @@ def mint(issuer: DevIssuer, clock: FakeClock, **claims: Any) -> str:
     base: dict[str, Any] = {"aud": AUDIENCE}
     base.update(claims)
     return issuer.mint(base, now=clock.now)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[Provider]:
+    """panva/oidc-provider on a loopback port, for the tests of one module."""
+    running = Provider()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

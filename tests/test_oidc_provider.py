@@ -7,16 +7,7 @@ its keys through discovery. `make setup` installs it from the lock file with `np
 
 from __future__ import annotations
 
-import base64
-import json
-import socket
-import subprocess
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-from typing import IO
 
 import pytest
 from aws_lambda_powertools import Logger, Metrics
@@ -26,78 +17,7 @@ from authorizer.settings import load_settings
 from authorizer_tools.eventgen import make_event
 from tests.answers import answer, status
 from tests.conftest import FakeClock
-
-PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
-ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
-RESOURCES = [f"https://api.example.test/{alg}" for alg in ALGORITHMS]
-CLIENT = ("m2m-client", "m2m-secret-for-loopback-tests")
-
-
-class Provider:
-    """One provider process; ``restart`` brings it back on the same port with new keys."""
-
-    def __init__(self) -> None:
-        if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
-            raise RuntimeError("oidc-provider is not installed: run `make setup`")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        self._process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            ["node", "provider.mjs", str(self.port)],
-            cwd=PROVIDER_DIR,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self._process.stdout is not None
-        ready = _read_line(self._process.stdout, timeout=30)
-        assert ready == f"READY {self.issuer}", ready
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            if self._process.stdout is not None:
-                self._process.stdout.close()
-            self._process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def token(self, resource: str, scope: str = "read:orders") -> str:
-        body = urllib.parse.urlencode(
-            {"grant_type": "client_credentials", "resource": resource, "scope": scope}
-        ).encode()
-        token_url = f"{self.issuer}/token"  # always http://127.0.0.1
-        request = urllib.request.Request(token_url, data=body, method="POST")  # noqa: S310
-        credentials = base64.b64encode(":".join(CLIENT).encode()).decode()
-        request.add_header("Authorization", f"Basic {credentials}")
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-            return str(json.load(response)["access_token"])
-
-
-def _read_line(stream: IO[str], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = stream.readline().strip()
-        if line.startswith("READY"):
-            return line
-    raise TimeoutError("the OpenID provider did not start")
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    running = Provider()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+from tests.oidc import ALGORITHMS, RESOURCES, Provider
 
 
 def authorizer_for(

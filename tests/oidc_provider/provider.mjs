@@ -7,6 +7,11 @@
 // Signing keys (RS256, PS256, ES256, EdDSA) are generated in memory at start,
 // so a restart on the same port is a key rotation. Each resource
 // https://api.example.test/<alg> gets tokens signed with <alg>.
+// Sender-constrained tokens: "dpop-client" gets DPoP-bound tokens (cnf.jkt,
+// RFC 9449; its token requests carry a DPoP proof) and "mtls-client"
+// certificate-bound ones (cnf x5t#S256, RFC 8705). TLS is terminated in front
+// of the provider, as API Gateway does for the API: the client certificate
+// arrives URL-encoded in the X-Client-Certificate header.
 // Prints "READY <issuer>" once listening.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import Provider from "oidc-provider";
@@ -28,21 +33,36 @@ function signingKey(alg) {
   return { ...pair.privateKey.export({ format: "jwk" }), kid, alg, use: "sig" };
 }
 
+function machineClient(clientId) {
+  return {
+    client_id: clientId,
+    client_secret: `${clientId}-secret-for-loopback-tests`,
+    grant_types: ["client_credentials"],
+    redirect_uris: [],
+    response_types: [],
+    scope: "read:orders write:orders",
+  };
+}
+
 const provider = new Provider(issuer, {
   clients: [
-    {
-      client_id: "m2m-client",
-      client_secret: "m2m-secret-for-loopback-tests",
-      grant_types: ["client_credentials"],
-      redirect_uris: [],
-      response_types: [],
-      scope: "read:orders write:orders",
-    },
+    machineClient("m2m-client"),
+    { ...machineClient("dpop-client"), dpop_bound_access_tokens: true },
+    { ...machineClient("mtls-client"), tls_client_certificate_bound_access_tokens: true },
   ],
   scopes: ["openid", "read:orders", "write:orders"],
   jwks: { keys: ALGORITHMS.map(signingKey) },
   features: {
     clientCredentials: { enabled: true },
+    dPoP: { enabled: true },
+    mTLS: {
+      enabled: true,
+      certificateBoundAccessTokens: true,
+      getCertificate(ctx) {
+        const pem = ctx.get("x-client-certificate");
+        return pem ? decodeURIComponent(pem) : undefined;
+      },
+    },
     devInteractions: { enabled: false },
     resourceIndicators: {
       enabled: true,
