@@ -172,6 +172,12 @@ def _add_handler_commands(commands: Any) -> None:
             )
         elif name == "doctor":
             sub.add_argument("--token", help="also explain what this token passes or fails")
+            sub.add_argument("--dpop", metavar="PROOF", help="the DPoP proof sent with --token")
+            sub.add_argument("--url", help="the URL the request went to (what htu must say)")
+            sub.add_argument("--method", default="GET", help="the request's method (GET)")
+            sub.add_argument(
+                "--certificate", type=Path, metavar="PEM_FILE", help="the client certificate"
+            )
         else:
             sub.add_argument(
                 "--port", type=_port, default=3000, help="the first API's port (default 3000)"
@@ -444,9 +450,17 @@ def _pin_keys(options: argparse.Namespace) -> int:
 
 
 def _doctor(options: argparse.Namespace) -> int:
-    from .doctor import run_doctor  # noqa: PLC0415 - imports the authorizer: only when needed
+    from .doctor import Presented, run_doctor  # noqa: PLC0415 - imports the authorizer
 
-    return 0 if run_doctor(resolve_environment(options), options.token) else 1
+    presented = None
+    if options.token is not None:
+        if options.dpop is not None and options.url is None:
+            raise CliError("--dpop needs --url, the URL the request went to")
+        certificate = _read_text(options.certificate) if options.certificate else None
+        presented = Presented(options.token, options.dpop, options.method, options.url, certificate)
+    elif options.dpop or options.certificate:
+        raise CliError("--dpop and --certificate explain a --token: give one")
+    return 0 if run_doctor(resolve_environment(options), presented) else 1
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -461,11 +475,18 @@ def _pair(text: str, flag: str) -> tuple[str, str]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+        return json.loads(_read_text(path))
     except ValueError as exc:
         raise CliError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text") from None
 
 
 def _write_json(document: Any, output: Path | None) -> None:

@@ -14,7 +14,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
@@ -49,7 +51,38 @@ class Report:
         print(f"FAIL  {text}")
 
 
-def run_doctor(env: dict[str, str], token: str | None) -> bool:
+@dataclass(frozen=True)
+class Presented:
+    """What a client sends: the token and, if it is bound, its DPoP proof or certificate."""
+
+    token: str
+    proof: str | None = None  # the DPoP header
+    method: str = "GET"
+    url: str | None = None  # where the request went (the proof's htu should say so)
+    certificate: str | None = None  # the client certificate, PEM (mutual TLS)
+
+    def event(self) -> dict[str, Any]:
+        """The request as an HTTP API REQUEST event; a TOKEN event when only the token is known."""
+        if self.proof is None and self.certificate is None and self.url is None:
+            return make_event("rest_token", f"Bearer {self.token}")
+        scheme = "DPoP" if self.proof is not None else "Bearer"
+        event = make_event("http_v2", f"{scheme} {self.token}", method=self.method)
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            event["requestContext"]["domainName"] = parts.netloc
+            event["rawPath"] = parts.path or "/"
+            if parts.scheme == "http":
+                event["headers"]["x-forwarded-proto"] = "http"
+        if self.proof is not None:
+            event["headers"]["dpop"] = self.proof
+        if self.certificate is not None:
+            event["requestContext"]["authentication"] = {
+                "clientCert": {"clientCertPem": self.certificate}
+            }
+        return event
+
+
+def run_doctor(env: dict[str, str], presented: Presented | None) -> bool:
     """Run every check; True when nothing failed."""
     report = Report()
     try:
@@ -70,8 +103,8 @@ def run_doctor(env: dict[str, str], token: str | None) -> bool:
         report.ok(f"route rules: {len(rules.routes)} rule(s); routes none matches: {default}")
     elif env.get(RULES_VARIABLE, "").strip():
         report.ok("route rules: none in the rules file: every route is allowed to a valid token")
-    if usable and token is not None:
-        _explain(token, settings, report)
+    if usable and presented is not None:
+        _explain(presented, settings, report)
     return not report.failed
 
 
@@ -219,15 +252,15 @@ def _clock(date: str | None, settings: Settings, report: Report) -> None:
         report.ok(text)
 
 
-def _explain(token: str, settings: Settings, report: Report) -> None:
+def _explain(presented: Presented, settings: Settings, report: Report) -> None:
     logger = Logger(
         service="doctor", level="ERROR", logger_handler=logging.StreamHandler(io.StringIO())
     )
     # Metrics would print their EMF documents to stdout, in the middle of the report.
     with temporary_environment(POWERTOOLS_METRICS_DISABLED="true"):
         authorizer = Authorizer(settings, logger=logger, metrics=Metrics(namespace="Doctor"))
-    decision = authorizer.decide(make_event("rest_token", f"Bearer {token}"))
-    header, claims = _peek(token)
+    decision = authorizer.decide(presented.event())
+    header, claims = _peek(presented.token)
     if decision.outcome == "allow" or decision.verdicts is not None:
         ttl = float(claims.get("exp", 0)) - time.time()
         report.ok(
@@ -240,10 +273,95 @@ def _explain(token: str, settings: Settings, report: Report) -> None:
     if decision.outcome == "error":
         report.fail(f"token: could not be checked: {decision.message}")
         return
-    report.fail(
-        f"token: refused ({decision.reason}): "
-        f"{_why(decision.reason, decision.message, header, claims, settings)}"
-    )
+    check = decision.details.get("check")
+    if check is not None:
+        why = _why_unproven(
+            decision.reason,
+            check,
+            message=decision.message,
+            presented=presented,
+            claims=claims,
+            settings=settings,
+        )
+    else:
+        why = _why(decision.reason, decision.message, header, claims, settings)
+    report.fail(f"token: refused ({decision.reason}): {why}")
+
+
+def _why_unproven(
+    reason: str,
+    check: str,
+    *,
+    message: str,
+    presented: Presented,
+    claims: dict[str, Any],
+    settings: Settings,
+) -> str:
+    """A sender-constraint failure (DPoP, mutual TLS) in plain words, with what to do about it."""
+    _, proof = _peek(presented.proof or "")
+    bound = claims.get("cnf")
+    cnf: dict[str, Any] = bound if isinstance(bound, dict) else {}
+    max_age = settings.dpop.max_age_seconds
+    explanations: dict[tuple[str, str], Callable[[], str]] = {
+        ("dpop_missing", "scheme"): lambda: (
+            "the token is DPoP-bound (cnf.jkt): the client must send it as"
+            " 'Authorization: DPoP <token>' with a DPoP proof header"
+            " (to check one here: --dpop PROOF --url URL --method METHOD)"
+        ),
+        ("dpop_missing", "policy"): lambda: (
+            "the token is DPoP-bound (cnf.jkt) and JWT_SENDER_CONSTRAINT is bearer:"
+            " set it to either (the template's SenderConstraint) to check its proofs"
+        ),
+        ("dpop_missing", "unbound"): lambda: (
+            "JWT_SENDER_CONSTRAINT is dpop and this token is a plain bearer token (no cnf):"
+            " the client must prove a key (a DPoP header) when it asks the provider for tokens"
+        ),
+        ("dpop_missing", "token_event"): lambda: message,
+        ("dpop_missing", "header"): lambda: "the DPoP scheme was used, but no DPoP header was sent",
+        ("dpop_invalid", "htu"): lambda: (
+            f"the proof is for {proof.get('htu')!r}, but the request went to"
+            f" {presented.url!r}: behind a custom domain, the proof must name the URL the client"
+            " called (see the README's 'Sender-constrained tokens')"
+        ),
+        ("dpop_invalid", "htm"): lambda: (
+            f"the proof is for method {proof.get('htm')!r}, the request is {presented.method}"
+        ),
+        ("dpop_invalid", "iat"): lambda: (
+            f"the proof was made {time.time() - float(proof['iat']):.0f} s ago; a proof is"
+            f" good for {max_age} s (AUTHORIZER_DPOP_MAX_AGE_SECONDS): the client must make"
+            " a new proof for every request, and its clock must be right"
+        ),
+        ("dpop_invalid", "ath"): lambda: (
+            "the proof was made for another access token (its ath is not this token's hash):"
+            " after a refresh, proofs must name the new token"
+        ),
+        ("dpop_replay", "jti"): lambda: (
+            "this proof was used before: every request needs a new proof (a new jti)"
+        ),
+        ("dpop_binding", "jkt"): lambda: (
+            f"the proof is signed by another key than the one the token is bound to"
+            f" (cnf.jkt {cnf.get('jkt')!r}): the client must sign proofs with the key it"
+            " proved when it got the token"
+        ),
+        ("dpop_binding", "unbound"): lambda: (
+            "a DPoP proof came with a token that is not DPoP-bound (no cnf.jkt):"
+            " send it as Bearer, or have the client prove its key at the token endpoint"
+        ),
+        ("cert_binding", "certificate"): lambda: (
+            "the token is bound to a client certificate (cnf x5t#S256) and the request"
+            " carries none: API Gateway passes one only with mutual TLS on a custom domain"
+            " (to check one here: --certificate FILE)"
+        ),
+        ("cert_binding", "x5t"): lambda: (
+            f"the client certificate is not the one the token is bound to"
+            f" (cnf x5t#S256 {cnf.get('x5t#S256')!r})"
+        ),
+    }
+    explain = explanations.get((reason, check))
+    try:
+        return explain() if explain else message
+    except (KeyError, TypeError, ValueError):
+        return message
 
 
 def _routes(verdicts: Verdicts, report: Report) -> None:

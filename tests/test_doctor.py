@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from authorizer_tools.devissuer import DevIssuer, Reply
-from authorizer_tools.doctor import run_doctor
+from authorizer_tools.doctor import Presented, run_doctor
+from authorizer_tools.dpopclient import DpopKey, client_certificate
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for
 
 
-def doctor(env: dict[str, str], capsys: pytest.CaptureFixture[str], token: str | None = None):  # type: ignore[no-untyped-def]
-    passed = run_doctor(env, token)
+def doctor(  # type: ignore[no-untyped-def]
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    token: str | None = None,
+    **presented: str,
+):
+    passed = run_doctor(env, Presented(token, **presented) if token else None)
     return passed, capsys.readouterr().out
 
 
@@ -78,3 +85,70 @@ def test_doctor_says_whether_a_rules_file_has_route_rules(
     passed, out = doctor(env_for(issuer, AUTHORIZER_RULES=str(rules)), capsys)
     assert not passed
     assert "FAIL  configuration: AUTHORIZER_RULES" in out and "no [[route]] rule" in out
+
+
+# --- sender-constrained tokens, explained ---------------------------------------------------
+
+API = "https://api.example.com/v1/orders"
+
+
+def test_doctor_explains_each_dpop_failure_in_plain_words(
+    issuer: DevIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = DpopKey.generate()
+    env = {**env_for(issuer), "JWT_SENDER_CONSTRAINT": "either"}
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}})
+    cases = {
+        "must send it as 'Authorization: DPoP <token>'": {},
+        "the proof is for 'https://api.example.com/v2/orders', but the request went to": {
+            "proof": key.proof("GET", API.replace("v1", "v2"), token),
+            "url": API,
+        },
+        "s ago; a proof is good for 60 s (AUTHORIZER_DPOP_MAX_AGE_SECONDS)": {
+            "proof": key.proof("GET", API, token, now=time.time() - 300),
+            "url": API,
+        },
+        "the proof is for method 'POST', the request is GET": {
+            "proof": key.proof("POST", API, token),
+            "url": API,
+        },
+        "the proof was made for another access token": {
+            "proof": key.proof("GET", API, token + "x"),
+            "url": API,
+        },
+        "signed by another key than the one the token is bound to": {
+            "proof": DpopKey.generate().proof("GET", API, token),
+            "url": API,
+        },
+    }
+    for expected, presented in cases.items():
+        passed, out = doctor(env, capsys, token, **presented)
+        assert not passed
+        assert expected in out, out
+    passed, out = doctor(env, capsys, token, proof=key.proof("GET", API, token), url=API)
+    assert passed, out
+    assert "ok    token: valid for this configuration" in out
+
+
+def test_doctor_explains_certificate_bound_tokens(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pem, thumbprint = client_certificate()
+    env = {**env_for(issuer), "JWT_SENDER_CONSTRAINT": "either"}
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"x5t#S256": thumbprint}})
+    passed, out = doctor(env, capsys, token)
+    assert not passed and "carries none: API Gateway passes one only with mutual TLS" in out
+    other, _ = client_certificate("other")
+    passed, out = doctor(env, capsys, token, certificate=other)
+    assert not passed and "is not the one the token is bound to" in out
+    passed, out = doctor(env, capsys, token, certificate=pem)
+    assert passed, out
+
+
+def test_doctor_says_when_the_policy_refuses_bound_tokens(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": DpopKey.generate().thumbprint}})
+    passed, out = doctor(env_for(issuer), capsys, token)
+    assert not passed
+    assert "JWT_SENDER_CONSTRAINT is bearer: set it to either" in out
