@@ -127,7 +127,10 @@ def refused(setup: Setup, event: dict[str, Any], token: str) -> Refusal:
     authorizer, log, _ = setup
     refusal = refuse(authorizer, log, event)
     assert refusal.seconds < BOUND, refusal
-    assert token not in log.getvalue()
+    written = log.getvalue()
+    assert token not in written
+    proofs = [v for k, v in event["headers"].items() if k.lower() == "dpop" and len(v) > 16]
+    assert not any(proof in written for proof in proofs)  # a proof carries a signature
     return refusal
 
 

@@ -1,0 +1,376 @@
+"""DPoP and certificate binding, piece by piece: thumbprints, URLs, replay stores, settings, keys.
+
+The provider-issued tokens are in ``test_sender_constrained.py``; here tokens
+come from the dev issuer, so each piece can be pushed to its edges quickly.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jwt.warnings import InsecureKeyLengthWarning
+
+from authorizer.app import Authorizer
+from authorizer.dpop import thumbprint
+from authorizer.errors import ConfigError, ReplayStoreUnavailable
+from authorizer.events import EventKind, normalize_url, request_target
+from authorizer.replay import MemoryReplayStore, load_replay_store
+from authorizer.settings import load_settings
+from authorizer_tools.devissuer import DevIssuer, generate_key
+from authorizer_tools.dpopclient import DpopKey
+from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
+from tests.answers import answer
+from tests.attacks import refuse
+from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for
+
+URL = f"https://{DOMAIN}/{STAGE}/orders"
+
+
+def dpop_event(token: str, proof: str, kind: str = "http_v2") -> dict[str, Any]:
+    event = make_event(kind, f"DPoP {token}")
+    event["headers"]["DPoP"] = proof
+    return event
+
+
+# --- the pieces ---------------------------------------------------------------------------
+
+
+def test_the_thumbprint_is_rfc_7638s_example() -> None:
+    """RFC 7638 section 3.1: the example RSA key and its thumbprint."""
+    n = (
+        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP"
+        "ebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY"
+        "368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0f"
+        "M4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+    )
+    jwk = {"kty": "RSA", "n": n, "e": "AQAB", "alg": "RS256", "kid": "2011-04-29"}
+    assert thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+@pytest.mark.parametrize(
+    ("url", "normal"),
+    [
+        ("https://API.example.com/a", "https://api.example.com/a"),
+        ("https://api.example.com:443/a?x=1#f", "https://api.example.com/a"),
+        ("https://api.example.com:8443/a", "https://api.example.com:8443/a"),
+        ("http://127.0.0.1:80", "http://127.0.0.1/"),
+        ("wss://ws.example.com:443", "wss://ws.example.com/"),
+        ("https://[::1]:9000/x", "https://[::1]:9000/x"),
+        ("https://api.example.com/a%2Fb%7e", "https://api.example.com/a/b~"),
+        ("https://user@api.example.com/a", None),
+        ("ftp://api.example.com/a", None),
+        ("/relative/path", None),
+        ("https://api.example.com:99999/a", None),
+        ("https://[::1/a", None),
+    ],
+)
+def test_urls_are_compared_in_one_normal_form(url: str, normal: str | None) -> None:
+    assert normalize_url(url) == normal
+
+
+def test_each_event_kind_says_its_url_as_the_client_called_it() -> None:
+    expected = {
+        "rest_request": ("GET", URL),
+        "http_v1": ("GET", URL),
+        "http_v2": ("GET", URL),
+        "websocket": ("GET", f"wss://{DOMAIN}/{STAGE}"),
+    }
+    for kind, (method, url) in expected.items():
+        target = request_target(EventKind(kind), make_event(kind, None))
+        assert target is not None and (target.method, target.url) == (method, url)
+
+
+def test_a_custom_domain_keeps_its_base_path_and_a_websocket_custom_domain_its_root() -> None:
+    rest = make_event("rest_request", None)
+    rest["requestContext"].update(domainName="api.example.com", path="/v1/orders")
+    target = request_target(EventKind.REST_REQUEST, rest)
+    assert target is not None and target.url == "https://api.example.com/v1/orders"
+    socket = make_event("websocket", None)
+    socket["requestContext"]["domainName"] = "ws.example.com"
+    target = request_target(EventKind.WEBSOCKET, socket)
+    assert target is not None and target.url == "wss://ws.example.com/"
+
+
+def test_the_domain_api_gateway_saw_wins_over_the_clients_host_header() -> None:
+    event = make_event("http_v2", None)
+    event["headers"]["host"] = "evil.example"
+    target = request_target(EventKind.HTTP_V2, event)
+    assert target is not None and target.url == URL
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: e["requestContext"].pop("http"),
+        lambda e: e.pop("rawPath"),
+        lambda e: e.update(rawPath="no-slash"),
+        lambda e: (e["requestContext"].pop("domainName"), e["headers"].pop("host")),
+        lambda e: e["requestContext"].update(domainName=42, http={"method": None}),
+    ],
+)
+def test_an_event_without_its_method_or_url_gives_none(damage: Any) -> None:
+    event = make_event("http_v2", None)
+    damage(event)
+    assert request_target(EventKind.HTTP_V2, event) is None
+
+
+# --- the replay store -------------------------------------------------------------------------
+
+
+def test_a_proof_is_remembered_until_it_expires_and_no_longer() -> None:
+    store = MemoryReplayStore(capacity=2)
+    assert store.first_use(b"a", expires_at=10, now=0)
+    assert not store.first_use(b"a", expires_at=10, now=9.9)
+    assert store.first_use(b"a", expires_at=20, now=10)  # expired at 10: a new proof may use it
+    assert len(store) == 1
+
+
+def test_a_full_store_fails_closed_instead_of_forgetting_a_live_proof() -> None:
+    store = MemoryReplayStore(capacity=2)
+    assert store.first_use(b"a", 10, 0) and store.first_use(b"b", 20, 0)
+    with pytest.raises(ReplayStoreUnavailable, match="AUTHORIZER_DPOP_REPLAY_CACHE_SIZE"):
+        store.first_use(b"c", 30, 5)
+    assert not store.first_use(b"a", 10, 5)  # still remembered
+    assert store.first_use(b"c", 30, 10)  # "a" expired and made room
+
+
+def test_concurrent_uses_of_one_proof_let_exactly_one_through() -> None:
+    store = MemoryReplayStore()
+    results: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def use() -> None:
+        barrier.wait()
+        results.append(store.first_use(b"same", 100, 0))
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_a_full_replay_store_answers_500_never_allow(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(
+        issuer,
+        clock,
+        log=log,
+        JWT_SENDER_CONSTRAINT="dpop",
+        AUTHORIZER_DPOP_REPLAY_CACHE_SIZE="1",
+    )
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    first = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    assert answer(authorizer, first).status == 200
+    second = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    refusal = refuse(authorizer, log, second)
+    assert (refusal.status, refusal.reason) == (500, "replay_store_unavailable")
+    clock.advance(61)
+    third = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    assert answer(authorizer, third).status == 200
+
+
+class SharedStore:
+    """A stand-in for a store shared between environments (DynamoDB, Redis)."""
+
+    instances: ClassVar[list[SharedStore]] = []
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, float] = {}
+        SharedStore.instances.append(self)
+
+    def first_use(self, key: bytes, expires_at: float, now: float) -> bool:
+        if self.keys.get(key, now) > now:
+            return False
+        self.keys[key] = expires_at
+        return True
+
+
+def make_shared_store() -> SharedStore:
+    return SharedStore()
+
+
+def test_a_shared_replay_store_is_loaded_from_its_factory(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    env = {
+        "JWT_SENDER_CONSTRAINT": "either",
+        "AUTHORIZER_DPOP_REPLAY_STORE": "tests.test_dpop:make_shared_store",
+    }
+    one = build_authorizer(issuer, clock, env=env)
+    other = build_authorizer(issuer, clock, env=env)
+    assert len(SharedStore.instances) >= 2
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    proof = key.proof("GET", URL, token, now=clock.now)
+    assert answer(one, dpop_event(token, proof)).status == 200
+    # Another environment with its own store instance; a real shared store would share.
+    SharedStore.instances[-1].keys.update(SharedStore.instances[-2].keys)
+    assert answer(other, dpop_event(token, proof)).status == 401
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_colon", "must be module:callable"),
+        ("tests.no_such_module:make", "cannot load"),
+        ("tests.test_dpop:no_such_factory", "cannot load"),
+        ("tests.test_dpop:URL", "did not return a replay store"),
+        ("tests.test_dpop:SharedStore.first_use", "cannot load"),
+    ],
+)
+def test_a_replay_store_that_cannot_be_loaded_fails_the_cold_start(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_replay_store(spec, "AUTHORIZER_DPOP_REPLAY_STORE")
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"JWT_SENDER_CONSTRAINT": "mtls"}, "JWT_SENDER_CONSTRAINT must be one of bearer, either"),
+        (
+            {"JWT_SENDER_CONSTRAINT": "dpop", "JWT_BOUND_TOKENS_AS_BEARER": "true"},
+            "JWT_BOUND_TOKENS_AS_BEARER ignores token bindings",
+        ),
+        ({"AUTHORIZER_DPOP_MAX_AGE_SECONDS": "30"}, "no issuer takes DPoP proofs"),
+        (
+            {"JWT_SENDER_CONSTRAINT": "either", "AUTHORIZER_DPOP_ALGORITHMS": "HS256"},
+            "AUTHORIZER_DPOP_ALGORITHMS contains 'HS256'; allowed .asymmetric only.",
+        ),
+        (
+            {"JWT_SENDER_CONSTRAINT": "either", "AUTHORIZER_DPOP_ALGORITHMS": "none"},
+            "AUTHORIZER_DPOP_ALGORITHMS contains 'none'",
+        ),
+        (
+            {"JWT_SENDER_CONSTRAINT": "either", "AUTHORIZER_DPOP_MAX_AGE_SECONDS": "3600"},
+            "AUTHORIZER_DPOP_MAX_AGE_SECONDS",
+        ),
+        (
+            {"JWT_SENDER_CONSTRAINT": "either", "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE": "0"},
+            "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE",
+        ),
+    ],
+)
+def test_bad_sender_constraint_settings_fail_the_cold_start_naming_the_setting(
+    issuer: DevIssuer, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env_for(issuer, **env))
+
+
+def test_each_issuer_of_a_rules_file_has_its_own_policy(tmp_path: Any, issuer: DevIssuer) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        f'[[issuer]]\nissuer = "{issuer.issuer}"\naudiences = ["{AUDIENCE}"]\n'
+        'sender_constraint = "dpop"\n\n'
+        '[[issuer]]\nissuer = "https://other.example.com"\naudiences = ["api"]\n'
+        "bound_tokens_as_bearer = true\n",
+        encoding="utf-8",
+    )
+    settings = load_settings({"AUTHORIZER_RULES": str(rules)})
+    first, second = settings.issuers
+    assert (first.binding.constraint, first.binding.bound_tokens_as_bearer) == ("dpop", False)
+    assert (second.binding.constraint, second.binding.bound_tokens_as_bearer) == ("bearer", True)
+
+
+# --- the proof's key and the token's cnf ----------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["ES256", "ES384", "ES512", "PS256", "RS256", "EdDSA"])
+def test_proofs_of_every_asymmetric_algorithm_are_accepted(
+    issuer: DevIssuer, clock: FakeClock, alg: str
+) -> None:
+    authorizer = build_authorizer(issuer, clock, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate(alg)
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    assert (
+        answer(authorizer, dpop_event(token, key.proof("GET", URL, token, now=clock.now))).status
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "check"),
+    [
+        ({"jwk": DpopKey.generate("ES384").jwk}, "jwk"),  # a P-384 key for an ES256 proof
+        ({"jwk": {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}}, "jwk"),
+        ({"jwk": "not an object"}, "jwk"),
+        ({"jwk": {"kty": "RSA", "n": 5, "e": "AQAB"}}, "jwk"),
+    ],
+)
+def test_a_proof_key_that_does_not_fit_is_refused(
+    issuer: DevIssuer, clock: FakeClock, header: dict[str, Any], check: str
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate("ES256")
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    proof = key.proof("GET", URL, token, now=clock.now, header=header)
+    refusal = refuse(authorizer, log, dpop_event(token, proof))
+    assert refusal.reason == "dpop_invalid"
+    assert f'"check":"{check}"' in log.getvalue()
+
+
+def test_a_weak_rsa_proof_key_is_refused(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey(generate_key("RS256", rsa_bits=1024), "RS256")
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    with pytest.warns(InsecureKeyLengthWarning):  # PyJWT signs with it, warning
+        proof = key.proof("GET", URL, token, now=clock.now)
+    refusal = refuse(authorizer, log, dpop_event(token, proof))
+    assert refusal.reason == "dpop_invalid" and "1024-bit RSA key" in log.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("cnf", "reason"),
+    [
+        ("a string", "invalid_claims"),
+        ({}, "dpop_binding"),
+        ({"jwk": {"kty": "EC"}}, "dpop_binding"),
+        ({"jkt": 5}, "dpop_binding"),
+        ({"x5t#S256": ""}, "dpop_binding"),
+    ],
+)
+def test_a_cnf_that_binds_to_nothing_provable_is_refused(
+    issuer: DevIssuer, clock: FakeClock, cnf: object, reason: str
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="either")
+    token = issuer.mint({"aud": AUDIENCE, "cnf": cnf}, now=clock.now)
+    refusal = refuse(authorizer, log, make_event("http_v2", f"Bearer {token}"))
+    assert (refusal.status, refusal.reason) == (401, reason)
+
+
+@pytest.fixture(scope="module")
+def bound_setup() -> Iterator[tuple[Authorizer, io.StringIO, str]]:
+    """One authorizer and one DPoP-bound token, for the property test's many examples."""
+    with DevIssuer() as issuer:
+        clock = FakeClock(time.time())
+        log = io.StringIO()
+        authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+        claims = {"aud": AUDIENCE, "cnf": {"jkt": DpopKey.generate().thumbprint}}
+        yield authorizer, log, issuer.mint(claims, now=clock.now, lifetime=3600)
+
+
+@given(proof=st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.hex()))
+def test_any_dpop_header_is_refused_without_a_crash(
+    bound_setup: tuple[Authorizer, io.StringIO, str], proof: str
+) -> None:
+    authorizer, log, token = bound_setup
+    log.seek(0)
+    log.truncate()
+    refusal = refuse(authorizer, log, dpop_event(token, proof))
+    assert refusal.status == 401 and refusal.reason.startswith("dpop_")
