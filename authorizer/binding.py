@@ -48,12 +48,12 @@ def check_binding(
     request: AuthRequest,
     token: str,
     claims: dict[str, Any],
-    proofs: ProofVerifier | None,
+    proofs: ProofVerifier,
 ) -> str | None:
     """Raise a :class:`~authorizer.errors.SenderConstraintError` unless ``request`` may use it.
 
     Returns how the token was bound (``"dpop"``, ``"mtls"``) or None for a bearer
-    token, for the decision log. ``proofs`` is needed unless the policy is ``bearer``.
+    token, for the decision log.
     """
     jkt, x5t = _confirmation(claims)
     if policy.constraint == "bearer":
@@ -76,8 +76,6 @@ def check_binding(
                 "a DPoP proof was sent with a token that is not DPoP-bound (no cnf.jkt)",
                 details={"check": "unbound"},
             )
-        if proofs is None:  # settings build a verifier for every issuer that is not bearer
-            raise RuntimeError("no DPoP proof verifier")
         proof = proofs.verify(_proof(request), **_target(request), token=token)
         if proof.jkt != jkt:
             raise DpopBinding(

@@ -322,10 +322,8 @@ class Authorizer:
 
 def proof_verifier(
     settings: Settings, clock: Callable[[], float], store: ReplayStore | None
-) -> ProofVerifier | None:
-    """The DPoP proof verifier, for deployments where an issuer's policy takes proofs."""
-    if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
-        return None
+) -> ProofVerifier:
+    """The DPoP proof verifier (used only where an issuer's policy is not ``bearer``)."""
     dpop = settings.dpop
     if store is None and dpop.replay_store is not None:
         store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")

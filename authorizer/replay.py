@@ -72,10 +72,10 @@ class MemoryReplayStore:
 
     def _drop_expired(self, now: float) -> None:
         queue, expiry = self._queue, self._expiry
+        # Each key has one heap entry: a key is added again only after it expired and was dropped.
         while queue and queue[0][0] <= now:
             _, key = heapq.heappop(queue)
-            if expiry.get(key, now + 1) <= now:
-                del expiry[key]
+            del expiry[key]
 
 
 def load_replay_store(spec: str, variable: str) -> ReplayStore:

@@ -24,7 +24,7 @@ from authorizer.events import EventKind, normalize_url, request_target
 from authorizer.replay import MemoryReplayStore, load_replay_store
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, generate_key
-from authorizer_tools.dpopclient import DpopKey
+from authorizer_tools.dpopclient import DpopKey, client_certificate
 from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
 from tests.answers import answer
 from tests.attacks import refuse
@@ -374,3 +374,74 @@ def test_any_dpop_header_is_refused_without_a_crash(
     log.truncate()
     refusal = refuse(authorizer, log, dpop_event(token, proof))
     assert refusal.status == 401 and refusal.reason.startswith("dpop_")
+
+
+def test_a_token_bound_to_a_key_and_a_certificate_needs_both(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate()
+    pem, x5t = client_certificate()
+    claims = {"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint, "x5t#S256": x5t}}
+    token = issuer.mint(claims, now=clock.now)
+    event = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    assert refuse(authorizer, log, event).reason == "cert_binding"
+    event = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    event["requestContext"]["authentication"] = {"clientCert": {"clientCertPem": pem}}
+    assert answer(authorizer, event).status == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "check"),
+    [
+        (lambda e: e.pop("rawPath"), "htu"),  # the event cannot say where the request went
+        (lambda e: e["headers"].update(dpop=e["headers"].pop("DPoP")[:-2] + "!!"), "shape"),
+        (
+            lambda e: e["requestContext"].update(
+                authentication={"clientCert": {"clientCertPem": "x" * 20000}}
+            ),
+            None,  # an oversized certificate is never parsed (the token here is not bound to one)
+        ),
+    ],
+)
+def test_events_and_proofs_damaged_in_transit_are_refused(
+    issuer: DevIssuer, clock: FakeClock, change: Any, check: str | None
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    event = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    change(event)
+    if check is None:
+        assert answer(authorizer, event).status == 200
+        return
+    assert refuse(authorizer, log, event).reason == "dpop_invalid"
+    assert f'"check":"{check}"' in log.getvalue()
+
+
+def test_an_oversized_certificate_is_not_a_match(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="either")
+    pem, x5t = client_certificate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"x5t#S256": x5t}}, now=clock.now)
+    event = make_event("http_v2", f"Bearer {token}")
+    padded = pem + "\n" * 20000  # the right certificate, past the size API Gateway allows
+    event["requestContext"]["authentication"] = {"clientCert": {"clientCertPem": padded}}
+    assert refuse(authorizer, log, event).reason == "cert_binding"
+
+
+def test_a_proof_dated_beyond_any_clock_is_refused(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    proof = key.proof("GET", URL, token, claims={"iat": 10**400})
+    assert refuse(authorizer, log, dpop_event(token, proof)).reason == "dpop_invalid"
+    assert "not a NumericDate" in log.getvalue()
+
+
+def test_a_replay_store_holds_at_least_one_proof() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MemoryReplayStore(capacity=0)

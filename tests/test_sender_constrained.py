@@ -129,7 +129,8 @@ def refused(setup: Setup, event: dict[str, Any], token: str) -> Refusal:
     assert refusal.seconds < BOUND, refusal
     written = log.getvalue()
     assert token not in written
-    proofs = [v for k, v in event["headers"].items() if k.lower() == "dpop" and len(v) > 16]
+    headers = event.get("headers", {})
+    proofs = [v for k, v in headers.items() if k.lower() == "dpop" and len(v) > 16]
     assert not any(proof in written for proof in proofs)  # a proof carries a signature
     return refusal
 
