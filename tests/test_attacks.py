@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer.app import Authorizer
 from authorizer_tools.devissuer import DevIssuer, Reply, generate_key, public_jwk
-from authorizer_tools.eventgen import KINDS, make_event
+from authorizer_tools.dpopclient import DpopKey, client_certificate
+from authorizer_tools.eventgen import DOMAIN, KINDS, STAGE, make_event
+from tests.answers import answer
 from tests.attacks import Refusal, refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.tokens import access_claims, b64, hmac_signed, key_header, segment, signed
@@ -674,3 +676,168 @@ def test_a_hostile_key_set_spoils_nothing_for_the_good_key(clock: FakeClock) -> 
         )
         assert fetched["keys"] == 1  # only the good key survived
         assert "private members" in fetched["detail"] and "1024-bit" in fetched["detail"]
+
+
+# --- DPoP and certificate-bound tokens (RFC 9449, RFC 8705) ------------------------------
+#
+# The attacker holds a victim's bound token (and may have seen one of its proofs) but not
+# the victim's private key or client certificate. Every attempt must end in a 401 with the
+# sender-constraint reason, without a fetch the proof asked for, within the time bound.
+
+DPOP_URL = f"https://{DOMAIN}/{STAGE}/orders"
+
+
+@pytest.fixture
+def bound(
+    issuer: DevIssuer, clock: FakeClock
+) -> Iterator[tuple[tuple[Authorizer, io.StringIO], DpopKey, str]]:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="either")
+    assert authorizer.prefetch()
+    victim = DpopKey.generate()
+    token = mint(issuer, clock, sub="victim", cnf={"jkt": victim.thumbprint})
+    yield (authorizer, log), victim, token
+    assert "DPoP ey" not in log.getvalue() and "Bearer " not in log.getvalue()
+
+
+def dpop_attack(
+    setup: tuple[Authorizer, io.StringIO],
+    token: str,
+    proof: str | None,
+    *,
+    kind: str = "http_v2",
+    method: str = "GET",
+    path: str = "/orders",
+    scheme: str = "DPoP",
+) -> Refusal:
+    authorizer, log = setup
+    event = make_event(kind, f"{scheme} {token}", method=method, path=path)
+    if proof is not None:
+        event["headers"]["DPoP"] = proof
+    refusal = refuse(authorizer, log, event)
+    assert refusal.seconds < BOUND, refusal
+    assert token not in log.getvalue()
+    assert proof is None or len(proof) < 16 or proof not in log.getvalue()
+    return refusal
+
+
+def test_a_stolen_bound_token_is_useless_as_a_bearer_token(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str],
+) -> None:
+    setup, _, token = bound
+    for kind in KINDS:
+        refusal = dpop_attack(setup, token, None, kind=kind, scheme="Bearer")
+        assert (refusal.status, refusal.reason) == (401, "dpop_missing")
+
+
+def test_a_stolen_token_with_the_thiefs_own_key_is_refused(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str], clock: FakeClock
+) -> None:
+    setup, _, token = bound
+    for alg in ("ES256", "PS256", "EdDSA"):
+        proof = DpopKey.generate(alg).proof("GET", DPOP_URL, token, now=clock.now)
+        assert dpop_attack(setup, token, proof).reason == "dpop_binding"
+
+
+def test_a_captured_proof_is_good_for_its_one_request_only(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str], clock: FakeClock
+) -> None:
+    setup, victim, token = bound
+    proof = victim.proof("GET", DPOP_URL, token, now=clock.now)
+    assert answer(setup[0], dpop_event(token, proof)).status == 200  # the victim's request
+    assert dpop_attack(setup, token, proof).reason == "dpop_replay"
+    assert dpop_attack(setup, token, proof, method="DELETE").reason == "dpop_invalid"
+    assert dpop_attack(setup, token, proof, path="/admin").reason == "dpop_invalid"
+    clock.advance(3600)  # the replay cache forgets it, and the proof is stale by then
+    assert dpop_attack(setup, token, proof).reason in ("dpop_invalid", "expired")
+
+
+def test_a_proof_cannot_be_moved_to_another_token(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str],
+    issuer: DevIssuer,
+    clock: FakeClock,
+) -> None:
+    setup, victim, token = bound
+    other = mint(issuer, clock, sub="victim", scope="admin", cnf={"jkt": victim.thumbprint})
+    proof = victim.proof("GET", DPOP_URL, token, now=clock.now)
+    assert dpop_attack(setup, other, proof).reason == "dpop_invalid"  # ath names the first
+
+
+def test_keys_and_urls_offered_by_the_proof_are_never_fetched(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str],
+    issuer: DevIssuer,
+    clock: FakeClock,
+) -> None:
+    setup, _, token = bound
+    trap = f"{issuer.issuer}/trap"
+    before = len(issuer.requests)
+    for extra in ({"jku": trap}, {"x5u": trap}, {"kid": "rs256"}, {"x5c": ["MIIBIjAN"]}):
+        thief = DpopKey.generate()
+        proof = thief.proof("GET", DPOP_URL, token, now=clock.now, header=extra)
+        assert dpop_attack(setup, token, proof).reason == "dpop_binding"
+    assert "/trap" not in issuer.requests[before:]
+
+
+def test_the_proofs_public_key_as_an_hmac_secret_is_refused(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str], clock: FakeClock
+) -> None:
+    """Key confusion: sign HS256 with the victim's public jwk (which anyone can read)."""
+    setup, victim, token = bound
+    claims = {"jti": "x", "htm": "GET", "htu": DPOP_URL, "iat": int(clock.now)}
+    header = {"typ": "dpop+jwt", "alg": "HS256", "jwk": victim.jwk}
+    for secret in (json.dumps(victim.jwk).encode(), victim.thumbprint.encode()):
+        proof = hmac_signed(header, claims, secret)
+        assert dpop_attack(setup, token, proof).reason == "dpop_invalid"
+    for alg in ("none", "None", "NONE"):
+        unsigned = f"{segment({**header, 'alg': alg})}.{segment(claims)}.c2ln"
+        assert dpop_attack(setup, token, unsigned).reason == "dpop_invalid"
+
+
+@pytest.mark.parametrize("bits", [16384])
+def test_an_oversized_proof_key_is_refused_quickly(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str], clock: FakeClock, bits: int
+) -> None:
+    setup, _, token = bound
+    modulus = b64((1 << (bits - 1) | 1).to_bytes(bits // 8, "big"))
+    header = {"typ": "dpop+jwt", "alg": "RS256", "jwk": {"kty": "RSA", "n": modulus, "e": "AQAB"}}
+    claims = {"jti": "x", "htm": "GET", "htu": DPOP_URL, "iat": int(clock.now)}
+    proof = f"{segment(header)}.{segment(claims)}.{b64(b'x' * (bits // 8))}"
+    assert dpop_attack(setup, token, proof).reason == "dpop_invalid"  # too long, or too big
+
+
+@pytest.mark.parametrize(
+    "proofs",
+    [
+        "{a}, {b}",  # two proofs in one header, comma-joined by a proxy
+        "{a} {b}",
+        " ",
+        "{a}.extra",
+    ],
+)
+def test_proofs_joined_or_garbled_in_one_header_are_refused(
+    bound: tuple[tuple[Authorizer, io.StringIO], DpopKey, str], clock: FakeClock, proofs: str
+) -> None:
+    setup, victim, token = bound
+    a, b = (victim.proof("GET", DPOP_URL, token, now=clock.now) for _ in range(2))
+    refusal = dpop_attack(setup, token, proofs.format(a=a, b=b))
+    assert refusal.reason in ("dpop_invalid", "dpop_missing")
+
+
+def test_a_client_certificate_header_is_not_a_client_certificate(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="either")
+    pem, x5t = client_certificate()
+    token = mint(issuer, clock, cnf={"x5t#S256": x5t})
+    for kind in ("rest_request", "http_v2"):
+        event = make_event(kind, f"Bearer {token}")
+        for name in ("X-Amzn-Mtls-Clientcert", "X-Client-Cert", "X-SSL-Client-Cert"):
+            event["headers"][name] = pem
+        assert refuse(authorizer, log, event).reason == "cert_binding"
+
+
+def dpop_event(token: str, proof: str) -> dict[str, Any]:
+    event = make_event("http_v2", f"DPoP {token}")
+    event["headers"]["DPoP"] = proof
+    return event
