@@ -3,6 +3,7 @@
     dev-issuer serve [--port N] [--algorithms A,B]     serve a local OpenID issuer
     dev-issuer rotate [--algorithm ALG] [--keep-old]   publish a new key
     mint [--sub S] [--scope "a b"] [--role R] ...       print a token from the dev issuer
+    dpop key [-o FILE] | dpop proof --key FILE ...      a DPoP client's key and its proofs
     event KIND --token T [--method M] [--path P] ...    write an authorizer event
     events DIR [--token T]                              write every sample event
     invoke EVENT_FILE [--parameter N=V] [--env N=V]     run the real handler on an event
@@ -23,11 +24,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from authorizer import __version__
 
 from . import devstate
+
+if TYPE_CHECKING:
+    from .dpopclient import DpopKey
 from .devissuer import DevIssuer, Reply
 from .eventgen import KINDS, make_event
 from .samples import write_all
@@ -131,7 +135,12 @@ def _build_parser() -> _Parser:
         metavar="NAME=JSON",
         help="any claim; the value is JSON if it parses, else a string",
     )
+    mint.add_argument(
+        "--dpop-key", type=Path, metavar="FILE", help="bind the token to this DPoP key (cnf.jkt)"
+    )
     mint.set_defaults(run=_mint)
+
+    _add_dpop_commands(commands)
 
     event = commands.add_parser("event", help="write an API Gateway authorizer event")
     event.add_argument("kind", choices=KINDS, help="the event shape")
@@ -142,6 +151,9 @@ def _build_parser() -> _Parser:
         event.add_argument(
             flag, action="append", default=[], metavar="NAME=VALUE", help=f"a {what} (repeatable)"
         )
+    event.add_argument(
+        "--dpop", metavar="PROOF", help="send the token as DPoP, with this proof header"
+    )
     event.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     event.set_defaults(run=_event)
 
@@ -152,6 +164,28 @@ def _build_parser() -> _Parser:
 
     _add_handler_commands(commands)
     return parser
+
+
+def _add_dpop_commands(commands: Any) -> None:
+    """dpop key and dpop proof: what a DPoP client does, for the local loop."""
+    dpop = commands.add_parser("dpop", help="a DPoP client's key and proofs (RFC 9449)")
+    dpop_actions = dpop.add_subparsers(
+        dest="action",
+        required=True,
+        metavar="{key,proof}",
+        parser_class=_Parser,
+        help="what the client does",
+    )
+    key = dpop_actions.add_parser("key", help="create a DPoP key pair; print its thumbprint")
+    key.add_argument("-o", "--output", type=Path, default=Path("dpop.key"), help="dpop.key")
+    key.add_argument("--alg", default="ES256", help="the proofs' algorithm (default ES256)")
+    key.set_defaults(run=_dpop_key)
+    proof = dpop_actions.add_parser("proof", help="print the DPoP proof for one request")
+    proof.add_argument("--key", type=Path, default=Path("dpop.key"), help="from dpop key")
+    proof.add_argument("--method", default="GET", help="the request's method (default GET)")
+    proof.add_argument("--url", required=True, help="the URL the request goes to")
+    proof.add_argument("--token", help="the access token sent with it (sets ath)")
+    proof.set_defaults(run=_dpop_proof)
 
 
 def _add_handler_commands(commands: Any) -> None:
@@ -311,12 +345,45 @@ def _mint(options: argparse.Namespace) -> int:
             claims[name] = json.loads(value)
         except ValueError:
             claims[name] = value
+    if options.dpop_key is not None:
+        claims["cnf"] = {"jkt": _load_dpop_key(options.dpop_key).thumbprint}
     print(devstate.mint(state, claims, alg=options.alg, lifetime=options.expires_in))
     return 0
 
 
+def _dpop_key(options: argparse.Namespace) -> int:
+    from .dpopclient import DpopKey  # noqa: PLC0415 - only this command needs it
+
+    try:
+        key = DpopKey.generate(options.alg)
+        key.save(options.output)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {options.output}: {exc.strerror}") from None
+    print(f"{key.thumbprint}  (cnf.jkt of tokens bound to {options.output})")
+    return 0
+
+
+def _dpop_proof(options: argparse.Namespace) -> int:
+    print(_load_dpop_key(options.key).proof(options.method.upper(), options.url, options.token))
+    return 0
+
+
+def _load_dpop_key(path: Path) -> DpopKey:
+    from .dpopclient import DpopKey  # noqa: PLC0415 - only the DPoP options need it
+
+    try:
+        return DpopKey.load(path)
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise CliError(f"{path} is not a key written by dpop key") from None
+
+
 def _event(options: argparse.Namespace) -> int:
-    authorization = f"Bearer {options.token}" if options.token else None
+    scheme = "DPoP" if options.dpop is not None else "Bearer"
+    authorization = f"{scheme} {options.token}" if options.token else None
     event = make_event(
         options.kind,
         authorization,
@@ -325,6 +392,8 @@ def _event(options: argparse.Namespace) -> int:
         query=dict(_pair(q, "--query") for q in options.query),
     )
     headers = dict(_pair(h, "--header") for h in options.header)
+    if options.dpop is not None:
+        headers["DPoP"] = options.dpop
     if headers:
         _add_headers(event, options.kind, headers)
     if options.cookie:

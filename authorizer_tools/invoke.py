@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from authorizer.claims import NoClaims, claims_from_event
+from authorizer.decision import Decision
 from authorizer.errors import ConfigError
 
 from .cli import CliError
@@ -34,10 +35,24 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
     except ConfigError as exc:
         raise CliError(f"configuration: {exc}") from None
 
-    decision = app.AUTHORIZER.decide(event)
-    result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")), event)
-    print(f"{LABELS[result.status]}  reason: {decision.reason}")
-    if decision.message:
+    # The handler runs once, as in Lambda: a DPoP proof is good for one request, so deciding
+    # a second time to show the reason would be refused as a replay. The decision it makes
+    # is kept on the way through instead.
+    decisions: list[Decision] = []
+    decide = app.AUTHORIZER.decide
+
+    def deciding(event: object) -> Decision:
+        decisions.append(decide(event))
+        return decisions[-1]
+
+    app.AUTHORIZER.decide = deciding  # type: ignore[method-assign]
+    try:
+        result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")), event)
+    finally:
+        del app.AUTHORIZER.decide  # the class's method again
+    decision = decisions[0] if decisions else None
+    print(f"{LABELS[result.status]}  reason: {decision.reason if decision else 'internal_error'}")
+    if decision is not None and decision.message:
         print(f"  {decision.message}")
     if result.error is not None:
         print(f"  the handler raised {type(result.error).__name__}({str(result.error)!r})")

@@ -337,6 +337,17 @@ def test_events_writes_positive_and_negative_samples(tmp_path: Path) -> None:
         ["invoke", "events/http_v2.json"],
         ["invoke", "events/http_v2.json", "--parameter", "Nope=1"],
         ["doctor", "--parameter", "Issuer=http://idp.example", "--parameter", "Audience=a"],
+        ["doctor", "--token", "a.b.c", "--dpop", "p.r.f"],
+        ["doctor", "--dpop", "p.r.f"],
+        ["doctor", "--token", "a.b.c", "--certificate", "/nonexistent/cert.pem"],
+        ["dpop"],
+        ["dpop", "key", "--alg", "HS256"],
+        ["dpop", "key", "-o", "/nonexistent/dir/key"],
+        ["dpop", "proof", "--url", "https://x/y", "--key", "/nonexistent/key"],
+        ["dpop", "proof", "--url", "https://x/y", "--key", "README.md"],
+        ["dpop", "proof", "--key", "README.md"],
+        ["mint", "--dpop-key", "/nonexistent/key"],
+        ["invoke", "events/http_v2.json", "--parameter", "SenderConstraint=dpop"],
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(args: list[str]) -> None:
@@ -412,6 +423,7 @@ def test_every_command_and_option_has_help_and_there_is_a_version() -> None:
         "doctor",
         "serve",
         "keys",
+        "dpop",
     }
 
     def without_help(parser: argparse.ArgumentParser, name: str) -> Iterator[str]:
@@ -463,3 +475,33 @@ def test_a_usage_error_is_one_line_that_names_the_help_to_read(
     command = line.split(": error:")[0]
     assert line.endswith(f"(try: {command} --help)")
     assert run(*command.split()[1:], "--help").returncode == 0
+
+
+def test_a_dpop_key_binds_minted_tokens_and_signs_proofs_for_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from authorizer.dpop import token_hash
+    from authorizer_tools.dpopclient import DpopKey
+
+    key_file = tmp_path / "client.key"
+    assert main(["dpop", "key", "-o", str(key_file), "--alg", "EdDSA"]) == 0
+    thumbprint = capsys.readouterr().out.split()[0]
+    assert DpopKey.load(key_file).thumbprint == thumbprint
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    url = "https://api.example.com/v1/orders"
+    assert main(["dpop", "proof", "--key", str(key_file), "--url", url, "--token", "t.t.t"]) == 0
+    proof = capsys.readouterr().out.strip()
+    header = json.loads(_b64decode(proof.split(".")[0]))
+    claims = json.loads(_b64decode(proof.split(".")[1]))
+    assert (header["typ"], header["alg"], header["jwk"]["kty"]) == ("dpop+jwt", "EdDSA", "OKP")
+    assert (claims["htm"], claims["htu"], claims["ath"]) == ("GET", url, token_hash("t.t.t"))
+    assert main(["event", "rest_request", "--token", "t.t.t", "--dpop", proof]) == 0
+    event = json.loads(capsys.readouterr().out)
+    assert event["headers"]["Authorization"] == "DPoP t.t.t"
+    assert event["multiValueHeaders"]["DPoP"] == [proof]
+
+
+def _b64decode(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))

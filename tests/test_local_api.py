@@ -291,3 +291,40 @@ def test_a_runtime_whose_port_is_taken_starts_on_another(issuer: DevIssuer) -> N
             assert runtime.port != port
             answer = runtime.invoke({"requestContext": {}})
     assert answer.payload["statusCode"] == 401  # no authorizer context: the function says so
+
+
+def test_dpop_through_serve_needs_a_request_authorizer_and_a_new_proof_each_time(
+    issuer: DevIssuer,
+) -> None:
+    """The cache off, as the template requires: every request is the authorizer's to check."""
+    from authorizer_tools.dpopclient import DpopKey
+    from authorizer_tools.templateconfig import TemplateError
+
+    parameters = {"Issuer": issuer.issuer, "Audience": AUDIENCE, "SenderConstraint": "dpop"}
+    refused = pytest.raises(TemplateError, match="SenderConstrainedTokensAreNotCached")
+    with refused, serving(TEMPLATE, parameters, {}, port=0):
+        pass
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "sub": "alice", "cnf": {"jkt": key.thumbprint}})
+    log: list[str] = []
+    with serving(
+        TEMPLATE, {**parameters, "AuthorizerCacheSeconds": "0"}, {}, port=0, log=log.append
+    ) as running:
+        url = running.url("HttpApi") + "/whoami"
+        proof = key.proof("GET", url, token)
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
+        first = HTTP.request("GET", url, headers=headers)
+        assert first.status == 200, first.data
+        assert json.loads(first.data)["sub"] == "alice"
+        assert HTTP.request("GET", url, headers=headers).status == 401  # the same proof again
+        fresh = {"Authorization": f"DPoP {token}", "DPoP": key.proof("GET", url, token)}
+        assert HTTP.request("GET", url, headers=fresh).status == 200
+        assert HTTP.request("GET", url, headers={"Authorization": f"Bearer {token}"}).status == 401
+        rest = running.url("RestApi") + "/whoami"  # a TOKEN authorizer: no DPoP header reaches it
+        proof = key.proof("GET", rest, token)
+        answered = HTTP.request(
+            "GET", rest, headers={"Authorization": f"DPoP {token}", "DPoP": proof}
+        )
+        assert answered.status == 401
+    reasons = " ".join(log)
+    assert "dpop_replay" in reasons and "dpop_missing" in reasons

@@ -73,6 +73,12 @@ def test_the_local_walkthrough_runs_as_written_and_prints_what_the_readme_shows(
     assert (tmp_path / ".dev-issuer" / "issuer.json").is_file()
 
 
+def test_the_dpop_example_runs_as_written_and_prints_what_the_readme_shows(
+    tmp_path: Path,
+) -> None:
+    assert_shows(readme.output("dpop"), run_example(readme.example("dpop"), tmp_path))
+
+
 def test_the_route_rules_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
     assert_shows(readme.output("route-rules"), run_example(readme.example("route-rules"), tmp_path))
 
