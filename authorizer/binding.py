@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .dpop import ProofVerifier
 from .errors import CertBinding, DpopBinding, DpopInvalid, DpopMissing
 from .events import AuthRequest, EventKind, client_certificate, header_values, request_target
+
+if TYPE_CHECKING:  # loaded only where an issuer takes DPoP proofs
+    from .dpop import ProofVerifier
 
 SenderConstraint = Literal["bearer", "either", "dpop"]
 SENDER_CONSTRAINTS: tuple[SenderConstraint, ...] = ("bearer", "either", "dpop")
@@ -48,15 +50,16 @@ def check_binding(
     request: AuthRequest,
     token: str,
     claims: dict[str, Any],
-    proofs: ProofVerifier,
+    proofs: ProofVerifier | None,
 ) -> str | None:
     """Raise a :class:`~authorizer.errors.SenderConstraintError` unless ``request`` may use it.
 
     Returns how the token was bound (``"dpop"``, ``"mtls"``) or None for a bearer
-    token, for the decision log.
+    token, for the decision log. ``proofs`` is None where every issuer's policy is
+    ``bearer``: no proof is accepted then.
     """
     jkt, x5t = _confirmation(claims)
-    if policy.constraint == "bearer":
+    if policy.constraint == "bearer" or proofs is None:
         if request.scheme == "dpop":
             raise DpopInvalid(
                 "DPoP is not accepted from this issuer (JWT_SENDER_CONSTRAINT is bearer)",

@@ -24,7 +24,6 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
 
@@ -214,6 +213,8 @@ def normalize_url(url: str) -> str | None:
     percent-decoded (an empty path is ``/``); None when ``url`` is not an
     absolute http(s) or ws(s) URL with a host and no user information.
     """
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - DPoP requests only
+
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -37,7 +37,6 @@ from aws_lambda_powertools import Logger, Metrics
 
 from .binding import check_binding
 from .decision import Decision
-from .dpop import ProofVerifier
 from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError, WrongIssuer
 from .events import AuthRequest, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
@@ -45,7 +44,6 @@ from .issuers import IssuerSettings
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .policy import ApiArn, parse_arn
-from .replay import MemoryReplayStore, ReplayStore, load_replay_store
 from .respond import AuthorizerUnavailable, Responder
 from .settings import Settings
 from .tokencache import VerifiedTokenCache
@@ -54,6 +52,8 @@ from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
     from .access import RuleSet, Subject, Verdicts
+    from .dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
+    from .replay import ReplayStore
 
 __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
 
@@ -322,8 +322,13 @@ class Authorizer:
 
 def proof_verifier(
     settings: Settings, clock: Callable[[], float], store: ReplayStore | None
-) -> ProofVerifier:
-    """The DPoP proof verifier (used only where an issuer's policy is not ``bearer``)."""
+) -> ProofVerifier | None:
+    """The DPoP proof verifier, where an issuer's policy takes proofs (None: none does)."""
+    if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
+        return None  # and the DPoP modules stay unloaded: a cold start pays nothing for them
+    from .dpop import ProofVerifier  # noqa: PLC0415 - see above
+    from .replay import MemoryReplayStore, load_replay_store  # noqa: PLC0415
+
     dpop = settings.dpop
     if store is None and dpop.replay_store is not None:
         store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")

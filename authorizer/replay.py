@@ -19,10 +19,6 @@ from typing import Protocol, runtime_checkable
 
 from .errors import ConfigError, ReplayStoreUnavailable
 
-#: Enough for a few hundred proofs a second in one environment over a 60 s window;
-#: each entry costs about 150 bytes.
-DEFAULT_CAPACITY = 32768
-
 
 @runtime_checkable
 class ReplayStore(Protocol):
@@ -45,7 +41,7 @@ class MemoryReplayStore:
     refuses new proofs (500) until keys expire. Expired keys are dropped first.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self._capacity = capacity

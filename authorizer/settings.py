@@ -24,7 +24,6 @@ from .contextsettings import read_context_settings
 from .errors import ConfigError
 from .issuers import ISSUER_VARIABLES, IssuerSettings, env_issuers, file_issuers
 from .keys import SUPPORTED_ALGORITHMS
-from .replay import DEFAULT_CAPACITY
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import parse_rule_set, read_rules_file
 
@@ -42,13 +41,17 @@ DPOP_VARIABLES = (
 )
 
 
+#: Enough for a few hundred proofs a second per environment over 60 s; ~150 bytes each.
+DEFAULT_REPLAY_CACHE_SIZE = 32768
+
+
 @dataclass(frozen=True, slots=True)
 class DpopSettings:
     """How DPoP proofs are checked (RFC 9449): algorithms, age, and where used proofs are kept."""
 
     algorithms: tuple[str, ...] = SUPPORTED_ALGORITHMS
     max_age_seconds: int = 60
-    replay_cache_size: int = DEFAULT_CAPACITY
+    replay_cache_size: int = DEFAULT_REPLAY_CACHE_SIZE
     #: ``module:callable`` making a shared :class:`~authorizer.replay.ReplayStore` (None: memory).
     replay_store: str | None = None
 
@@ -172,7 +175,7 @@ def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSetting
         algorithms=algorithms or SUPPORTED_ALGORITHMS,
         max_age_seconds=env.integer("AUTHORIZER_DPOP_MAX_AGE_SECONDS", 60, 5, 600),
         replay_cache_size=env.integer(
-            "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE", DEFAULT_CAPACITY, 1, 1_000_000
+            "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE", DEFAULT_REPLAY_CACHE_SIZE, 1, 1_000_000
         ),
         replay_store=env.optional("AUTHORIZER_DPOP_REPLAY_STORE"),
     )

@@ -28,6 +28,7 @@ SCRIPTS: dict[str, list[str]] = {
     # script: its arguments at full size; --quick replaces the counts
     "entry_point defaults": ["--iterations", "1000", "--rounds", "9"],
     "entry_point quiet": ["--iterations", "1000", "--rounds", "9"],
+    "entry_point dpop": ["--iterations", "1000", "--rounds", "9"],
     "peers": ["--iterations", "500", "--rounds", "9"],
     "cold": ["--runs", "15"],
     "runtime": ["--runs", "5", "--warm", "50", "--distinct", "5000"],
@@ -36,6 +37,7 @@ SCRIPTS: dict[str, list[str]] = {
 QUICK: dict[str, list[str]] = {
     "entry_point defaults": ["--iterations", "20", "--rounds", "2"],
     "entry_point quiet": ["--iterations", "20", "--rounds", "2"],
+    "entry_point dpop": ["--iterations", "20", "--rounds", "2"],
     "peers": ["--iterations", "20", "--rounds", "2"],
     "cold": ["--runs", "1"],
     "runtime": ["--runs", "1", "--warm", "3", "--distinct", "5"],
@@ -46,6 +48,11 @@ REQUESTS = {
     "seen_before": "the same token again (verified-token cache)",
     "junk": "not a JWT",
     "random_kid": "a key the issuer never had (flood)",
+}
+DPOP = {
+    "dpop_new_proof": "a DPoP-bound token seen before, a new ES256 proof (one proof check)",
+    "dpop_replayed": "the same proof again (refused: replay)",
+    "bearer_seen_before": "a bearer token seen before, under the same policy",
 }
 RUNTIME = {
     "bare": "a bare handler (floor of the invokes)",
@@ -129,6 +136,16 @@ def page(figures: Sequence[Figure], problems: Sequence[str]) -> str:
     lines += [
         "",
         f"The flood at the defaults: {flood} (the refresh cooldown holds).",
+        "",
+        "## Sender-constrained tokens",
+        "",
+        "`SenderConstraint=either` at the template's defaults (INFO, metrics on), HTTP API 2.0",
+        "events: what a DPoP client's warm request costs. Compare the last row with the",
+        "defaults' seen-before row above, a REST `TOKEN` event under the `bearer` policy.",
+        "",
+        "| request | x floor |",
+        "|---|---:|",
+        *(f"| {label} | {cell(f'dpop.{key}')} |" for key, label in DPOP.items()),
         "",
         "## Peers: the verifier alone",
         "",

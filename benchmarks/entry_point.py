@@ -1,6 +1,6 @@
 """``lambda_handler``, the function Lambda calls, at one configuration, against the floor.
 
-    python -m benchmarks.entry_point {defaults,quiet} --out FILE.json [--iterations N] [--rounds R]
+    python -m benchmarks.entry_point {defaults,quiet,dpop} --out FILE.json [--iterations N] ...
 
 Runs in a fresh process because the handler reads its configuration once, at
 import. The environment is the template's, for a loopback dev issuer:
@@ -15,6 +15,14 @@ events:
 * ``junk``: a value that is not a JWT;
 * ``random_kid``: a well-formed token naming a key the issuer never had (a
   flood meant to make the authorizer hammer the issuer; the fetch count is noted).
+
+``dpop`` is the defaults with ``SenderConstraint=either`` (and the API Gateway
+cache off, as the template requires), HTTP API 2.0 events:
+
+* ``dpop_new_proof``: a DPoP-bound token seen before, each request with a new
+  ES256 proof (what every warm request of a DPoP client costs: one proof check);
+* ``dpop_replayed``: one proof sent again and again (refused as a replay);
+* ``bearer_seen_before``: a plain bearer token seen before, under the same policy.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from authorizer_tools.eventgen import make_event
+from authorizer_tools.dpopclient import DpopKey
+from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
 from authorizer_tools.localcontext import local_context
 from authorizer_tools.templateconfig import environment as template_environment
 from authorizer_tools.templateconfig import read
@@ -42,7 +51,10 @@ CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # name: (template parameters, extra environment)
     "defaults": ({}, {}),
     "quiet": ({"LogLevel": "WARNING"}, {"POWERTOOLS_METRICS_DISABLED": "true"}),
+    "dpop": ({"SenderConstraint": "either", "AuthorizerCacheSeconds": "0"}, {}),
 }
+#: Where make_event's requests go: what each DPoP proof names.
+DPOP_URL = f"https://{DOMAIN}/{STAGE}/orders"
 
 
 def environment(issuer: str, configuration: str) -> dict[str, str]:
@@ -83,13 +95,18 @@ def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
                 continue
         return len(batch)
 
+    if configuration == "dpop":
+        scenarios = _dpop_scenarios(issuer, invoke_all, iterations, rounds)
+        figures = [against_floor(f"dpop.{name}", run, floor, rounds) for name, run in scenarios]
+        issuer.stop()
+        return figures
     fresh = iter([events(issuer.mint({"aud": AUDIENCE}, iterations)) for _ in range(rounds)])
     again = events(issuer.mint({"aud": AUDIENCE}, 1)) * iterations
     junk = events([f"{os.urandom(24).hex()}.{os.urandom(8).hex()}"] * iterations)
     flood = events([unsigned_with_random_kid(issuer.issuer) for _ in range(iterations)])
     invoke_all(again[:10])  # warm: the first request of a container is not what this measures
     fetches = issuer.fetches()
-    scenarios: list[tuple[str, Callable[[], int]]] = [
+    scenarios = [
         ("first_seen", lambda: invoke_all(next(fresh))),
         ("seen_before", lambda: invoke_all(again)),
         ("junk", lambda: invoke_all(junk)),
@@ -104,6 +121,42 @@ def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
     )
     issuer.stop()
     return figures
+
+
+Scenario = tuple[str, Callable[[], int]]
+
+
+def _dpop_scenarios(
+    issuer: RemoteIssuer,
+    invoke_all: Callable[[Sequence[dict[str, Any]]], int],
+    iterations: int,
+    rounds: int,
+) -> list[Scenario]:
+    """The DPoP requests: proofs are made beforehand, a new one for every request."""
+    key = DpopKey.generate("ES256")
+    (bound,) = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, 1)
+    (plain,) = issuer.mint({"aud": AUDIENCE}, 1)
+
+    def dpop_events(proofs: Sequence[str]) -> list[dict[str, Any]]:
+        made = []
+        for proof in proofs:
+            event = make_event("http_v2", f"DPoP {bound}")
+            event["headers"]["dpop"] = proof
+            made.append(event)
+        return made
+
+    def new_proofs() -> list[str]:
+        return [key.proof("GET", DPOP_URL, bound) for _ in range(iterations)]
+
+    batches = iter([dpop_events(new_proofs()) for _ in range(rounds + 1)])
+    invoke_all(next(batches)[:10])  # warm, and the token is in the verified-token cache
+    replayed = dpop_events([key.proof("GET", DPOP_URL, bound)]) * iterations
+    bearer = [make_event("http_v2", f"Bearer {plain}")] * iterations
+    return [
+        ("dpop_new_proof", lambda: invoke_all(next(batches))),
+        ("dpop_replayed", lambda: invoke_all(replayed)),
+        ("bearer_seen_before", lambda: invoke_all(bearer)),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

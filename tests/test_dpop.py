@@ -142,7 +142,7 @@ def test_a_full_store_fails_closed_instead_of_forgetting_a_live_proof() -> None:
 
 
 def test_concurrent_uses_of_one_proof_let_exactly_one_through() -> None:
-    store = MemoryReplayStore()
+    store = MemoryReplayStore(capacity=16)
     results: list[bool] = []
     barrier = threading.Barrier(8)
 
