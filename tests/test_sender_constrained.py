@@ -492,3 +492,23 @@ def test_a_garbled_certificate_is_refused(provider: Provider, cert_token: str) -
     event = with_certificate(make_event("http_v2", f"Bearer {cert_token}"), "http_v2", pem)
     refusal = refused(setup, event, cert_token)
     assert (refusal.reason, check_of(setup[1])) == ("cert_binding", "x5t")
+
+
+def test_each_sender_constraint_refusal_is_counted_under_its_reason(
+    provider: Provider, client_key: DpopKey, bound_token: str, cert_token: str
+) -> None:
+    """The decision line carries its EMF metric: Decisions, by Outcome and Reason."""
+    setup = authorizer_for(provider, "either")
+    requests = {
+        "dpop_missing": make_event("http_v2", f"Bearer {bound_token}"),
+        "dpop_invalid": dpop_event(bound_token, client_key.proof("POST", URL, bound_token)),
+        "dpop_binding": dpop_event(bound_token, DpopKey.generate().proof("GET", URL, bound_token)),
+        "cert_binding": make_event("http_v2", f"Bearer {cert_token}"),
+    }
+    for reason, event in requests.items():
+        refused(setup, event, bound_token)
+        line = json.loads(setup[1].getvalue().splitlines()[-1])
+        metric = line["_aws"]["CloudWatchMetrics"][0]
+        assert (line["Reason"], line["Outcome"], line["Decisions"]) == (reason, "unauthorized", 1)
+        assert metric["Dimensions"] == [["Outcome", "Reason"]]
+        assert metric["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
