@@ -96,6 +96,13 @@ def run_doctor(env: dict[str, str], presented: Presented | None) -> bool:
             f"configuration: issuer {issuer.issuer} ({issuer.provider}), audiences "
             f"{', '.join(issuer.audiences)}, algorithms {', '.join(issuer.algorithms)}"
         )
+        if issuer.binding.constraint != "bearer":
+            store = settings.dpop.replay_store or "in memory, per execution environment"
+            report.ok(
+                f"sender-constrained tokens: {issuer.binding.constraint}; DPoP proofs up to"
+                f" {settings.dpop.max_age_seconds} s old, used proofs kept {store}; API"
+                " Gateway's authorizer cache must be off (AuthorizerCacheSeconds=0)"
+            )
         usable = _check_issuer(issuer, settings, report) and usable
     rules = settings.route_rules
     if rules is not None:
@@ -195,7 +202,27 @@ def _discovery(
     offered = document.get("id_token_signing_alg_values_supported")
     if isinstance(offered, list):
         report.ok(f"the issuer signs with: {', '.join(map(str, offered))}")
+    if issuer.binding.constraint != "bearer":
+        _dpop_offer(document.get("dpop_signing_alg_values_supported"), settings, report)
     return uri, date
+
+
+def _dpop_offer(offered: object, settings: Settings, report: Report) -> None:
+    """Whether the issuer binds tokens to DPoP keys the authorizer accepts (RFC 9449 5.1)."""
+    if not isinstance(offered, list) or not offered:
+        report.warn(
+            "discovery lists no dpop_signing_alg_values_supported: the issuer may not issue"
+            " DPoP-bound tokens (certificate-bound ones need mutual TLS at its token endpoint)"
+        )
+        return
+    usable = [alg for alg in offered if alg in settings.dpop.algorithms]
+    if not usable:
+        report.fail(
+            f"the issuer takes DPoP proofs signed with {', '.join(map(str, offered))}, none of"
+            f" them in AUTHORIZER_DPOP_ALGORITHMS ({', '.join(settings.dpop.algorithms)})"
+        )
+        return
+    report.ok(f"DPoP proofs the issuer and the authorizer both take: {', '.join(usable)}")
 
 
 def _key_set(uri: str, settings: Settings, report: Report) -> tuple[KeySet | None, str | None]:

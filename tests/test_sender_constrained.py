@@ -512,3 +512,22 @@ def test_each_sender_constraint_refusal_is_counted_under_its_reason(
         assert (line["Reason"], line["Outcome"], line["Decisions"]) == (reason, "unauthorized", 1)
         assert metric["Dimensions"] == [["Outcome", "Reason"]]
         assert metric["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
+
+
+def test_doctor_checks_that_the_provider_and_the_authorizer_share_a_dpop_algorithm(
+    provider: Provider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from authorizer_tools.doctor import run_doctor
+
+    env = {
+        "JWT_ISSUER": provider.issuer,
+        "JWT_AUDIENCE": RESOURCES[0],
+        "JWT_ALGORITHMS": ",".join(ALGORITHMS),
+        "JWT_SENDER_CONSTRAINT": "dpop",
+    }
+    assert run_doctor(env, None)
+    out = capsys.readouterr().out
+    assert "ok    sender-constrained tokens: dpop; DPoP proofs up to 60 s old" in out
+    assert "ok    DPoP proofs the issuer and the authorizer both take: ES256" in out
+    assert not run_doctor({**env, "AUTHORIZER_DPOP_ALGORITHMS": "PS512"}, None)
+    assert "none of them in AUTHORIZER_DPOP_ALGORITHMS (PS512)" in capsys.readouterr().out
