@@ -58,37 +58,12 @@ def check_binding(
     token, for the decision log. ``proofs`` is None where every issuer's policy is
     ``bearer``: no proof is accepted then.
     """
-    jkt, x5t = _confirmation(claims)
     if policy.constraint == "bearer" or proofs is None:
-        if request.scheme == "dpop":
-            raise DpopInvalid(
-                "DPoP is not accepted from this issuer (JWT_SENDER_CONSTRAINT is bearer)",
-                details={"check": "scheme"},
-            )
-        if (jkt or x5t) and not policy.bound_tokens_as_bearer:
-            unproven = DpopMissing if jkt else CertBinding
-            raise unproven(
-                "the token is bound to a key (cnf) and this issuer takes bearer tokens only"
-                " (JWT_SENDER_CONSTRAINT is bearer)",
-                details={"check": "policy"},
-            )
+        _check_bearer_only(policy, request, claims)
         return None
+    jkt, x5t = _confirmation(claims)
     if request.scheme == "dpop":
-        if jkt is None:
-            raise DpopBinding(
-                "a DPoP proof was sent with a token that is not DPoP-bound (no cnf.jkt)",
-                details={"check": "unbound"},
-            )
-        proof = proofs.verify(_proof(request), **_target(request), token=token)
-        if proof.jkt != jkt:
-            raise DpopBinding(
-                "the proof is signed by another key than the token's cnf.jkt",
-                details={"check": "jkt"},
-            )
-        if x5t is not None:
-            _check_certificate(request, x5t)
-        proofs.remember(proof)
-        return "dpop"
+        return _check_proof(proofs, request, token, jkt, x5t)
     if jkt is not None:
         raise DpopMissing(
             "the token is DPoP-bound (cnf.jkt): send it as Authorization: DPoP with a DPoP proof",
@@ -103,6 +78,46 @@ def check_binding(
             details={"check": "unbound"},
         )
     return None
+
+
+def _check_bearer_only(policy: BindingPolicy, request: AuthRequest, claims: dict[str, Any]) -> None:
+    """``bearer``: the Bearer scheme, and no binding (unless told to ignore bindings)."""
+    if request.scheme == "dpop":
+        raise DpopInvalid(
+            "DPoP is not accepted from this issuer (JWT_SENDER_CONSTRAINT is bearer)",
+            details={"check": "scheme"},
+        )
+    if policy.bound_tokens_as_bearer:
+        return  # cnf is not looked at, as before bindings were understood
+    jkt, x5t = _confirmation(claims)
+    if jkt or x5t:
+        unproven = DpopMissing if jkt else CertBinding
+        raise unproven(
+            "the token is bound to a key (cnf) and this issuer takes bearer tokens only"
+            " (JWT_SENDER_CONSTRAINT is bearer)",
+            details={"check": "policy"},
+        )
+
+
+def _check_proof(
+    proofs: ProofVerifier, request: AuthRequest, token: str, jkt: str | None, x5t: str | None
+) -> str:
+    """The DPoP scheme: the proof (RFC 9449 section 4.3), its key, the certificate too, the jti."""
+    if jkt is None:
+        raise DpopBinding(
+            "a DPoP proof was sent with a token that is not DPoP-bound (no cnf.jkt)",
+            details={"check": "unbound"},
+        )
+    proof = proofs.verify(_proof(request), **_target(request), token=token)
+    if proof.jkt != jkt:
+        raise DpopBinding(
+            "the proof is signed by another key than the token's cnf.jkt",
+            details={"check": "jkt"},
+        )
+    if x5t is not None:
+        _check_certificate(request, x5t)
+    proofs.remember(proof)  # last: a refused request uses up nothing
+    return "dpop"
 
 
 def _confirmation(claims: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -445,3 +445,12 @@ def test_a_proof_dated_beyond_any_clock_is_refused(issuer: DevIssuer, clock: Fak
 def test_a_replay_store_holds_at_least_one_proof() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         MemoryReplayStore(capacity=0)
+
+
+def test_bound_tokens_as_bearer_does_not_look_at_cnf_at_all(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer = build_authorizer(issuer, clock, JWT_BOUND_TOKENS_AS_BEARER="true")
+    for cnf in ({"jwk": {"kty": "EC"}}, {"jkt": 5}, {"x5t#S256": "abc"}, {}):
+        token = issuer.mint({"aud": AUDIENCE, "cnf": cnf}, now=clock.now)
+        assert answer(authorizer, make_event("http_v2", f"Bearer {token}")).status == 200, cnf
