@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from authorizer.app import Authorizer
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.dpopclient import DpopKey
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.conftest import FakeClock, env_for
 from tests.tokens import access_claims, b64, segment, signed
@@ -137,3 +138,55 @@ def test_the_event_is_never_logged_even_when_powertools_is_told_to_log_events(
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert sum(1 for r in records if r.get("message") == "authorization decision") == len(KINDS)
     assert sum(1 for r in records if r.get("raised") == "Unauthorized") >= len(KINDS) - 1
+
+
+def test_dpop_proofs_and_bound_tokens_are_never_logged_even_at_debug(
+    tmp_path: Path, issuer: DevIssuer
+) -> None:
+    """A proof carries a signature and names the token (ath): neither reaches a log line."""
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": "api", "cnf": {"jkt": key.thumbprint}})
+    url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod/orders"
+    good, stale = key.proof("GET", url, token), key.proof("GET", url, token, now=0)
+    events = []
+    for proof in (good, good, stale):  # allowed, replayed, stale
+        event = make_event("http_v2", f"DPoP {token}")
+        event["headers"]["dpop"] = proof
+        events.append(event)
+    events.append(make_event("http_v2", f"Bearer {token}"))  # the bound token without a proof
+    (tmp_path / "events.json").write_text(json.dumps(events), encoding="utf-8")
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from authorizer.app import lambda_handler
+        from authorizer_tools.localcontext import local_context
+        for event in json.load(open(sys.argv[1])):
+            try:
+                lambda_handler(event, local_context("dpop"))
+            except Exception as exc:
+                print(json.dumps({"raised": str(exc)}))
+        """
+    )
+    env = {
+        **os.environ,
+        "POWERTOOLS_LOGGER_LOG_EVENT": "true",
+        "POWERTOOLS_LOG_LEVEL": "DEBUG",
+        "JWT_ISSUER": issuer.issuer,
+        "JWT_AUDIENCE": "api",
+        "JWT_SENDER_CONSTRAINT": "dpop",
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "events.json")],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    for secret in (token, good, stale, *(p.rsplit(".", 1)[1] for p in (token, good, stale))):
+        assert secret not in output
+    reasons = [r["reason"] for r in map(json.loads, done.stdout.splitlines()) if "reason" in r]
+    assert reasons == ["allowed", "dpop_replay", "dpop_invalid", "dpop_missing"]
