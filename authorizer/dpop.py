@@ -33,13 +33,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jwt.algorithms import Algorithm, get_default_algorithms
-
 from .errors import DpopInvalid, DpopReplay, MalformedToken
 from .events import normalize_url
 from .keys import PublicKey, public_jwk
 from .replay import ReplayStore
-from .verify import b64url_decode, decode_json_segment, normalize_typ, split_compact
+from .verify import (
+    algorithm_objects,
+    b64url_decode,
+    decode_json_segment,
+    normalize_typ,
+    split_compact,
+)
 
 #: A proof with a 4096-bit RSA key is about 1.2 KB; 8192-bit keys fit too.
 MAX_PROOF_BYTES = 8192
@@ -75,10 +79,7 @@ class ProofVerifier:
         clock: Callable[[], float],
         replay: ReplayStore,
     ) -> None:
-        implementations = get_default_algorithms()
-        self._algorithms: dict[str, Algorithm] = {
-            name: implementations[name] for name in algorithms
-        }
+        self._algorithms = algorithm_objects(algorithms)
         self._max_age = max_age
         self._leeway = leeway
         self._clock = clock

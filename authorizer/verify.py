@@ -76,10 +76,7 @@ class TokenVerifier:
         cache_size: int = 0,
         required_typ: str | None = None,
     ) -> None:
-        implementations = get_default_algorithms()
-        self._algorithms: dict[str, Algorithm] = {
-            name: implementations[name] for name in algorithms
-        }
+        self._algorithms = algorithm_objects(algorithms)
         self._keys = keys
         self._claims = claims
         self._max_bytes = max_token_bytes
@@ -161,6 +158,12 @@ class TokenVerifier:
                     details={"kid": kid[:64], "alg": alg},
                 )
         return alg, kid
+
+
+def algorithm_objects(names: Sequence[str]) -> dict[str, Algorithm]:
+    """PyJWT's algorithm object for each allowed name (``cryptography`` does the work)."""
+    implementations = get_default_algorithms()
+    return {name: implementations[name] for name in names}
 
 
 def normalize_typ(value: str) -> str:

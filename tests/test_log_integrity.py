@@ -124,15 +124,7 @@ def test_the_event_is_never_logged_even_when_powertools_is_told_to_log_events(
         "JWKS_PREFETCH": "false",
         "PYTHONPATH": str(ROOT),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        check=False,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_script(script, env)
     output = done.stdout + done.stderr
     assert marker not in output and "sig-marker" not in output
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -176,8 +168,18 @@ def test_dpop_proofs_and_bound_tokens_are_never_logged_even_at_debug(
         "JWT_SENDER_CONSTRAINT": "dpop",
         "PYTHONPATH": str(ROOT),
     }
+    done = run_script(script, env, str(tmp_path / "events.json"))
+    output = done.stdout + done.stderr
+    for secret in (token, good, stale, *(p.rsplit(".", 1)[1] for p in (token, good, stale))):
+        assert secret not in output
+    reasons = [r["reason"] for r in map(json.loads, done.stdout.splitlines()) if "reason" in r]
+    assert reasons == ["allowed", "dpop_replay", "dpop_invalid", "dpop_missing"]
+
+
+def run_script(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh Python with ``env``: its cold start is the handler's."""
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "events.json")],
+        [sys.executable, "-c", script, *args],
         check=False,
         env=env,
         capture_output=True,
@@ -185,8 +187,4 @@ def test_dpop_proofs_and_bound_tokens_are_never_logged_even_at_debug(
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    output = done.stdout + done.stderr
-    for secret in (token, good, stale, *(p.rsplit(".", 1)[1] for p in (token, good, stale))):
-        assert secret not in output
-    reasons = [r["reason"] for r in map(json.loads, done.stdout.splitlines()) if "reason" in r]
-    assert reasons == ["allowed", "dpop_replay", "dpop_invalid", "dpop_missing"]
+    return done
