@@ -77,7 +77,7 @@ class IssuerSettings:
     required_typ: str | None = None
     reject_id_tokens: bool = True
     #: A payload claim and value that every access token of this provider carries.
-    token_use: tuple[str, str] | None = None
+    token_use: tuple[str, tuple[str, ...]] | None = None
     #: ID-token claims that access tokens carrying the ``token_use`` marker may hold too.
     access_token_id_claims: frozenset[str] = frozenset()
     #: ``aud`` values that only ID tokens carry (Cognito app client ids).

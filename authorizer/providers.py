@@ -18,8 +18,8 @@ okta       scopes in the ``scp`` array; groups in ``groups`` (a custom claim
            most Okta set-ups add).
 keycloak   realm roles at ``realm_access.roles`` and client roles at
            ``resource_access.<audience>.roles``; access tokens say
-           ``"typ": "Bearer"`` in the payload (ID tokens ``"ID"``), and may
-           carry a ``nonce`` as well.
+           ``"typ": "Bearer"`` (DPoP-bound ones ``"DPoP"``) in the payload
+           (ID tokens ``"ID"``), and may carry a ``nonce`` as well.
 entra      v1 (``https://sts.windows.net/<tenant>/``) and v2
            (``https://login.microsoftonline.com/<tenant>/v2.0``) issuers are
            both accepted when either is configured; ``roles`` and ``scp``.
@@ -52,8 +52,8 @@ class Provider:
     audience_claim: str = "aud"
     scope_claims: tuple[str, ...] = ("scope", "scp")
     role_claims: tuple[ClaimPath, ...] = ()
-    #: A payload claim and the value that marks an access token (Cognito, Keycloak).
-    token_use: tuple[str, str] | None = None
+    #: A payload claim and the values that mark an access token (Cognito, Keycloak).
+    token_use: tuple[str, tuple[str, ...]] | None = None
     #: ID-token claims the provider also writes into access tokens: they do not make
     #: a token an ID token while its ``token_use`` marker says it is an access token.
     access_token_id_claims: frozenset[str] = frozenset()
@@ -118,7 +118,7 @@ PROVIDERS: dict[str, Provider] = {
             audience_claim="client_id",
             scope_claims=("scope",),
             role_claims=(("cognito:groups",),),
-            token_use=("token_use", "access"),
+            token_use=("token_use", ("access",)),
             audiences_are_client_ids=True,
         ),
         Provider("okta", role_claims=(("groups",),)),
@@ -126,7 +126,8 @@ PROVIDERS: dict[str, Provider] = {
             "keycloak",
             scope_claims=("scope",),
             role_claims=(("realm_access", "roles"),),
-            token_use=("typ", "Bearer"),
+            # DPoP-bound access tokens say typ "DPoP" (keycloak/keycloak#22244).
+            token_use=("typ", ("Bearer", "DPoP")),
             # Keycloak copies the request's nonce into access tokens in some flows
             # (keycloak/keycloak#26893); its ID tokens say typ "ID".
             access_token_id_claims=frozenset({"nonce"}),

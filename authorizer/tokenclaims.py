@@ -84,7 +84,7 @@ class TokenClaims:
     principal_claims: tuple[str, ...] = ("sub",)
     reject_id_tokens: bool = True
     id_token_audiences: frozenset[str] = frozenset()
-    token_use: tuple[str, str] | None = None
+    token_use: tuple[str, tuple[str, ...]] | None = None
     access_token_id_claims: frozenset[str] = frozenset()
 
     def check(self, claims: Claims, now: float) -> None:
@@ -136,16 +136,16 @@ class TokenClaims:
             values = aud if isinstance(aud, list) else (aud,)
             if any(value in self.id_token_audiences for value in values):
                 raise WrongTokenType("an ID token (aud is a client id), not an access token")
-        if self.token_use is not None:
+        if self.token_use is not None and not self._marked_access(claims):
             name, expected = self.token_use
-            if claims.get(name) != expected:
-                raise WrongTokenType(f"{name} is not {expected!r}: not an access token")
+            marks = " or ".join(repr(value) for value in expected)
+            raise WrongTokenType(f"{name} is not {marks}: not an access token")
 
     def _marked_access(self, claims: Claims) -> bool:
         if self.token_use is None:
             return False
         name, expected = self.token_use
-        return claims.get(name) == expected
+        return claims.get(name) in expected
 
     def _check_audience(self, claims: Claims) -> None:
         name = self.audience_claim

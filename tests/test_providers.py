@@ -19,7 +19,8 @@ from authorizer.errors import ConfigError
 from authorizer.handler import Authorizer
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, Reply
-from authorizer_tools.eventgen import make_event
+from authorizer_tools.dpopclient import DpopKey
+from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
 from tests.conftest import FakeClock, LoopbackFetcher, build_authorizer
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -331,6 +332,34 @@ def test_keycloak_id_tokens_and_unmarked_tokens_are_refused(named: Any, clock: F
         "wrong_token_type",
     )
     assert decide(authorizer, keycloak_token(issuer, clock, typ=None)) == (
+        "unauthorized",
+        "wrong_token_type",
+    )
+
+
+def test_keycloak_dpop_bound_tokens_say_typ_dpop_and_carry_keycloaks_own_cnf_member(
+    named: Any, clock: FakeClock
+) -> None:
+    """keycloak/keycloak#22244 types DPoP-bound access tokens "DPoP"; cnf gains kc-jkt-type."""
+    issuer = named(KEYCLOAK)
+    authorizer = authorizer_for(
+        issuer, clock, JWT_PROVIDER="keycloak", JWT_AUDIENCE="orders-api",
+        JWT_SENDER_CONSTRAINT="either",
+    )  # fmt: skip
+    key = DpopKey.generate()
+    cnf = {"jkt": key.thumbprint, "kc-jkt-type": "JWK"}
+    token = keycloak_token(issuer, clock, typ="DPoP", cnf=cnf)
+    event = make_event("http_v2", f"DPoP {token}")
+    url = f"https://{DOMAIN}/{STAGE}/orders"
+    event["headers"]["dpop"] = key.proof("GET", url, token, now=clock.now)
+    decision = authorizer.decide(event)
+    assert (decision.outcome, decision.reason) == ("allow", "allowed")
+    assert decision.details == {"binding": "dpop"}
+    assert decide(authorizer, keycloak_token(issuer, clock, typ="DPoP", cnf=cnf)) == (
+        "unauthorized",
+        "dpop_missing",
+    )
+    assert decide(authorizer, keycloak_token(issuer, clock, typ="Refresh")) == (
         "unauthorized",
         "wrong_token_type",
     )
