@@ -160,13 +160,14 @@ def credential(value: object) -> tuple[Scheme, str]:
 
 _SCHEMES: dict[str, Scheme] = {"bearer": "bearer", "dpop": "dpop"}
 _DEFAULT_PORTS = {"https": 443, "wss": 443, "http": 80, "ws": 80}
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget | None:
     """The method and URL the client used, rebuilt from the event; None when it lacks them.
 
-    * scheme: ``https`` (``wss`` for WebSocket), or ``http``/``ws`` when the
-      gateway's ``X-Forwarded-Proto`` says ``http`` (only the local ``serve`` does);
+    * scheme: ``https`` (``wss`` for WebSocket); ``http``/``ws`` for a loopback host
+      only, which API Gateway never is (the local ``serve``);
     * host: ``requestContext.domainName`` (API Gateway's, which the client cannot
       change), else the ``Host`` header;
     * path: REST and HTTP API 1.0 ``requestContext.path`` (the stage, or a
@@ -197,7 +198,10 @@ def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget |
         path = f"/{stage}" if ".execute-api." in host and isinstance(stage, str) else "/"
     if not isinstance(path, str) or not path.startswith("/"):
         return None
-    secure = [value.lower() for value in header_values(event, "X-Forwarded-Proto")] != ["http"]
+    # API Gateway speaks HTTPS only. A header cannot say otherwise (a client could send one
+    # to make a proof it leaked over plain HTTP count); only the local gateways, on loopback,
+    # serve plain HTTP.
+    secure = host.rsplit(":", 1)[0].strip("[]") not in _LOOPBACK
     if kind is EventKind.WEBSOCKET:
         scheme = "wss" if secure else "ws"
     else:

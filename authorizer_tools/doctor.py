@@ -71,8 +71,6 @@ class Presented:
             parts = urlsplit(self.url)
             event["requestContext"]["domainName"] = parts.netloc
             event["rawPath"] = parts.path or "/"
-            if parts.scheme == "http":
-                event["headers"]["x-forwarded-proto"] = "http"
         if self.proof is not None:
             event["headers"]["dpop"] = self.proof
         if self.certificate is not None:

@@ -192,8 +192,6 @@ class Gateway:
             return _gateway_error(404, "Not Found", "no such route")
         route, params = found
         lowered = {name.lower(): value for name, value in headers.items()}
-        # As API Gateway does, with the truth of this gateway: plain HTTP on loopback.
-        lowered["x-forwarded-proto"] = "http"
         request = _Request(method, path, query, lowered, body, route, params, self.api)
         context: dict[str, Any] = {}
         principal = None

@@ -454,3 +454,20 @@ def test_bound_tokens_as_bearer_does_not_look_at_cnf_at_all(
     for cnf in ({"jwk": {"kty": "EC"}}, {"jkt": 5}, {"x5t#S256": "abc"}, {}):
         token = issuer.mint({"aud": AUDIENCE, "cnf": cnf}, now=clock.now)
         assert answer(authorizer, make_event("http_v2", f"Bearer {token}")).status == 200, cnf
+
+
+def test_only_a_loopback_host_is_served_over_plain_http() -> None:
+    """A client's X-Forwarded-Proto cannot make a proof it leaked over plain HTTP count."""
+    event = make_event("http_v2", None)
+    event["headers"]["x-forwarded-proto"] = "http"
+    target = request_target(EventKind.HTTP_V2, event)
+    assert target is not None and target.url == URL
+    for host, url in (
+        ("127.0.0.1:3001", "http://127.0.0.1:3001/prod/orders"),
+        ("localhost", "http://localhost/prod/orders"),
+        ("[::1]:8080", "http://[::1]:8080/prod/orders"),
+        ("127.0.0.1.example.com", "https://127.0.0.1.example.com/prod/orders"),
+    ):
+        event["requestContext"]["domainName"] = host
+        target = request_target(EventKind.HTTP_V2, event)
+        assert target is not None and target.url == url, host
