@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .bundledkeys import read_bundled_keys
-from .configvalues import Env
+from .configvalues import Env, split
 from .context import ContextSettings
 from .contextsettings import VARIABLES as CONTEXT_VARIABLES
 from .contextsettings import read_context_settings
@@ -158,13 +158,7 @@ def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> S
 
 
 def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSettings:
-    algorithms = tuple(
-        dict.fromkeys(
-            name.strip()
-            for name in (env.optional("AUTHORIZER_DPOP_ALGORITHMS") or "").split(",")
-            if name.strip()
-        )
-    )
+    algorithms = tuple(dict.fromkeys(split(env.optional("AUTHORIZER_DPOP_ALGORITHMS") or "")))
     for name in algorithms:
         if name not in SUPPORTED_ALGORITHMS:
             raise ConfigError(

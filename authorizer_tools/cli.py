@@ -33,7 +33,7 @@ from . import devstate
 if TYPE_CHECKING:
     from .dpopclient import DpopKey
 from .devissuer import DevIssuer, Reply
-from .eventgen import KINDS, make_event
+from .eventgen import KINDS, add_headers, make_event
 from .samples import write_all
 from .templateconfig import TemplateError, environment, read
 
@@ -395,7 +395,7 @@ def _event(options: argparse.Namespace) -> int:
     if options.dpop is not None:
         headers["DPoP"] = options.dpop
     if headers:
-        _add_headers(event, options.kind, headers)
+        _add_headers(event, headers)
     if options.cookie:
         cookies = [
             f"{name}={value}" for name, value in (_pair(c, "--cookie") for c in options.cookie)
@@ -403,19 +403,18 @@ def _event(options: argparse.Namespace) -> int:
         if options.kind == "http_v2":
             event["cookies"] = cookies
         else:
-            _add_headers(event, options.kind, {"Cookie": "; ".join(cookies)})
+            _add_headers(event, {"Cookie": "; ".join(cookies)})
     _write_json(event, options.output)
     return 0
 
 
-def _add_headers(event: dict[str, Any], kind: str, headers: dict[str, str]) -> None:
-    if kind == "rest_token":
-        raise CliError("a TOKEN event carries no headers: use rest_request for --header/--cookie")
-    for name, value in headers.items():
-        key = name.lower() if kind == "http_v2" else name
-        event["headers"][key] = value
-        if "multiValueHeaders" in event:
-            event["multiValueHeaders"][key] = [value]
+def _add_headers(event: dict[str, Any], headers: dict[str, str]) -> None:
+    try:
+        add_headers(event, headers)
+    except ValueError:
+        raise CliError(
+            "a TOKEN event carries no headers: use rest_request for --header/--cookie"
+        ) from None
 
 
 def _events(options: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
 from authorizer.settings import Settings, load_settings
 
 from .environ import temporary_environment
-from .eventgen import make_event
+from .eventgen import add_headers, make_event
 
 
 class Report:
@@ -72,7 +72,7 @@ class Presented:
             event["requestContext"]["domainName"] = parts.netloc
             event["rawPath"] = parts.path or "/"
         if self.proof is not None:
-            event["headers"]["dpop"] = self.proof
+            add_headers(event, {"DPoP": self.proof})
         if self.certificate is not None:
             event["requestContext"]["authentication"] = {
                 "clientCert": {"clientCertPem": self.certificate}

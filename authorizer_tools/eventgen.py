@@ -179,3 +179,38 @@ def _websocket(
             "apiId": API_ID,
         },
     }
+
+
+def request_url(path: str = "/orders") -> str:
+    """The URL the client called for an event of :func:`make_event` (what a DPoP proof names)."""
+    return f"https://{DOMAIN}/{STAGE}{path}"
+
+
+def add_headers(event: dict[str, Any], headers: dict[str, str]) -> None:
+    """Add ``headers`` as API Gateway passes them: lower-cased in HTTP API 2.0, multi-value too.
+
+    Raises ``ValueError`` for a TOKEN event, which carries no headers.
+    """
+    if "headers" not in event:
+        raise ValueError("a TOKEN event carries no headers")
+    lower = event.get("version") == "2.0"
+    for name, value in headers.items():
+        key = name.lower() if lower else name
+        event["headers"][key] = value
+        if "multiValueHeaders" in event:
+            event["multiValueHeaders"][key] = [value]
+
+
+def dpop_event(
+    token: str,
+    proof: str | None,
+    kind: str = "http_v2",
+    *,
+    method: str = "GET",
+    path: str = "/orders",
+) -> dict[str, Any]:
+    """An event with ``Authorization: DPoP <token>`` and, unless None, ``proof`` in ``DPoP``."""
+    event = make_event(kind, f"DPoP {token}", method=method, path=path)
+    if proof is not None:
+        add_headers(event, {"DPoP": proof})
+    return event

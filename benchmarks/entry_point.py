@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from authorizer_tools.dpopclient import DpopKey
-from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
+from authorizer_tools.eventgen import dpop_event, make_event, request_url
 from authorizer_tools.localcontext import local_context
 from authorizer_tools.templateconfig import environment as template_environment
 from authorizer_tools.templateconfig import read
@@ -53,8 +53,7 @@ CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "quiet": ({"LogLevel": "WARNING"}, {"POWERTOOLS_METRICS_DISABLED": "true"}),
     "dpop": ({"SenderConstraint": "either", "AuthorizerCacheSeconds": "0"}, {}),
 }
-#: Where make_event's requests go: what each DPoP proof names.
-DPOP_URL = f"https://{DOMAIN}/{STAGE}/orders"
+DPOP_URL = request_url()  # what each DPoP proof names
 
 
 def environment(issuer: str, configuration: str) -> dict[str, str]:
@@ -138,12 +137,7 @@ def _dpop_scenarios(
     (plain,) = issuer.mint({"aud": AUDIENCE}, 1)
 
     def dpop_events(proofs: Sequence[str]) -> list[dict[str, Any]]:
-        made = []
-        for proof in proofs:
-            event = make_event("http_v2", f"DPoP {bound}")
-            event["headers"]["dpop"] = proof
-            made.append(event)
-        return made
+        return [dpop_event(bound, proof) for proof in proofs]
 
     def new_proofs() -> list[str]:
         return [key.proof("GET", DPOP_URL, bound) for _ in range(iterations)]

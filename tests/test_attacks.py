@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from authorizer.app import Authorizer
 from authorizer_tools.devissuer import DevIssuer, Reply, generate_key, public_jwk
 from authorizer_tools.dpopclient import DpopKey, client_certificate
-from authorizer_tools.eventgen import DOMAIN, KINDS, STAGE, make_event
+from authorizer_tools.eventgen import KINDS, add_headers, dpop_event, make_event, request_url
 from tests.answers import answer
 from tests.attacks import Refusal, refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
@@ -684,7 +684,7 @@ def test_a_hostile_key_set_spoils_nothing_for_the_good_key(clock: FakeClock) -> 
 # the victim's private key or client certificate. Every attempt must end in a 401 with the
 # sender-constraint reason, without a fetch the proof asked for, within the time bound.
 
-DPOP_URL = f"https://{DOMAIN}/{STAGE}/orders"
+DPOP_URL = request_url()
 
 
 @pytest.fixture
@@ -713,7 +713,7 @@ def dpop_attack(
     authorizer, log = setup
     event = make_event(kind, f"{scheme} {token}", method=method, path=path)
     if proof is not None:
-        event["headers"]["DPoP"] = proof
+        add_headers(event, {"DPoP": proof})
     refusal = refuse(authorizer, log, event)
     assert refusal.seconds < BOUND, refusal
     assert token not in log.getvalue()
@@ -835,9 +835,3 @@ def test_a_client_certificate_header_is_not_a_client_certificate(
         for name in ("X-Amzn-Mtls-Clientcert", "X-Client-Cert", "X-SSL-Client-Cert"):
             event["headers"][name] = pem
         assert refuse(authorizer, log, event).reason == "cert_binding"
-
-
-def dpop_event(token: str, proof: str) -> dict[str, Any]:
-    event = make_event("http_v2", f"DPoP {token}")
-    event["headers"]["DPoP"] = proof
-    return event

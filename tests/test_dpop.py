@@ -25,18 +25,12 @@ from authorizer.replay import MemoryReplayStore, load_replay_store
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, generate_key
 from authorizer_tools.dpopclient import DpopKey, client_certificate
-from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
+from authorizer_tools.eventgen import DOMAIN, STAGE, dpop_event, make_event, request_url
 from tests.answers import answer
 from tests.attacks import refuse
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for
 
-URL = f"https://{DOMAIN}/{STAGE}/orders"
-
-
-def dpop_event(token: str, proof: str, kind: str = "http_v2") -> dict[str, Any]:
-    event = make_event(kind, f"DPoP {token}")
-    event["headers"]["DPoP"] = proof
-    return event
+URL = request_url()
 
 
 # --- the pieces ---------------------------------------------------------------------------
@@ -396,7 +390,7 @@ def test_a_token_bound_to_a_key_and_a_certificate_needs_both(
     ("change", "check"),
     [
         (lambda e: e.pop("rawPath"), "htu"),  # the event cannot say where the request went
-        (lambda e: e["headers"].update(dpop=e["headers"].pop("DPoP")[:-2] + "!!"), "shape"),
+        (lambda e: e["headers"].update(dpop=e["headers"]["dpop"][:-2] + "!!"), "shape"),
         (
             lambda e: e["requestContext"].update(
                 authentication={"clientCert": {"clientCertPem": "x" * 20000}}

@@ -25,7 +25,7 @@ from authorizer.app import Authorizer
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.dpopclient import DpopKey
-from authorizer_tools.eventgen import KINDS, make_event
+from authorizer_tools.eventgen import KINDS, dpop_event, make_event, request_url
 from tests.conftest import FakeClock, env_for
 from tests.tokens import access_claims, b64, segment, signed
 
@@ -105,7 +105,7 @@ def test_the_event_is_never_logged_even_when_powertools_is_told_to_log_events(
         f"""
         import json
         from authorizer.app import lambda_handler
-        from authorizer_tools.eventgen import KINDS, make_event
+        from authorizer_tools.eventgen import KINDS, dpop_event, make_event, request_url
         from authorizer_tools.localcontext import local_context
         for kind in KINDS:
             event = make_event(kind, "Bearer {marker}", query={{"access_token": "{marker}"}})
@@ -138,13 +138,9 @@ def test_dpop_proofs_and_bound_tokens_are_never_logged_even_at_debug(
     """A proof carries a signature and names the token (ath): neither reaches a log line."""
     key = DpopKey.generate()
     token = issuer.mint({"aud": "api", "cnf": {"jkt": key.thumbprint}})
-    url = "https://abcdef1234.execute-api.us-east-1.amazonaws.com/prod/orders"
+    url = request_url()
     good, stale = key.proof("GET", url, token), key.proof("GET", url, token, now=0)
-    events = []
-    for proof in (good, good, stale):  # allowed, replayed, stale
-        event = make_event("http_v2", f"DPoP {token}")
-        event["headers"]["dpop"] = proof
-        events.append(event)
+    events = [dpop_event(token, proof) for proof in (good, good, stale)]  # allowed, replayed, stale
     events.append(make_event("http_v2", f"Bearer {token}"))  # the bound token without a proof
     (tmp_path / "events.json").write_text(json.dumps(events), encoding="utf-8")
     script = textwrap.dedent(

@@ -20,7 +20,7 @@ from authorizer.handler import Authorizer
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, Reply
 from authorizer_tools.dpopclient import DpopKey
-from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
+from authorizer_tools.eventgen import dpop_event, make_event, request_url
 from tests.conftest import FakeClock, LoopbackFetcher, build_authorizer
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -349,9 +349,7 @@ def test_keycloak_dpop_bound_tokens_say_typ_dpop_and_carry_keycloaks_own_cnf_mem
     key = DpopKey.generate()
     cnf = {"jkt": key.thumbprint, "kc-jkt-type": "JWK"}
     token = keycloak_token(issuer, clock, typ="DPoP", cnf=cnf)
-    event = make_event("http_v2", f"DPoP {token}")
-    url = f"https://{DOMAIN}/{STAGE}/orders"
-    event["headers"]["dpop"] = key.proof("GET", url, token, now=clock.now)
+    event = dpop_event(token, key.proof("GET", request_url(), token, now=clock.now))
     decision = authorizer.decide(event)
     assert (decision.outcome, decision.reason) == ("allow", "allowed")
     assert decision.details == {"binding": "dpop"}

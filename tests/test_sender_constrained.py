@@ -27,13 +27,13 @@ from authorizer.app import Authorizer
 from authorizer.dpop import token_hash
 from authorizer.settings import load_settings
 from authorizer_tools.dpopclient import DpopKey, client_certificate
-from authorizer_tools.eventgen import DOMAIN, STAGE, make_event
+from authorizer_tools.eventgen import DOMAIN, STAGE, dpop_event, make_event, request_url
 from tests.answers import answer
 from tests.attacks import Refusal, refuse
 from tests.conftest import FakeClock
 from tests.oidc import ALGORITHMS, RESOURCES, Provider
 
-URL = f"https://{DOMAIN}/{STAGE}/orders"  # what make_event's requests are sent to
+URL = request_url()  # what make_event's requests are sent to
 BOUND = 0.25  # seconds: no refusal may take longer (nothing is fetched)
 
 Setup = tuple[Authorizer, io.StringIO, FakeClock]
@@ -97,18 +97,6 @@ def cert_token(provider: Provider, certificate: tuple[str, str]) -> str:
 @pytest.fixture(scope="module")
 def plain_token(provider: Provider) -> str:
     return provider.token(RESOURCES[0])
-
-
-def dpop_event(
-    token: str, proof: str | None, kind: str = "http_v2", method: str = "GET"
-) -> dict[str, Any]:
-    event = make_event(kind, f"DPoP {token}", method=method)
-    if proof is not None:
-        name = "dpop" if kind == "http_v2" else "DPoP"
-        event["headers"][name] = proof
-        if "multiValueHeaders" in event:
-            event["multiValueHeaders"][name] = [proof]
-    return event
 
 
 def with_certificate(event: dict[str, Any], kind: str, pem: str) -> dict[str, Any]:
