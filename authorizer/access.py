@@ -32,7 +32,7 @@ from .errors import (
     MissingRole,
     NoMatchingRoute,
 )
-from .routes import MAX_ARN_PREFIX, RoutePattern
+from .routes import MAX_ARN_PREFIX, RoutePattern, coverage, route_key_steps, rule_steps
 
 ClaimPath = tuple[str, ...]
 _MISSING: Any = object()
@@ -323,3 +323,71 @@ class Verdicts:
         if matched or self.rule_set.default_allow:
             return None
         return NoMatchingRoute("no rule allows this route")
+
+    def for_reach(self, reach: Reach) -> AccessDenied | None:
+        """Why an answer reused for every request of ``reach`` must deny, or None (the strictest).
+
+        The first failing rule that any of those requests matches, as
+        :meth:`for_route` would find it for the request that matches it; else
+        ``no_matching_route`` when some request matches no rule and the default is deny.
+        """
+        for index in reach.rules:
+            failure = self.failures[index]
+            if failure is not None:
+                return failure
+        if reach.gap and not self.rule_set.default_allow:
+            return NoMatchingRoute("a request this answer is reused for matches no rule")
+        return None
+
+
+#: Route keys whose reach is remembered; an API has few routes.
+_MAX_ROUTE_KEYS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The route rules that the requests sharing one cached answer meet."""
+
+    rules: tuple[int, ...]  # indices into RuleSet.routes: rules some of the requests match
+    gap: bool  # some of the requests match no rule
+    merged: bool  # the rules do not treat all of the requests alike
+
+
+class SharedAnswers:
+    """Per route key, the :class:`Reach` of a simple response API Gateway reuses (memoised).
+
+    ``cache`` is :data:`authorizer.settings.SimpleResponseCache`: ``route`` when the
+    route key is in the API's cache key, else (``api``) every request shares the answer.
+
+    Computed once per route key (an exact comparison of route languages, see
+    :func:`authorizer.routes.coverage`), so the request path pays a dictionary lookup.
+    """
+
+    def __init__(self, rule_set: RuleSet, cache: str) -> None:
+        self.rule_set = rule_set
+        self.cache = cache
+        self._patterns = [
+            tuple(rule_steps(pattern.suffix) for pattern in route.patterns)
+            for route in rule_set.routes
+        ]
+        self._known: dict[str, Reach] = {}
+
+    def reach(self, route_key: str | None) -> tuple[Reach, bool]:
+        """The reach of the answer for a request of ``route_key``, and whether it is new here."""
+        key = route_key if self.cache == "route" and route_key else "$default"
+        known = self._known.get(key)
+        if known is not None:
+            return known, False
+        reach = self._compute(key)
+        if len(self._known) < _MAX_ROUTE_KEYS:
+            self._known[key] = reach
+        return reach, True
+
+    def _compute(self, route_key: str) -> Reach:
+        served = route_key_steps(route_key)
+        flat = [steps for patterns in self._patterns for steps in patterns]
+        owner = [index for index, patterns in enumerate(self._patterns) for _ in patterns]
+        met = coverage(served, tuple(flat))
+        rules = tuple(sorted({owner[k] for k in met.reached}))
+        partial = any(coverage(served, self._patterns[index]).gap for index in rules)
+        return Reach(rules=rules, gap=met.gap, merged=partial or (met.gap and bool(rules)))

@@ -53,6 +53,8 @@ class AuthRequest:
     token: str | None
     token_problem: str | None = None  # why ``token`` is None, for the log
     scheme: Scheme = "bearer"  # of the Authorization credential (RFC 6750, RFC 9449)
+    #: HTTP API 2.0: the route key (``ANY /orders/{id}``), what API Gateway may cache by.
+    route_key: str | None = None
     event: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -103,11 +105,17 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
+    route_key = event.get("routeKey") if kind is EventKind.HTTP_V2 else None
+    route_key = route_key if isinstance(route_key, str) else None
     try:
         scheme, token = _credential(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:
-        return AuthRequest(kind=kind, resource_arn=arn, token=None, token_problem=exc.reason)
-    return AuthRequest(kind=kind, resource_arn=arn, token=token, scheme=scheme, event=event)
+        return AuthRequest(
+            kind=kind, resource_arn=arn, token=None, token_problem=exc.reason, route_key=route_key
+        )
+    return AuthRequest(
+        kind=kind, resource_arn=arn, token=token, scheme=scheme, event=event, route_key=route_key
+    )
 
 
 def _credential(

@@ -53,7 +53,7 @@ from .tokenclaims import TokenClaims
 from .verify import TokenVerifier, VerifiedToken, peek_issuer
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
-    from .access import RuleSet, Subject, Verdicts
+    from .access import Reach, RuleSet, SharedAnswers, Subject, Verdicts
     from .dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
     from .replay import ReplayStore
 
@@ -95,6 +95,7 @@ class Authorizer:
         self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
         self.route_rules: RuleSet | None = settings.route_rules
         self._responder = Responder(settings)
+        self._shared = shared_answers(settings)
         self._proofs = proof_verifier(settings, clock, replay_store)
 
     def _trust(
@@ -229,17 +230,18 @@ class Authorizer:
             return Decision(
                 outcome="error", reason=exc.reason, kind=kind, message=str(exc), issuer=issuer
             )
-        return self._authorize(kind, arn, verified, trusted.settings, bound)
+        return self._authorize(request, arn, verified, trusted.settings, bound)
 
     def _authorize(
         self,
-        kind: EventKind,
+        request: AuthRequest,
         arn: ApiArn,
         verified: VerifiedToken,
         settings: IssuerSettings,
         bound: str | None,
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
+        kind = request.kind
         decided = functools.partial(
             Decision,
             kind=kind,
@@ -261,13 +263,47 @@ class Authorizer:
             # Issuer-wide rules hold on every route: the whole stage is denied.
             return decided(outcome="deny", reason=exc.reason, arn=arn, message=str(exc))
         verdicts = self._verdicts(subject, now)
-        failure = verdicts.for_route(arn.route) if verdicts is not None else None
+        failure = None if verdicts is None else self._failure(verdicts, request, arn)
         if failure is not None:
             return decided(
                 outcome="deny", reason=failure.reason, arn=arn, message=str(failure),
                 verdicts=verdicts,
             )  # fmt: skip
         return decided(outcome="allow", reason="allowed", arn=arn, verdicts=verdicts)
+
+    def _failure(
+        self, verdicts: Verdicts, request: AuthRequest, arn: ApiArn
+    ) -> AccessDenied | None:
+        """Why the route rules deny: for this route, or for every request a simple response serves.
+
+        API Gateway reuses an HTTP API simple response for every request with the
+        same identity-source values; the answer must then hold for all of them.
+        """
+        shared = self._shared
+        if shared is None or request.kind is not EventKind.HTTP_V2:
+            return verdicts.for_route(arn.route)
+        reach, new = shared.reach(request.route_key)
+        if new and reach.merged:
+            self._warn_shared(request.route_key, reach)
+        return verdicts.for_reach(reach)
+
+    def _warn_shared(self, route_key: str | None, reach: Reach) -> None:
+        """Once per route key: why its simple responses answer for the strictest request."""
+        rules = self.route_rules.routes if self.route_rules is not None else ()
+        names = ", ".join(repr(rules[index].label) for index in reach.rules)
+        served = f"route key {route_key!r}" if self.settings.simple_response_cache == "route" else (
+            "every route (AUTHORIZER_SIMPLE_RESPONSE_CACHE=api)"
+        )  # fmt: skip
+        self.telemetry.logger.warning(
+            f"API Gateway reuses one simple response for {served}, whose requests the route"
+            f" rules treat differently ({names}"
+            f"{', and requests no rule matches' if reach.gap else ''}): the authorizer answers"
+            " for the strictest of them. Give each method and path its own route with"
+            " $context.routeKey among the identity sources (AUTHORIZER_SIMPLE_RESPONSE_CACHE="
+            "route), turn the authorizer cache off (=off), or use IAM responses"
+            " (AUTHORIZER_HTTP_API_RESPONSE=iam)",
+            extra={"reason": "shared_simple_response", "route_key": route_key},
+        )
 
     def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
         """The issuer whose keys and rules apply, and the token's cache key if computed.
@@ -320,6 +356,18 @@ class Authorizer:
             claims=claims,
             detail=decision.message,
         )
+
+
+def shared_answers(settings: Settings) -> SharedAnswers | None:
+    """Route-key reach for simple responses, where route rules and API Gateway's cache meet."""
+    rules = settings.route_rules
+    if rules is None or settings.http_api_response != "simple":
+        return None
+    if settings.simple_response_cache == "off":
+        return None
+    from .access import SharedAnswers  # noqa: PLC0415 - loaded already, with the rules
+
+    return SharedAnswers(rules, settings.simple_response_cache)
 
 
 def proof_verifier(

@@ -77,3 +77,117 @@ def parse_route(text: str, where: str) -> RoutePattern:
         )
     regex = re.compile(".*".join(re.escape(part) for part in suffix.split("*")), re.DOTALL)
     return RoutePattern(text=raw, suffix=suffix, _regex=regex)
+
+
+# -- What one cached answer covers ------------------------------------------------------
+#
+# An HTTP API simple response (``isAuthorized``) carries no policy: API Gateway reuses it
+# for every request with the same identity-source values. With ``$context.routeKey`` among
+# them that is every request the route key serves (``ANY /orders/{id}``: every method, and
+# every value of ``{id}``); without it, every route of the API. The languages below are
+# compared exactly, so that an answer can be made to hold for all of them at once.
+
+# A pattern is a tuple of steps: a literal character, or one or any number of characters of a
+# class ("any", or "seg": anything but "/").
+Step = tuple[str, str]  # ("lit", c) | ("one", cls) | ("star", cls)
+_ANY: tuple[Step, ...] = (("star", "any"),)
+#: The most states one coverage question may explore before it is answered "uncovered".
+MAX_COVERAGE_STATES = 20000
+
+
+def rule_steps(suffix: str) -> tuple[Step, ...]:
+    """A rule pattern's IAM suffix (``GET/orders/*``) as steps: ``*`` is any run of characters."""
+    return tuple(("star", "any") if char == "*" else ("lit", char) for char in suffix)
+
+
+def route_key_steps(route_key: str | None) -> tuple[Step, ...]:
+    """The route ARN suffixes (``GET/orders/7``) an HTTP API route key serves, as steps.
+
+    ``ANY`` is any method; ``{id}`` one path segment; ``{proxy+}`` one or more;
+    ``$default``, an unknown or missing key: every request of the API.
+    """
+    method, _, path = (route_key or "").partition(" ")
+    if not path.startswith("/") or method.upper() not in METHODS | {"ANY"}:
+        return _ANY
+    steps: list[Step] = (
+        [("one", "seg"), ("star", "seg")] if method.upper() == "ANY" else
+        [("lit", char) for char in method.upper()]
+    )  # fmt: skip
+    for part in re.split(r"(\{[^}]*\})", path):
+        if part.startswith("{"):
+            cls = "any" if part.endswith("+}") else "seg"
+            steps += [("one", cls), ("star", cls)]
+        else:
+            steps += [("lit", char) for char in part]
+    return tuple(steps)
+
+
+def _accepts(step: Step, char: str) -> bool:
+    kind, value = step
+    if kind == "lit":
+        return value == char
+    return value == "any" or char != "/"
+
+
+def _closure(pattern: tuple[Step, ...], positions: frozenset[int]) -> frozenset[int]:
+    """``positions`` and every position reached by letting ``star`` steps match nothing."""
+    found = set(positions)
+    for start in sorted(positions):
+        position = start
+        while position < len(pattern) and pattern[position][0] == "star":
+            position += 1
+            found.add(position)
+    return frozenset(found)
+
+
+def _advance(pattern: tuple[Step, ...], positions: frozenset[int], char: str) -> frozenset[int]:
+    moved = set()
+    for position in positions:
+        if position < len(pattern) and _accepts(pattern[position], char):
+            moved.add(position if pattern[position][0] == "star" else position + 1)
+    return _closure(pattern, frozenset(moved))
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How the requests one route key serves meet a list of patterns."""
+
+    reached: frozenset[int]  # the patterns some of those requests match
+    gap: bool  # some of those requests match no pattern
+
+
+def coverage(served: tuple[Step, ...], patterns: tuple[tuple[Step, ...], ...]) -> Coverage:
+    """Which ``patterns`` meet the language ``served``, and whether any of it escapes them all.
+
+    Both sides run as sets of positions over one character at a time (every
+    literal of either side, ``/`` and one other character stand for all
+    characters). Past :data:`MAX_COVERAGE_STATES` the answer is "a gap and every
+    pattern reached", the strictest, so a huge rule set fails closed.
+    """
+    alphabet = {value for _, value in served if len(value) == 1}
+    alphabet |= {value for pattern in patterns for kind, value in pattern if kind == "lit"}
+    alphabet |= {"/", "\x00"}  # no pattern holds NUL: it stands for every other character
+    start = (
+        _closure(served, frozenset({0})),
+        tuple(_closure(pattern, frozenset({0})) for pattern in patterns),
+    )
+    reached: set[int] = set()
+    gap = False
+    seen = {start}
+    todo = [start]
+    while todo:
+        if len(seen) > MAX_COVERAGE_STATES:
+            return Coverage(frozenset(range(len(patterns))), True)
+        mine, theirs = todo.pop()
+        if len(served) in mine:
+            done = {k for k, at in enumerate(theirs) if len(patterns[k]) in at}
+            reached |= done
+            gap = gap or not done
+        for char in alphabet:
+            state = (_advance(served, mine, char), tuple(
+                _advance(pattern, at, char) for pattern, at in zip(patterns, theirs, strict=True)
+            ))  # fmt: skip
+            if state[0] and state not in seen:
+                seen.add(state)
+                todo.append(state)
+    return Coverage(frozenset(reached), gap)

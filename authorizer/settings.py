@@ -31,6 +31,11 @@ if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold
     from .access import AccessRule, RuleSet
 
 HttpApiResponse = Literal["simple", "iam"]
+#: What an HTTP API simple response is reused for by API Gateway's cache: every route of the
+#: API (``api``: the identity sources hold no route), every request of its route key
+#: (``route``: ``$context.routeKey`` is an identity source), or its own request alone
+#: (``off``: the API's authorizer cache is off). A simple response holds for all of them.
+SimpleResponseCache = Literal["api", "route", "off"]
 
 #: The DPoP proof settings, shared by every issuer whose policy is not ``bearer``.
 DPOP_VARIABLES = (
@@ -66,6 +71,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWT_LEEWAY_SECONDS",
         "JWT_MAX_TOKEN_BYTES",
         "AUTHORIZER_HTTP_API_RESPONSE",
+        "AUTHORIZER_SIMPLE_RESPONSE_CACHE",
         "AUTHORIZER_TOKEN_HEADER",
         "AUTHORIZER_TOKEN_QUERY_PARAMETER",
         "AUTHORIZER_TOKEN_CACHE_SIZE",
@@ -94,6 +100,7 @@ class Settings:
     principal_claims: tuple[str, ...] = ("sub",)
     usage_identifier_claim: str | None = None
     http_api_response: HttpApiResponse = "simple"
+    simple_response_cache: SimpleResponseCache = "api"
     token_header: str = "Authorization"
     token_query_parameter: str | None = "access_token"
     token_cache_size: int = 1024
@@ -145,6 +152,9 @@ def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> S
         ),
         usage_identifier_claim=env.optional("AUTHORIZER_USAGE_IDENTIFIER_CLAIM"),
         http_api_response=_http_api_response(env.optional("AUTHORIZER_HTTP_API_RESPONSE")),
+        simple_response_cache=_simple_response_cache(
+            env.optional("AUTHORIZER_SIMPLE_RESPONSE_CACHE")
+        ),
         token_header=_header_name(env.optional("AUTHORIZER_TOKEN_HEADER") or "Authorization"),
         token_query_parameter=_query_parameter(environ),
         token_cache_size=env.integer("AUTHORIZER_TOKEN_CACHE_SIZE", 1024, 0, 100000),
@@ -251,6 +261,19 @@ def _http_api_response(raw: str | None) -> HttpApiResponse:
     if value == "iam":
         return "iam"
     raise ConfigError(f"AUTHORIZER_HTTP_API_RESPONSE must be 'simple' or 'iam', got {raw!r}")
+
+
+def _simple_response_cache(raw: str | None) -> SimpleResponseCache:
+    value = (raw or "api").lower()
+    if value == "api":
+        return "api"
+    if value == "route":
+        return "route"
+    if value == "off":
+        return "off"
+    raise ConfigError(
+        f"AUTHORIZER_SIMPLE_RESPONSE_CACHE must be 'api', 'route' or 'off', got {raw!r}"
+    )
 
 
 def _header_name(raw: str) -> str:

@@ -431,9 +431,16 @@ def resolve_environment(options: argparse.Namespace) -> dict[str, str]:
 
     The template's Rules hold for its parameters; with --env the environment is
     no longer the template's, and the authorizer's own checks are what apply.
+    Without a template (the installed tools, outside a checkout) --env is all of it.
     """
     parameters = dict(_pair(p, "--parameter") for p in options.parameter)
-    env = environment(read(_template(options)), parameters, rules=not options.env)
+    template = _template(options)
+    if template is None:
+        if parameters:
+            raise CliError("--parameter needs a template: run in a checkout or give --template")
+        env: dict[str, str] = {}
+    else:
+        env = environment(read(template), parameters, rules=not options.env)
     env.update(dict(_pair(e, "--env") for e in options.env))
     return env
 
@@ -463,6 +470,9 @@ def _serve(options: argparse.Namespace) -> int:
 
     overrides = dict(_pair(p, "--parameter") for p in options.parameter)
     env = dict(_pair(e, "--env") for e in options.env)
+    template = _template(options)
+    if template is None:
+        raise CliError("serve needs a template.yaml: run it in a checkout or give --template")
     # Ctrl-C and SIGTERM stop every process serve started, even when serve itself was
     # started in the background (where a shell makes it ignore SIGINT). Only the first
     # signal interrupts: a second one must not cut the clean-up short.
@@ -470,7 +480,7 @@ def _serve(options: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop_once)
     try:
         with serving(
-            read(_template(options)), overrides, env, port=options.port, python=options.python,
+            read(template), overrides, env, port=options.port, python=options.python,
             log=lambda line: print(line, flush=True), function_logs=options.logs,
         ) as served:  # fmt: skip
             for gateway, server in zip(served.gateways, served.servers, strict=True):
@@ -496,11 +506,14 @@ def _stop_once(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _template(options: argparse.Namespace) -> Path:
+def _template(options: argparse.Namespace) -> Path | None:
+    """--template, else ./template.yaml, else the checkout's; None outside a checkout."""
     if options.template is not None:
         return Path(options.template)
-    here = Path("template.yaml")
-    return here if here.is_file() else CHECKOUT / "template.yaml"
+    for candidate in (Path("template.yaml"), CHECKOUT / "template.yaml"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _pin_keys(options: argparse.Namespace) -> int:
@@ -528,7 +541,14 @@ def _doctor(options: argparse.Namespace) -> int:
         presented = Presented(options.token, options.dpop, options.method, options.url, certificate)
     elif options.dpop or options.certificate:
         raise CliError("--dpop and --certificate explain a --token: give one")
-    return 0 if run_doctor(resolve_environment(options), presented) else 1
+    template = _template(options)
+    routes = None
+    if template is not None:
+        from .sharedanswers import template_check  # noqa: PLC0415 - imports the authorizer
+
+        overrides = dict(_pair(p, "--parameter") for p in options.parameter)
+        routes = template_check(read(template), overrides)
+    return 0 if run_doctor(resolve_environment(options), presented, routes) else 1
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -80,8 +80,16 @@ class Presented:
         return event
 
 
-def run_doctor(env: dict[str, str], presented: Presented | None) -> bool:
-    """Run every check; True when nothing failed."""
+def run_doctor(
+    env: dict[str, str],
+    presented: Presented | None,
+    routes: Callable[[Settings], list[str]] | None = None,
+) -> bool:
+    """Run every check; True when nothing failed.
+
+    ``routes`` names the template's routes whose cached answers the route rules
+    would split (:func:`authorizer_tools.sharedanswers.template_check`).
+    """
     report = Report()
     try:
         settings = load_settings(env)
@@ -106,6 +114,8 @@ def run_doctor(env: dict[str, str], presented: Presented | None) -> bool:
     if rules is not None:
         default = "allowed" if rules.default_allow else "denied"
         report.ok(f"route rules: {len(rules.routes)} rule(s); routes none matches: {default}")
+        for line in routes(settings) if routes is not None else ():
+            report.warn(line)
     elif env.get(RULES_VARIABLE, "").strip():
         report.ok("route rules: none in the rules file: every route is allowed to a valid token")
     if usable and presented is not None:

@@ -29,8 +29,13 @@ def make_event(
     path: str = "/orders",
     query: dict[str, str] | None = None,
     partition: str = "aws",
+    route_key: str | None = None,
 ) -> dict[str, Any]:
-    """An event of ``kind`` whose ``Authorization`` header (or TOKEN) is ``authorization``."""
+    """An event of ``kind`` whose ``Authorization`` header (or TOKEN) is ``authorization``.
+
+    ``route_key`` is what an HTTP API 2.0 event says of the route that served it
+    (``ANY /orders/{id}``, ``$default``); by default ``METHOD path``.
+    """
     builders = {
         "rest_token": _rest_token,
         "rest_request": _rest_request,
@@ -40,7 +45,10 @@ def make_event(
     }
     if kind not in builders:
         raise ValueError(f"unknown event kind {kind!r}; choose from {', '.join(KINDS)}")
-    return builders[kind](authorization, method, path, query or {}, partition)
+    event = builders[kind](authorization, method, path, query or {}, partition)
+    if kind == "http_v2" and route_key is not None:
+        event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    return event
 
 
 def _headers(authorization: str | None) -> dict[str, str]:

@@ -43,7 +43,7 @@ from .runtime import (
     find_python,
     runtime_python,
 )
-from .templateconfig import TemplateError, environment, evaluate, parameters
+from .templateconfig import TemplateError, deployed, environment, evaluate, parameters
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -108,7 +108,7 @@ def apis_of(template: Mapping[str, Any], values: Mapping[str, str]) -> list[Api]
         kind = {"AWS::Serverless::Api": "rest", "AWS::Serverless::HttpApi": "http"}.get(
             resource.get("Type")
         )
-        if kind is None:
+        if kind is None or not deployed(template, values, name):
             continue
         props = resource.get("Properties", {})
         auth = props.get("Auth", {})
@@ -459,7 +459,11 @@ def serving(
 
     ``port=0`` gives each API a port the system chooses (:meth:`Served.url` says which):
     what tests use, since a port picked free beforehand can be taken by a runtime meanwhile.
+    The template's example APIs are what it serves: ``CreateExampleApis`` is true unless
+    ``overrides`` says otherwise.
     """
+    if "CreateExampleApis" in template.get("Parameters", {}):
+        overrides = {"CreateExampleApis": "true", **overrides}
     values = parameters(template, overrides)
     apis = apis_of(template, values)
     ports = [port + offset if port else 0 for offset in range(len(apis))]
@@ -479,6 +483,7 @@ def serving(
             env = environment(template, overrides, function)
             if function == "AuthorizerFunction":
                 env.update(authorizer_env)
+                _warn_merged_routes(template, values, env, log)
             runtimes[function] = LambdaRuntime(
                 function, artifacts[function], env, python=interpreter
             ).start()
@@ -494,6 +499,26 @@ def serving(
             server.server_close()
         for runtime in runtimes.values():
             runtime.stop()
+
+
+def _warn_merged_routes(
+    template: Mapping[str, Any],
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    log: Callable[[str], None],
+) -> None:
+    """Say which routes share a cached simple response the rules would split."""
+    from authorizer.errors import ConfigError  # noqa: PLC0415 - the authorizer's own reading
+    from authorizer.settings import load_settings  # noqa: PLC0415
+
+    from .sharedanswers import merged_routes  # noqa: PLC0415
+
+    try:
+        settings = load_settings(env)
+    except ConfigError:
+        return  # the authorizer's runtime reports it, at its cold start
+    for line in merged_routes(template, values, settings):
+        log(f"warning: {line}")
 
 
 def _check_free(port: int) -> None:

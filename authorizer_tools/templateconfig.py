@@ -2,8 +2,9 @@
 
 Reads the template's parameters (defaults, overridden by ``--parameter``),
 evaluates the few intrinsic functions the function's environment uses
-(``Ref``, ``Fn::If``, ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
-``AWS::NoValue``), and merges ``Globals`` with the function's own variables.
+(``Ref``, ``Fn::FindInMap``, ``Fn::If``, ``Fn::Equals``, ``Fn::Not``, ``Fn::And``,
+``Fn::Or``, ``AWS::NoValue``), and merges ``Globals`` with the function's own
+variables.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
     declared = template.get("Parameters", {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise TemplateError(
-            f"the template has no parameter {unknown[0]!r} (it has: {', '.join(declared)})"
-        )
+        from difflib import get_close_matches  # noqa: PLC0415 - the error path only
+
+        hint = get_close_matches(unknown[0], list(declared), n=1)
+        guess = f"did you mean {hint[0]}?" if hint else f"it has: {', '.join(declared)}"
+        raise TemplateError(f"the template has no parameter {unknown[0]!r} ({guess})")
     values: dict[str, str] = {}
     for name, spec in declared.items():
         if name in overrides:
@@ -58,7 +61,7 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
 
 def check_rules(template: Mapping[str, Any], values: Mapping[str, str]) -> None:
     """The template's ``Rules``: a failed assertion refuses the parameters, as a deploy would."""
-    evaluator = _Evaluator(values, template.get("Conditions", {}))
+    evaluator = _evaluator(template, values)
     for name, rule in template.get("Rules", {}).items():
         condition = rule.get("RuleCondition")
         if condition is not None and not evaluator.condition(condition):
@@ -90,8 +93,14 @@ def _allowed(name: str, spec: Mapping[str, Any], value: str) -> str:
 
 def evaluate(template: Mapping[str, Any], values: Mapping[str, str], node: Any, where: str) -> Any:
     """``node`` with its ``Ref`` and ``Fn::If`` resolved (``None`` for ``AWS::NoValue``)."""
-    result = _Evaluator(values, template.get("Conditions", {})).value(node, where)
+    result = _evaluator(template, values).value(node, where)
     return None if result is _NO_VALUE else result
+
+
+def deployed(template: Mapping[str, Any], values: Mapping[str, str], resource: str) -> bool:
+    """Whether ``resource`` is deployed with these parameter values (its ``Condition``)."""
+    condition = template.get("Resources", {}).get(resource, {}).get("Condition")
+    return condition is None or _evaluator(template, values).condition(condition)
 
 
 def environment(
@@ -109,7 +118,7 @@ def environment(
     values = parameters(template, overrides)
     if rules:
         check_rules(template, values)
-    evaluator = _Evaluator(values, template.get("Conditions", {}))
+    evaluator = _evaluator(template, values)
     variables: dict[str, Any] = {}
     globals_ = template.get("Globals", {}).get("Function", {})
     variables.update(globals_.get("Environment", {}).get("Variables", {}))
@@ -123,10 +132,20 @@ def environment(
     return result
 
 
+def _evaluator(template: Mapping[str, Any], values: Mapping[str, str]) -> _Evaluator:
+    return _Evaluator(values, template.get("Conditions", {}), template.get("Mappings", {}))
+
+
 class _Evaluator:
-    def __init__(self, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        parameters: Mapping[str, str],
+        conditions: Mapping[str, Any],
+        mappings: Mapping[str, Any],
+    ) -> None:
         self._parameters = parameters
         self._conditions = conditions
+        self._mappings = mappings
 
     def value(self, node: Any, where: str) -> Any:
         if not isinstance(node, dict):
@@ -141,6 +160,12 @@ class _Evaluator:
                     f"pass --parameter {name}=VALUE"
                 )
             return self._parameters[name]
+        if "Fn::FindInMap" in node:
+            name, first, second = (self.value(item, where) for item in node["Fn::FindInMap"])
+            try:
+                return self._mappings[name][str(first)][str(second)]
+            except (KeyError, TypeError):
+                raise TemplateError(f"{where}: mapping {name} has no {first}/{second}") from None
         if "Fn::If" in node:
             condition, then, otherwise = node["Fn::If"]
             return self.value(then if self.condition(condition) else otherwise, where)

@@ -8,6 +8,7 @@ step answers as API Gateway documents.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -145,6 +146,65 @@ def test_one_cached_policy_answers_every_route_of_the_rest_api(
     assert served[1][-1].startswith("RestApi DELETE /orders/7 -> 403  authorizer: cached")
 
 
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("first", ["GET", "DELETE"])
+def test_a_cached_answer_for_one_method_is_never_reused_for_another(
+    served: tuple[Served, list[str]], issuer: DevIssuer, api: str, first: str
+) -> None:
+    """A read-only token: GET /orders/7 is allowed and DELETE refused, in either order.
+
+    The second request has the same token as the first, so API Gateway's cache is
+    what answers it where the cache key lets it (the REST API's policy; the HTTP
+    API's simple response cached per route key, one route per method).
+    """
+    token = mint(issuer, sub=f"reader-{api}-{first}")  # a token of its own: a cold cache
+    second = "DELETE" if first == "GET" else "GET"
+    expected = {"GET": 200, "DELETE": 403}
+    for method in (first, second, first, second):
+        status, _ = call(served, api, "/orders/7", token, method)
+        assert status == expected[method], (first, method)
+
+
+def test_an_any_route_cached_by_route_key_answers_for_its_strictest_method(
+    issuer: DevIssuer,
+) -> None:
+    """The trap the template used to ship: ANY /orders/{id}, cached by route key.
+
+    The cached simple response would serve GET, DELETE and PUT alike, so the
+    authorizer answers for the strictest: DELETE is for admins, and PUT, which
+    the route also serves, matches no rule (denied by default). Every request of
+    the route is refused, whichever comes first: never an allowed DELETE. serve
+    says so when it starts.
+    """
+    template = copy.deepcopy(TEMPLATE)
+    events = template["Resources"]["WhoAmIFunction"]["Properties"]["Events"]
+    for name in ("HttpOrderGet", "HttpOrderDelete"):
+        del events[name]
+    events["HttpOrder"] = {
+        "Type": "HttpApi",
+        "Properties": {"ApiId": {"Ref": "HttpApi"}, "Path": "/orders/{id}", "Method": "ANY"},
+    }
+    log: list[str] = []
+    parameters = {
+        "Issuer": issuer.issuer,
+        "Audience": AUDIENCE,
+        "RulesFile": "rules/example.toml",
+        "RolesClaims": "roles",
+    }
+    with serving(template, parameters, {}, port=0, log=log.append) as running:
+        merged = [line for line in log if "'ANY /orders/{id}'" in line]
+        assert merged and merged[0].startswith("warning: HttpApi route")
+        assert "read orders" in merged[0] and "cancel orders" in merged[0]
+        reader = mint(issuer, sub="reader")
+        for method in ("GET", "DELETE", "GET"):
+            assert call((running, log), "HttpApi", "/orders/7", reader, method)[0] == 403
+        admin = mint(issuer, sub="admin", roles=["admin"], auth_time=int(time.time()))
+        for method in ("DELETE", "GET", "PUT"):
+            assert call((running, log), "HttpApi", "/orders/7", admin, method)[0] == 403
+        # The other routes keep their own answers.
+        assert call((running, log), "HttpApi", "/orders", reader)[0] == 200
+
+
 def test_a_key_rotation_while_serving(served: tuple[Served, list[str]], issuer: DevIssuer) -> None:
     old = mint(issuer, sub="before-rotation")
     assert call(served, "HttpApi", "/whoami", old)[0] == 200
@@ -212,7 +272,15 @@ def test_serve_stops_every_process_it_started_on_ctrl_c(issuer: DevIssuer) -> No
         text=True,
     )  # fmt: skip
     assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(9)]
+    banner: list[str] = []
+    while (
+        len(banner) < 40
+        and banner[-1:] != [""]
+        and not any(  # up to the runtimes line
+            line.startswith("runtimes: ") for line in banner
+        )
+    ):
+        banner.append(process.stdout.readline())
     runtimes = next(line for line in banner if line.startswith("runtimes: "))
     pids = [int(word.rstrip(",")) for word in runtimes.split()[1:-3] if word.rstrip(",").isdigit()]
     assert len(pids) == 2, banner

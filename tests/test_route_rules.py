@@ -17,10 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from authorizer import routes
 from authorizer.handler import Authorizer
+from authorizer.routes import Coverage, coverage, route_key_steps, rule_steps
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event, method_arn
 from authorizer_tools.gateway import status_of
+from authorizer_tools.localapi import Route
 from tests.answers import status
 from tests.conftest import FakeClock, build_authorizer, mint
 
@@ -66,7 +69,12 @@ def write_rules(tmp_path: Path, text: str, name: str = "rules.toml") -> str:
 
 @pytest.fixture
 def rules_env(tmp_path: Path) -> dict[str, str]:
-    return {"AUTHORIZER_RULES": write_rules(tmp_path, RULES), "AUTHORIZER_ROLES_CLAIMS": "roles"}
+    # Simple responses answer for their own request: the API's authorizer cache is off.
+    return {
+        "AUTHORIZER_RULES": write_rules(tmp_path, RULES),
+        "AUTHORIZER_ROLES_CLAIMS": "roles",
+        "AUTHORIZER_SIMPLE_RESPONSE_CACHE": "off",
+    }
 
 
 def answer(authorizer: Authorizer, kind: str, token: str, method: str, path: str) -> int:
@@ -193,7 +201,9 @@ def test_rules_written_as_json_behave_like_toml(
 ) -> None:
     document = {"route": [{"match": "GET /orders", "scopes_all": ["orders:read"]}]}
     path = write_rules(tmp_path, json.dumps(document), "rules.json")
-    authorizer = build_authorizer(issuer, clock, AUTHORIZER_RULES=path)
+    authorizer = build_authorizer(
+        issuer, clock, AUTHORIZER_RULES=path, AUTHORIZER_SIMPLE_RESPONSE_CACHE="off"
+    )
     assert answer(authorizer, "http_v2", mint(issuer, clock, scope="orders:read"), "GET",
                   "/orders") == 200  # fmt: skip
     assert answer(authorizer, "http_v2", mint(issuer, clock), "GET", "/orders") == 403
@@ -224,6 +234,28 @@ PATTERNS = [
     "* /orders/*",
     "ANY /{proxy+}",
 ]
+#: HTTP API route keys, as API Gateway sends them: each serves the requests it matches.
+ROUTE_KEYS = [
+    "$default",
+    "ANY /{proxy+}",
+    "ANY /orders/{id}",
+    "GET /orders/{id}",
+    "DELETE /orders/{id}",
+    "ANY /orders",
+    "GET /orders/{id}/items",
+    "ANY /admin/{proxy+}",
+    "PUT /admin/users/{id}",
+]
+
+
+def serves(route_key: str, method: str, path: str) -> bool:
+    """Whether an HTTP API route with this key serves ``method path`` (as API Gateway would)."""
+    if route_key == "$default":
+        return True
+    route_method, _, template = route_key.partition(" ")
+    return Route(route_method, template, "function").matches(method, path) is not None
+
+
 REQUIREMENTS = [
     "",
     'scopes_all = ["a"]',
@@ -283,7 +315,13 @@ def test_a_cached_policy_answers_every_route_like_a_fresh_evaluation(
         "AUTHORIZER_RULES": write_rules(directory, rules_text(*rule_set)),
         "AUTHORIZER_ROLES_CLAIMS": "roles",
     }
-    authorizer = build_authorizer(shared_issuer, clock, env=env)
+    authorizer = build_authorizer(
+        shared_issuer, clock, env={**env, "AUTHORIZER_SIMPLE_RESPONSE_CACHE": "off"}
+    )
+    by_route = build_authorizer(
+        shared_issuer, clock, env={**env, "AUTHORIZER_SIMPLE_RESPONSE_CACHE": "route"}
+    )
+    by_api = build_authorizer(shared_issuer, clock, env=env)  # the default: "api"
     age = subject.pop("auth_age")
     claims = {**subject, "auth_time": None if age is None else int(clock.now) - age}
     token = mint(shared_issuer, clock, **claims)
@@ -299,14 +337,106 @@ def test_a_cached_policy_answers_every_route_like_a_fresh_evaluation(
         for request, allowed in fresh.items():
             allows = status_of(policy, method_arn(*request)) == 200
             assert allows is allowed, (cached_for, request)
-        # HTTP API simple responses evaluate the requested route the same way.
+        # HTTP API simple responses evaluate the requested route the same way (no cache).
         simple = authorizer.handle(
             make_event("http_v2", f"Bearer {token}", method=cached_for[0], path=cached_for[1])
         )
         assert simple["isAuthorized"] is fresh[cached_for]
+        # Cached by route key (or for the whole API), a simple response is reused for every
+        # request the key serves: it allows only when each of them would be allowed.
+        for route_key in ROUTE_KEYS:
+            served = [request for request in REQUESTS if serves(route_key, *request)]
+            if cached_for not in served:
+                continue
+            event = make_event("http_v2", f"Bearer {token}", method=cached_for[0],
+                               path=cached_for[1], route_key=route_key)  # fmt: skip
+            if by_route.handle(event)["isAuthorized"]:
+                assert all(fresh[request] for request in served), (route_key, cached_for)
+        plain = make_event("http_v2", f"Bearer {token}", method=cached_for[0], path=cached_for[1])
+        if by_api.handle(plain)["isAuthorized"]:
+            assert all(fresh.values()), cached_for
 
 
 @pytest.fixture(scope="module")
 def shared_issuer() -> Any:
     with DevIssuer() as running:
         yield running
+
+
+def test_a_route_key_serves_exactly_the_requests_api_gateway_routes_to_it() -> None:
+    example = [
+        rule_steps(suffix)
+        for suffix in ("GET/whoami", "GET/orders", "GET/orders/*", "POST/orders", "DELETE/orders/*")
+    ]
+    # One method per route: one rule each, and nothing left over.
+    assert coverage(route_key_steps("GET /orders/{id}"), tuple(example)) == Coverage(
+        frozenset({2}), gap=False
+    )
+    assert coverage(route_key_steps("POST /orders"), tuple(example)) == Coverage(
+        frozenset({3}), gap=False
+    )
+    # ANY /orders/{id}: GET and DELETE, and PUT, which no rule matches.
+    assert coverage(route_key_steps("ANY /orders/{id}"), tuple(example)) == Coverage(
+        frozenset({2, 4}), gap=True
+    )
+    # {id} is one segment: /orders/{id} never reaches a rule for /orders/7/items ...
+    items = (rule_steps("GET/orders/*/items"),)
+    assert coverage(route_key_steps("GET /orders/{id}"), items) == Coverage(frozenset(), True)
+    # ... and {proxy+} does; $default, an unknown or a missing route key serve everything.
+    assert coverage(route_key_steps("GET /orders/{proxy+}"), items).reached == {0}
+    for key in ("$default", "not a route key", None):
+        assert coverage(route_key_steps(key), tuple(example)) == Coverage(
+            frozenset(range(5)), gap=True
+        )
+
+
+def test_a_coverage_question_too_big_to_answer_is_answered_strictly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(routes, "MAX_COVERAGE_STATES", 3)
+    patterns = (rule_steps("GET/a/*"), rule_steps("GET/b/*"))
+    assert coverage(route_key_steps("GET /a/{id}"), patterns) == Coverage(frozenset({0, 1}), True)
+
+
+@pytest.mark.parametrize("cache", ["route", "api"])
+def test_a_shared_simple_response_answers_for_its_strictest_request_and_says_why_once(
+    issuer: DevIssuer,
+    clock: FakeClock,
+    rules_env: dict[str, str],
+    cache: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    authorizer = build_authorizer(
+        issuer, clock, env={**rules_env, "AUTHORIZER_SIMPLE_RESPONSE_CACHE": cache}
+    )
+    reader = mint(issuer, clock, scope="orders:read")
+
+    def allowed(method: str, route_key: str) -> bool:
+        event = make_event(
+            "http_v2", f"Bearer {reader}", method=method, path="/orders/7", route_key=route_key
+        )
+        return bool(authorizer.handle(event)["isAuthorized"])
+
+    # GET is allowed on its own route (when the route key is the cache key) ...
+    assert allowed("GET", "GET /orders/{id}") is (cache == "route")
+    # ... never where the same answer would also serve DELETE.
+    assert not allowed("GET", "ANY /orders/{id}")
+    assert not allowed("DELETE", "ANY /orders/{id}")
+    warnings = [r for r in caplog.records if getattr(r, "reason", "") == "shared_simple_response"]
+    assert len(warnings) == 1  # once per route key (the whole API counts as one under "api")
+    assert "strictest" in warnings[0].getMessage()
+
+
+def test_without_route_rules_or_with_iam_responses_nothing_is_shared(
+    issuer: DevIssuer, clock: FakeClock, rules_env: dict[str, str]
+) -> None:
+    env = {k: v for k, v in rules_env.items() if k != "AUTHORIZER_SIMPLE_RESPONSE_CACHE"}
+    iam = build_authorizer(issuer, clock, env={**env, "AUTHORIZER_HTTP_API_RESPONSE": "iam"})
+    reader = mint(issuer, clock, scope="orders:read")
+    event = make_event(
+        "http_v2", f"Bearer {reader}", path="/orders/7", route_key="ANY /orders/{id}"
+    )
+    # The IAM policy names each route: API Gateway evaluates it per request.
+    assert status(iam, event) == 200
+    plain = build_authorizer(issuer, clock)
+    assert plain.handle(event)["isAuthorized"] is True

@@ -1,0 +1,35 @@
+"""Run by SAM CLI's own Python: the environment `sam local invoke` gives AuthorizerFunction.
+
+``python tests/sam_local_env.py TEMPLATE Name=Value ...`` prints, as JSON, the
+variables SAM CLI resolves for the function with those ``--parameter-overrides``:
+its stack provider (parameters, Globals, intrinsics), its function provider and
+its ``EnvironmentVariables.resolve`` (which writes '' for what it cannot resolve),
+the code `sam local invoke` and `sam local start-api` run before starting a container.
+"""
+
+import json
+import sys
+
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.local.lambdafn.env_vars import EnvironmentVariables
+
+template, *pairs = sys.argv[1:]
+overrides = dict(pair.split("=", 1) for pair in pairs)
+stacks, _ = SamLocalStackProvider.get_stacks(
+    template, parameter_overrides=overrides, global_parameter_overrides={"AWS::Region": "us-east-1"}
+)
+function = SamFunctionProvider(stacks).get("AuthorizerFunction")
+variables = EnvironmentVariables(
+    function.name,
+    function.memory,
+    function.timeout,
+    function.handler,
+    function.logging_config,
+    variables=(function.environment or {}).get("Variables", {}),
+    shell_env_values={},
+    override_values={},
+).resolve()
+json.dump(
+    {name: value for name, value in variables.items() if not name.startswith("AWS_")}, sys.stdout
+)

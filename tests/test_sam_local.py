@@ -1,0 +1,97 @@
+"""What `sam local invoke` and `sam local start-api` give the authorizer, by SAM CLI's own code.
+
+No container runtime is needed for this part: SAM CLI's stack and function
+providers and its environment resolution (``tests/sam_local_env.py``, run by the
+pinned SAM CLI's Python) produce the variables the container would get. Each
+configuration is then loaded as the cold start loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from authorizer.settings import load_settings
+from authorizer_tools.templateconfig import environment, read
+
+ROOT = Path(__file__).resolve().parent.parent
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+
+
+def sam_local_environment(*overrides: str) -> dict[str, str]:
+    process = subprocess.run(
+        [str(SAM_PYTHON), str(ROOT / "tests" / "sam_local_env.py"), "template.yaml", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+    )
+    variables: dict[str, str] = json.loads(process.stdout)
+    return variables
+
+
+def test_the_authgear_walkthrough_parameters_reach_sam_local() -> None:
+    """README, Authgear step 3: --parameter-overrides Provider=authgear Issuer=..."""
+    env = sam_local_environment("Provider=authgear", "Issuer=https://myproject.authgear.cloud")
+    assert env["JWT_ISSUER"] == "https://myproject.authgear.cloud"
+    assert env["JWT_PROVIDER"] == "authgear"
+    settings = load_settings(env)
+    (issuer,) = settings.issuers
+    assert issuer.issuer == "https://myproject.authgear.cloud" and issuer.provider == "authgear"
+    assert issuer.audiences == ("https://myproject.authgear.cloud",)  # the preset's default
+
+
+def test_every_parameter_reaches_sam_local_as_the_deployed_function_gets_it(tmp_path: Path) -> None:
+    """SAM CLI's resolution and the tools' own agree, for every variable of the function."""
+    rules = tmp_path / "issuers.toml"
+    rules.write_text('[[issuer]]\nissuer = "https://a.example"\naudiences = ["api"]\n')
+    cases = [
+        ("Issuer=https://idp.example", "Audience=api", "RequiredScopes=orders:read",
+         "Algorithms=RS256,ES256", "RulesFile=rules/example.toml", "RolesClaims=roles",
+         "CreateExampleApis=true", "ContextClaims=sub,scope", "LeewaySeconds=30"),
+        (f"RulesFile={rules}",),
+        ("Issuer=https://idp.example", "Audience=api", "SenderConstraint=dpop",
+         "AuthorizerCacheSeconds=0", "DpopMaxAgeSeconds=30"),
+    ]  # fmt: skip
+    template = read(ROOT / "template.yaml")
+    for case in cases:
+        resolved = sam_local_environment(*case)
+        ours = environment(template, dict(pair.split("=", 1) for pair in case))
+        assert resolved == ours, case
+        load_settings(resolved)  # a cold start with it succeeds
+
+
+def test_a_rules_file_that_owns_the_issuers_works_under_sam_local(tmp_path: Path) -> None:
+    rules = tmp_path / "issuers.toml"
+    rules.write_text(
+        '[[issuer]]\nissuer = "https://a.example"\nprovider = "authgear"\n'
+        '[[issuer]]\nissuer = "https://b.example"\naudiences = ["api"]\n'
+    )
+    env = sam_local_environment(f"RulesFile={rules}")
+    settings = load_settings(env)
+    assert [issuer.issuer for issuer in settings.issuers] == [
+        "https://a.example",
+        "https://b.example",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ((), "api"),  # the authorizer alone: whatever API it serves, the strictest
+        (("CreateExampleApis=true",), "route"),  # the example HTTP API caches by route key
+        (("CreateExampleApis=true", "SimpleResponseCache=off"), "off"),
+    ],
+)
+def test_sam_local_tells_the_authorizer_what_a_simple_response_is_reused_for(
+    overrides: tuple[str, ...], expected: str
+) -> None:
+    env = sam_local_environment("Issuer=https://idp.example", "Audience=api", *overrides)
+    assert env["AUTHORIZER_SIMPLE_RESPONSE_CACHE"] == expected
+    assert load_settings(env).simple_response_cache == expected
