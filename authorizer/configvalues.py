@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -94,8 +95,37 @@ def read_capped(path: str, limit: int, where: str) -> bytes:
 
 
 def split(raw: str) -> list[str]:
-    """A comma-separated list, each part stripped, empty parts dropped."""
-    return [part.strip() for part in raw.split(",") if part.strip()]
+    """A comma-separated list, each part stripped, empty parts dropped.
+
+    White space separates too: the values these lists hold (issuers and audiences,
+    which are URIs, algorithm and claim names) never contain it, and a list typed
+    with the other separator (``RS256 ES256``) must not become one odd value.
+    """
+    return [part for part in re.split(r"[,\s]+", raw) if part]
+
+
+def scope_list(name: str, raw: str) -> list[str]:
+    """A space-separated list of OAuth scopes; a comma fails, naming ``name``.
+
+    A scope may contain a comma (RFC 6749 section 3.3), so a comma cannot be taken
+    as a separator; and ``a,b`` taken as one scope would deny every token quietly.
+    """
+    scopes = raw.split()
+    with_comma = next((scope for scope in scopes if "," in scope), None)
+    if with_comma is not None:
+        fixed = " ".join(part for part in re.split(r"[,\s]+", raw) if part)
+        raise ConfigError(
+            f"{name} is space-separated, and {with_comma!r} holds a comma: write {fixed!r}"
+        )
+    return scopes
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the closest of ``known`` to ``name``, or ``""``."""
+    from difflib import get_close_matches  # noqa: PLC0415 - error paths only
+
+    hint = get_close_matches(name, list(known), n=1)
+    return f" (did you mean {hint[0]}?)" if hint else ""
 
 
 def text(values: Mapping[str, Any], key: str, label: Label) -> str | None:

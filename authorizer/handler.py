@@ -294,7 +294,7 @@ class Authorizer:
         served = f"route key {route_key!r}" if self.settings.simple_response_cache == "route" else (
             "every route (AUTHORIZER_SIMPLE_RESPONSE_CACHE=api)"
         )  # fmt: skip
-        self.telemetry.logger.warning(
+        self.telemetry.warning(
             f"API Gateway reuses one simple response for {served}, whose requests the route"
             f" rules treat differently ({names}"
             f"{', and requests no rule matches' if reach.gap else ''}): the authorizer answers"
@@ -302,7 +302,8 @@ class Authorizer:
             " $context.routeKey among the identity sources (AUTHORIZER_SIMPLE_RESPONSE_CACHE="
             "route), turn the authorizer cache off (=off), or use IAM responses"
             " (AUTHORIZER_HTTP_API_RESPONSE=iam)",
-            extra={"reason": "shared_simple_response", "route_key": route_key},
+            reason="shared_simple_response",
+            route_key=route_key,
         )
 
     def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:

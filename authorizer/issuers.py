@@ -23,6 +23,7 @@ from .configvalues import (
     flag,
     function_root,
     place,
+    scope_list,
     split,
     text,
     texts,
@@ -113,7 +114,7 @@ def env_issuers(env: Env) -> tuple[IssuerSettings, ...]:
         if key in ("audiences", "algorithms", "scope_claims"):
             values[key] = split(raw)
         elif key == "scopes_all":
-            values[key] = raw.split()
+            values[key] = scope_list(name, raw)
         elif key == "role_claims":
             values[key] = _role_claims_text(raw)
         elif key in _FLAGS:

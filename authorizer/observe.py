@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -56,6 +57,11 @@ class Telemetry:
         # are disabled, so a disabled sink is skipped here, once.
         self._metrics_on = not is_metrics_disabled()
         self._cold = True  # until the first invocation of this execution environment
+        # Held around every write: the key-set fetches of several issuers log and count from
+        # their own threads at cold start. Powertools' metric flush is a print (the text,
+        # then the newline: two writes another thread's line can fall between) over a
+        # Metrics object that is not thread-safe (one thread could flush another's counts).
+        self._writing = threading.Lock()
 
     def invocation(self, context: Any) -> None:
         """Put this invocation's Lambda context into every log line until the next one.
@@ -97,10 +103,11 @@ class Telemetry:
         level = logging.ERROR if outcome == "error" else logging.INFO
         if not self._std_logger.isEnabledFor(level):
             if self._metrics_on:
-                self._metrics.add_dimension(name="Outcome", value=outcome)
-                self._metrics.add_dimension(name="Reason", value=reason)
-                self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
-                self._metrics.flush_metrics()
+                with self._writing:
+                    self._metrics.add_dimension(name="Outcome", value=outcome)
+                    self._metrics.add_dimension(name="Reason", value=reason)
+                    self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
+                    self._metrics.flush_metrics()
             return
         fields: dict[str, Any] = {
             "decision": outcome,
@@ -117,7 +124,8 @@ class Telemetry:
         if self._metrics_on:
             fields.update(self._emf(outcome, reason))
         log = self.logger.error if outcome == "error" else self.logger.info
-        log("authorization decision", extra=fields)
+        with self._writing:
+            log("authorization decision", extra=fields)
 
     def _emf(self, outcome: str, reason: str) -> dict[str, Any]:
         """The Embedded Metric Format members that make a log line count one decision."""
@@ -146,17 +154,26 @@ class Telemetry:
             "detail": loggable(outcome.detail, 4096),
             "issuer": issuer,
         }
-        if outcome.ok:
-            self.logger.info("issuer keys fetched", extra=fields)
-        else:
-            self.logger.warning("issuer keys fetch failed", extra=fields)
-        if self._metrics_on:
-            self._metrics.add_metric(name="JwksFetches", unit=MetricUnit.Count, value=1)
-            if not outcome.ok:
-                self._metrics.add_metric(name="JwksFetchFailures", unit=MetricUnit.Count, value=1)
-            # Flushed at once so these counts never carry a decision's dimensions.
-            self._metrics.flush_metrics()
+        with self._writing:  # one fetch: its line and its counts, whole, and flushed alone
+            if outcome.ok:
+                self.logger.info("issuer keys fetched", extra=fields)
+            else:
+                self.logger.warning("issuer keys fetch failed", extra=fields)
+            if self._metrics_on:
+                self._metrics.add_metric(name="JwksFetches", unit=MetricUnit.Count, value=1)
+                if not outcome.ok:
+                    self._metrics.add_metric(
+                        name="JwksFetchFailures", unit=MetricUnit.Count, value=1
+                    )
+                # Flushed at once so these counts never carry a decision's dimensions.
+                self._metrics.flush_metrics()
+
+    def warning(self, message: str, **fields: Any) -> None:
+        """A warning line (a configuration that works, but not as its author may think)."""
+        with self._writing:
+            self.logger.warning(message, extra=fields)
 
     def unexpected(self) -> None:
         """Log the exception being handled (a bug), with its traceback."""
-        self.logger.exception("authorizer failed unexpectedly")
+        with self._writing:
+            self.logger.exception("authorizer failed unexpectedly")

@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .configvalues import function_root, read_capped
+from .configvalues import did_you_mean, function_root, read_capped
 from .errors import ConfigError
 
 # The access rules and route patterns are imported where rules are parsed: a
@@ -242,8 +242,5 @@ def _json_value(value: object, where: str) -> Any:
 def only_keys(table: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
     for key in table:
         if key not in allowed:
-            from difflib import get_close_matches  # noqa: PLC0415 - the error path only
-
-            hint = get_close_matches(str(key), sorted(allowed), n=1)
-            suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+            suggestion = did_you_mean(str(key), sorted(allowed))
             raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")

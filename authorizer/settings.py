@@ -11,13 +11,14 @@ them.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .bundledkeys import read_bundled_keys
-from .configvalues import Env, split
+from .configvalues import Env, did_you_mean, split
 from .context import ContextSettings
 from .contextsettings import VARIABLES as CONTEXT_VARIABLES
 from .contextsettings import read_context_settings
@@ -86,6 +87,56 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
     }
 )
 _OUR_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
+#: First words of a variable name that mean ours (``AUTH_RULES``, ``OIDC_ISSUER``): a name
+#: with one of them whose rest is one of our settings' is a near miss, never someone else's.
+_ALIAS_PREFIXES = frozenset(
+    {"AUTH", "AUTHORISER", "AUTHORIZATION", "AUTHORISATION", "AUTHZ", "OIDC", "OAUTH", "JWK"}
+)
+#: Variables of Lambda, its runtimes and Powertools: never near misses of ours.
+_NOT_OURS = ("AWS_", "LAMBDA_", "_", "POWERTOOLS_", "PYTHON")
+#: Each variable's template parameter, for messages (what a `sam deploy` user typed).
+TEMPLATE_PARAMETERS: dict[str, str] = {
+    "JWT_ISSUER": "Issuer",
+    "JWT_PROVIDER": "Provider",
+    "JWT_AUDIENCE": "Audience",
+    "JWT_JWKS_URI": "JwksUri",
+    "JWT_ALGORITHMS": "Algorithms",
+    "JWT_REQUIRED_SCOPES": "RequiredScopes",
+    "AUTHORIZER_ROLES_CLAIMS": "RolesClaims",
+    "JWT_AUDIENCE_CLAIM": "AudienceClaim",
+    "AUTHORIZER_SCOPE_CLAIMS": "ScopeClaims",
+    "JWT_REQUIRED_TYP": "RequiredTyp",
+    "JWT_REJECT_ID_TOKENS": "RejectIdTokens",
+    "JWT_SENDER_CONSTRAINT": "SenderConstraint",
+    "JWT_BOUND_TOKENS_AS_BEARER": "BoundTokensAsBearer",
+    "AUTHORIZER_DPOP_ALGORITHMS": "DpopAlgorithms",
+    "AUTHORIZER_DPOP_MAX_AGE_SECONDS": "DpopMaxAgeSeconds",
+    "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE": "DpopReplayCacheSize",
+    "AUTHORIZER_DPOP_REPLAY_STORE": "DpopReplayStore",
+    "AUTHORIZER_DENY_ANONYMOUS": "DenyAnonymous",
+    "AUTHORIZER_REQUIRE_VERIFIED": "RequireVerified",
+    "JWT_KEYS_FILE": "KeysFile",
+    "JWT_KEYS_FILE_FRESH_SECONDS": "KeysFileFreshSeconds",
+    "JWT_KEYS_FILE_MAX_AGE_SECONDS": "KeysFileMaxAgeSeconds",
+    "JWT_LEEWAY_SECONDS": "LeewaySeconds",
+    "JWT_MAX_TOKEN_BYTES": "MaxTokenBytes",
+    "AUTHORIZER_RULES": "RulesFile",
+    "AUTHORIZER_HTTP_API_RESPONSE": "HttpApiResponse",
+    "AUTHORIZER_SIMPLE_RESPONSE_CACHE": "SimpleResponseCache",
+    "AUTHORIZER_TOKEN_HEADER": "TokenHeader",
+    "AUTHORIZER_TOKEN_QUERY_PARAMETER": "TokenQueryParameter",
+    "AUTHORIZER_PRINCIPAL_CLAIMS": "PrincipalClaims",
+    "AUTHORIZER_USAGE_IDENTIFIER_CLAIM": "UsageIdentifierClaim",
+    "AUTHORIZER_CONTEXT_CLAIMS": "ContextClaims",
+    "AUTHORIZER_CONTEXT_EXCLUDE": "ContextExclude",
+    "AUTHORIZER_CONTEXT_RENAME": "ContextRename",
+    "AUTHORIZER_TOKEN_CACHE_SIZE": "TokenCacheSize",
+    "JWKS_CACHE_SECONDS": "JwksCacheSeconds",
+    "JWKS_REFRESH_COOLDOWN_SECONDS": "JwksRefreshCooldownSeconds",
+    "JWKS_MAX_STALE_SECONDS": "JwksMaxStaleSeconds",
+    "JWKS_FETCH_TIMEOUT_SECONDS": "JwksFetchTimeoutSeconds",
+    "JWKS_PREFETCH": "JwksPrefetch",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +167,24 @@ def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> S
     """Build :class:`Settings` from ``environ``; raise :class:`ConfigError` on any bad value.
 
     ``bundled_keys=False`` leaves the bundled key files unread (``keys pin`` writes them).
+    A message that names a variable names its template parameter too.
     """
+    try:
+        return _load_settings(environ, bundled_keys=bundled_keys)
+    except ConfigError as exc:
+        raise ConfigError(with_parameter(str(exc))) from None
+
+
+def with_parameter(message: str) -> str:
+    """``message`` with the template parameter of the first variable it names, if any."""
+    for variable in re.findall(r"\b[A-Z][A-Z0-9_]*[A-Z0-9]\b", message):
+        parameter = TEMPLATE_PARAMETERS.get(variable)
+        if parameter is not None and f"parameter {parameter}" not in message:
+            return f"{message} [template parameter {parameter}]"
+    return message
+
+
+def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Settings:
     _reject_unknown_variables(environ)
     env = Env(environ)
     document: dict[str, Any] = {}
@@ -238,17 +306,55 @@ def _check_roles_are_readable(
 
 
 def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
-    for name in sorted(environ):
-        if name.startswith(_OUR_PREFIXES) and name not in KNOWN_VARIABLES:
-            from difflib import get_close_matches  # noqa: PLC0415 - the error path only
+    """Refuse a variable that looks like ours but is not one: it would turn a check off silently.
 
-            hint = get_close_matches(name, KNOWN_VARIABLES, n=1)
-            suggestion = f" (did you mean {hint[0]}?)" if hint else ""
-            raise ConfigError(f"{name} is not a setting this authorizer knows{suggestion}")
+    Ours by prefix (``JWT_``, ``JWKS_``, ``AUTHORIZER_``); ours by another first word
+    that means the same (``AUTH_RULES``); or within two edits of one of ours
+    (``AUTHORISER_RULES``). Lambda's, AWS's and Powertools' variables are never looked at.
+    """
+    for name in sorted(environ):
+        if name in KNOWN_VARIABLES or name.startswith(_NOT_OURS):
+            continue
+        first, _, rest = name.partition("_")
+        alias = next(
+            (
+                f"{prefix}{rest}"
+                for prefix in _OUR_PREFIXES
+                if first in _ALIAS_PREFIXES and f"{prefix}{rest}" in KNOWN_VARIABLES
+            ),
+            None,
+        )
+        if alias is not None:
+            raise ConfigError(
+                f"{name} is not a setting this authorizer knows (did you mean {alias}?)"
+            )
+        near = name.startswith(_OUR_PREFIXES) or any(
+            _within_two_edits(name, known) for known in KNOWN_VARIABLES
+        )
+        if near:
+            hint = did_you_mean(name, KNOWN_VARIABLES)
+            raise ConfigError(f"{name} is not a setting this authorizer knows{hint}")
+
+
+def _within_two_edits(name: str, known: str) -> bool:
+    """Levenshtein distance at most 2 (for names of 8 characters or more)."""
+    if len(name) < 8 or abs(len(name) - len(known)) > 2:
+        return False
+    previous = list(range(len(known) + 1))
+    for i, char in enumerate(name, 1):
+        current = [i]
+        for j, other in enumerate(known, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        if min(current) > 2:
+            return False
+        previous = current
+    return previous[-1] <= 2
 
 
 def _names(variable: str, raw: str) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    names = tuple(dict.fromkeys(split(raw)))
     if not names:
         raise ConfigError(f"{variable} must list at least one claim name")
     return names

@@ -45,11 +45,10 @@ def parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dic
     declared = template.get("Parameters", {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        from difflib import get_close_matches  # noqa: PLC0415 - the error path only
+        from authorizer.configvalues import did_you_mean  # noqa: PLC0415 - the error path only
 
-        hint = get_close_matches(unknown[0], list(declared), n=1)
-        guess = f"did you mean {hint[0]}?" if hint else f"it has: {', '.join(declared)}"
-        raise TemplateError(f"the template has no parameter {unknown[0]!r} ({guess})")
+        guess = did_you_mean(unknown[0], declared) or f" (it has: {', '.join(declared)})"
+        raise TemplateError(f"the template has no parameter {unknown[0]!r}{guess}")
     values: dict[str, str] = {}
     for name, spec in declared.items():
         if name in overrides:

@@ -371,6 +371,7 @@ def test_no_response_shares_anything_with_a_later_one(
         path = tmp_path / "rules.toml"
         path.write_text('[[route]]\nmatch = "GET /orders"\nscopes_all = ["read"]\n')
         env["AUTHORIZER_RULES"] = str(path)
+        env["AUTHORIZER_SIMPLE_RESPONSE_CACHE"] = "off"  # simple responses for their route
     token = mint(issuer, clock, sub="alice", scope="read", groups=["a", "b"], n=3)
     event = make_event(kind, f"Bearer {token}")
     fresh = build_authorizer(issuer, clock, env=env).handle(event)

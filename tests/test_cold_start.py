@@ -68,7 +68,10 @@ def test_a_missing_setting_fails_the_cold_start_naming_it() -> None:
     process = run_handler({"JWT_AUDIENCE": AUDIENCE}, [])
     assert process.returncode != 0
     last = process.stderr.strip().splitlines()[-1]
-    assert last == "authorizer.errors.ConfigError: JWT_ISSUER is required but not set"
+    assert last == (
+        "authorizer.errors.ConfigError: JWT_ISSUER is required but not set"
+        " [template parameter Issuer]"
+    )
 
 
 def test_an_invalid_setting_fails_the_cold_start_naming_it() -> None:

@@ -124,7 +124,14 @@ match = "GET /orders"
 """
     )
     authorizer = build_authorizer(
-        issuer, clock, env={"JWT_ISSUER": "", "JWT_AUDIENCE": "", "AUTHORIZER_RULES": str(rules)}
+        issuer,
+        clock,
+        env={
+            "JWT_ISSUER": "",
+            "JWT_AUDIENCE": "",
+            "AUTHORIZER_RULES": str(rules),
+            "AUTHORIZER_SIMPLE_RESPONSE_CACHE": "off",  # each answer for its own route
+        },
     )
     assert decide(authorizer, mint(issuer, clock, aud="first-api")) == ("allow", "allowed")
     assert decide(authorizer, mint(issuer, clock, aud="second-api")) == (

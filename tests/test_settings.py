@@ -134,3 +134,85 @@ def test_an_empty_query_parameter_setting_disables_query_tokens() -> None:
 def test_unrelated_environment_variables_are_ignored() -> None:
     settings = settings_with(AWS_REGION="eu-west-1", POWERTOOLS_SERVICE_NAME="x", PATH="/bin")
     assert settings.issuers[0].issuer == BASE["JWT_ISSUER"]
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("AUTHORISER_RULES", "AUTHORIZER_RULES"),
+        ("AUTHORIZATION_RULES", "AUTHORIZER_RULES"),
+        ("AUTH_RULES", "AUTHORIZER_RULES"),
+        ("AUTHORIZER_RULE", "AUTHORIZER_RULES"),
+        ("JTW_AUDIENCE", "JWT_AUDIENCE"),
+        ("OIDC_REQUIRED_SCOPES", "JWT_REQUIRED_SCOPES"),
+        ("JWT_REQUIRED_SCOPE", "JWT_REQUIRED_SCOPES"),
+        ("JWKS_CACHE_SECOND", "JWKS_CACHE_SECONDS"),
+    ],
+)
+def test_a_near_miss_of_a_setting_name_fails_the_cold_start(name: str, meant: str) -> None:
+    """A misspelt AUTHORIZER_RULES would leave the rules off and allow what they deny."""
+    with pytest.raises(ConfigError, match=rf"^{name} is not a setting .*did you mean {meant}\?"):
+        settings_with(**{name: "rules/example.toml"})
+
+
+# Every variable Lambda documents for the Python runtimes, and what the runtime client,
+# the emulator, Powertools and SAM CLI add: none of them may look like a near miss.
+LAMBDA_NAMES = (
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_LOG_FORMAT",
+        "AWS_LAMBDA_LOG_LEVEL", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+        "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "AWS_LAMBDA_EXEC_WRAPPER",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AWS_LAMBDA_MAX_CONCURRENCY", "AWS_LAMBDA_DOTNET_PREJIT", "TZ", "LANG", "PATH",
+        "LD_LIBRARY_PATH", "PYTHONPATH", "HOME", "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_LOGGER_LOG_EVENT",
+        "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV", "SAM_CLI_TELEMETRY", "AUTHORIZATION",
+        "PYTHONHASHSEED", "AWS_SAM_LOCAL", "AWS_LAMBDA_FUNCTION_TIMEOUT",
+        "AWS_LAMBDA_FUNCTION_HANDLER",
+)  # fmt: skip
+LAMBDA_ENVIRONMENT = dict.fromkeys(LAMBDA_NAMES, "x")
+
+
+def test_a_real_lambda_environment_never_trips_the_near_miss_check() -> None:
+    assert settings_with(**LAMBDA_ENVIRONMENT).issuers
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("JWT_AUDIENCE", "https://a.example https://b.example", ("https://a.example", "https://b.example")),
+        ("JWT_AUDIENCE", "https://a.example,\n https://b.example", ("https://a.example", "https://b.example")),
+        ("JWT_ALGORITHMS", "RS256 ES256", ("RS256", "ES256")),
+    ],
+)  # fmt: skip
+def test_comma_lists_take_white_space_too(name: str, value: str, expected: tuple[str, ...]) -> None:
+    """Audiences (URIs) and algorithm names never hold white space: it can only separate."""
+    (issuer,) = settings_with(**{name: value}).issuers
+    assert (
+        getattr(issuer, {"JWT_AUDIENCE": "audiences", "JWT_ALGORITHMS": "algorithms"}[name])
+        == expected
+    )
+
+
+def test_required_scopes_with_commas_fail_the_cold_start_naming_the_setting_and_the_fix() -> None:
+    """A scope may hold a comma (RFC 6749 3.3): 'a,b' as one scope would deny every token."""
+    message = (
+        r"^JWT_REQUIRED_SCOPES is space-separated, and 'orders:read,orders:write' holds a comma:"
+        r" write 'orders:read orders:write' \[template parameter RequiredScopes\]$"
+    )
+    with pytest.raises(ConfigError, match=message):
+        settings_with(JWT_REQUIRED_SCOPES="orders:read,orders:write")
+    (issuer,) = settings_with(JWT_REQUIRED_SCOPES="orders:read  orders:write").issuers
+    assert issuer.requirements == (ScopesAll(frozenset({"orders:read", "orders:write"})),)
+
+
+def test_a_message_naming_a_variable_names_its_template_parameter_too() -> None:
+    with pytest.raises(
+        ConfigError, match=r"JWT_LEEWAY_SECONDS .*\[template parameter LeewaySeconds\]$"
+    ):
+        settings_with(JWT_LEEWAY_SECONDS="soon")
+    with pytest.raises(ConfigError, match=r"\[template parameter RulesFile\]$"):
+        settings_with(AUTH_RULES="rules/example.toml")

@@ -9,7 +9,7 @@ import pytest
 
 from authorizer import __version__
 from authorizer.errors import ConfigError
-from authorizer.settings import KNOWN_VARIABLES, load_settings
+from authorizer.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, load_settings
 from authorizer_tools.templateconfig import TemplateError, environment, evaluate, parameters, read
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,3 +200,25 @@ def test_the_serverless_repository_metadata_matches_the_package() -> None:
     groups = TEMPLATE["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     grouped = [name for group in groups for name in group["Parameters"]]
     assert sorted(grouped) == sorted(TEMPLATE["Parameters"])
+
+
+def test_a_misspelt_parameter_gets_a_did_you_mean_like_a_variable() -> None:
+    with pytest.raises(TemplateError, match=r"no parameter 'Isuer' \(did you mean Issuer\?\)"):
+        parameters(TEMPLATE, {"Isuer": "https://idp.example.com"})
+    with pytest.raises(TemplateError, match=r"did you mean RulesFile\?"):
+        parameters(TEMPLATE, {"RuleFile": "rules/example.toml"})
+
+
+def test_messages_name_the_template_parameter_of_each_variable() -> None:
+    """settings.TEMPLATE_PARAMETERS is what the template wires: each variable from its parameter."""
+    variables = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    wired = {}
+    for variable, value in variables.items():
+        if "Ref" in value:
+            wired[variable] = value["Ref"]
+        elif "Fn::FindInMap" in value:
+            wired[variable] = value["Fn::FindInMap"][2]["Ref"]
+    assert wired == TEMPLATE_PARAMETERS
+    assert set(TEMPLATE_PARAMETERS) == set(KNOWN_VARIABLES)
