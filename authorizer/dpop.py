@@ -36,7 +36,7 @@ from typing import Any
 from .errors import DpopInvalid, DpopReplay, MalformedToken
 from .events import normalize_url
 from .keys import PublicKey, public_jwk
-from .replay import ReplayStore
+from .replay import KeyQuota, ReplayStore
 from .verify import (
     algorithm_objects,
     b64url_decode,
@@ -78,12 +78,14 @@ class ProofVerifier:
         leeway: int,
         clock: Callable[[], float],
         replay: ReplayStore,
+        quota: KeyQuota,
     ) -> None:
         self._algorithms = algorithm_objects(algorithms)
         self._max_age = max_age
         self._leeway = leeway
         self._clock = clock
         self._replay = replay
+        self._quota = quota
 
     def verify(self, proof: str, *, method: str, url: str, token: str) -> Proof:
         """Check ``proof`` for a request of ``method`` to ``url`` (normalised) with ``token``."""
@@ -110,10 +112,22 @@ class ProofVerifier:
         return Proof(jkt=thumbprint(header["jwk"]), jti=jti, iat=iat)
 
     def remember(self, proof: Proof) -> None:
-        """Record the proof as used; raise :class:`DpopReplay` if it was used before."""
+        """Record the proof as used; raise :class:`DpopReplay` if it was used before.
+
+        A key already holding its share of the store (:class:`KeyQuota`) gets
+        :class:`DpopInvalid` (``check: quota``) and records nothing.
+        """
         key = hashlib.sha256(f"{proof.jkt}\0{proof.jti}".encode()).digest()
-        if not self._replay.first_use(key, proof.iat + self._max_age, self._clock()):
+        expires_at, now = proof.iat + self._max_age, self._clock()
+        if self._quota.full(proof.jkt, now):
+            raise _invalid(
+                "quota",
+                f"this client key has {self._quota.limit} unexpired proofs here,"
+                " the most one key may hold: wait for them to expire",
+            )
+        if not self._replay.first_use(key, expires_at, now):
             raise DpopReplay("this DPoP proof was used before", details={"check": "jti"})
+        self._quota.add(proof.jkt, expires_at, now)
 
     def _check_header(self, header: dict[str, Any]) -> str:
         typ = header.get("typ")
@@ -178,6 +192,11 @@ def _check_claims(claims: dict[str, Any]) -> tuple[str, float]:
     for name in ("htm", "htu", "ath"):
         if not isinstance(claims.get(name), str):
             raise _invalid("claims", f"the proof's {name} is missing or not a string")
+    for name in ("jti", "htm", "htu", "ath"):
+        try:  # JSON may escape a lone surrogate, which no text encoding (nor the store) takes
+            claims[name].encode("utf-8")
+        except UnicodeEncodeError:
+            raise _invalid("claims", f"the proof's {name} is not Unicode text") from None
     # strictjson refuses non-finite floats; integers may still have 4,300 digits.
     if isinstance(iat, bool) or not isinstance(iat, (int, float)):
         raise _invalid("claims", "the proof's iat is missing or not a number")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
+from .policy import parse_arn
 
 
 class EventKind(enum.Enum):
@@ -177,7 +178,8 @@ def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget |
     * scheme: ``https`` (``wss`` for WebSocket); ``http``/``ws`` for a loopback host
       only, which API Gateway never is (the local ``serve``);
     * host: ``requestContext.domainName`` (API Gateway's, which the client cannot
-      change), else the ``Host`` header;
+      change), else the API's default ``{apiId}.execute-api.{region}.amazonaws.com``
+      from the event's ARN; never the client's ``Host`` header;
     * path: REST and HTTP API 1.0 ``requestContext.path`` (the stage, or a
       custom domain's base path, included, as the client sent it), HTTP API 2.0
       ``rawPath``, WebSocket ``/<stage>`` on an ``execute-api`` domain and ``/``
@@ -196,10 +198,9 @@ def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget |
         method = event.get("httpMethod")
         path = context.get("path") or event.get("path")
     host = context.get("domainName")
-    if not host:  # API Gateway always sets it; the client's Host header is the fallback
-        hosts = header_values(event, "Host")
-        host = hosts[0] if len(hosts) == 1 else None
-    if not isinstance(host, str) or not isinstance(method, str):
+    if not isinstance(host, str) or not host:  # API Gateway sets it; its own host otherwise
+        host = default_host(event.get("routeArn" if kind is EventKind.HTTP_V2 else "methodArn"))
+    if host is None or not isinstance(method, str):
         return None
     if kind is EventKind.WEBSOCKET:
         stage = context.get("stage")
@@ -218,14 +219,31 @@ def request_target(kind: EventKind, event: Mapping[str, Any]) -> RequestTarget |
     return RequestTarget(method=method, url=url) if url is not None else None
 
 
+#: The DNS suffix of ``execute-api`` endpoints per partition (others: unknown, so no origin).
+_API_DOMAINS = {"aws": "amazonaws.com", "aws-us-gov": "amazonaws.com", "aws-cn": "amazonaws.com.cn"}
+
+
+def default_host(arn: object) -> str | None:
+    """``{apiId}.execute-api.{region}.{suffix}`` from a method or route ARN; None if unknown."""
+    if not isinstance(arn, str):
+        return None
+    try:
+        parsed = parse_arn(arn)
+    except MalformedEvent:
+        return None
+    suffix = _API_DOMAINS.get(parsed.partition)
+    return f"{parsed.api_id}.execute-api.{parsed.region}.{suffix}" if suffix else None
+
+
 def normalize_url(url: str) -> str | None:
     """``url`` without query and fragment, in the one form both sides are compared in.
 
-    Scheme and host lower-cased, the scheme's default port dropped, the path
-    percent-decoded (an empty path is ``/``); None when ``url`` is not an
-    absolute http(s) or ws(s) URL with a host and no user information.
+    Scheme and host lower-cased, the scheme's default port dropped, the path in
+    the normal form of RFC 3986 section 6.2.2 (an empty path is ``/``); None when
+    ``url`` is not an absolute http(s) or ws(s) URL with a host and no user
+    information.
     """
-    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - DPoP requests only
+    from urllib.parse import urlsplit  # noqa: PLC0415 - DPoP requests only
 
     try:
         parts = urlsplit(url)
@@ -238,7 +256,41 @@ def normalize_url(url: str) -> str | None:
     if ":" in host:
         host = f"[{host}]"
     authority = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    return f"{scheme}://{authority}{unquote(parts.path) or '/'}"
+    return f"{scheme}://{authority}{normal_path(parts.path) or '/'}"
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+#: What a path may hold unescaped (RFC 3986 pchar and "/"): the rest is percent-encoded.
+_PATH_CHARS = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
+_HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+def normal_path(path: str) -> str:
+    """``path`` in RFC 3986 section 6.2.2 normal form, so that equal paths compare equal.
+
+    Only escapes of unreserved characters are decoded (``%7E`` is ``~``); the
+    others stay escapes, upper-cased (``%2f`` is ``%2F``, never ``/``: a different
+    path to a server); characters a path may not hold raw are encoded as UTF-8
+    escapes (``/a b`` is ``/a%20b``, as a client writes it). Different octets
+    stay different (``%FF`` is not ``%FE``).
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(path):
+        char = path[index]
+        escape = path[index + 1 : index + 3]
+        if char == "%" and len(escape) == 2 and set(escape) <= _HEX:
+            decoded = chr(int(escape, 16))
+            out.append(decoded if decoded in _UNRESERVED else f"%{escape.upper()}")
+            index += 3
+            continue
+        if char in _PATH_CHARS:
+            out.append(char)
+        else:
+            raw = char.encode("utf-8", "surrogatepass")
+            out.append("".join(f"%{byte:02X}" for byte in raw))
+        index += 1
+    return "".join(out)
 
 
 def client_certificate(kind: EventKind, event: Mapping[str, Any]) -> str | None:

@@ -61,6 +61,8 @@ __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "Truste
 
 SERVICE = "oidc-authorizer"
 UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
+#: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
+KEY_SHARE = 8
 #: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
 PREFETCH_BUDGET_SECONDS = 6.0
 
@@ -378,7 +380,7 @@ def proof_verifier(
     if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
         return None  # and the DPoP modules stay unloaded: a cold start pays nothing for them
     from .dpop import ProofVerifier  # noqa: PLC0415 - see above
-    from .replay import MemoryReplayStore, load_replay_store  # noqa: PLC0415
+    from .replay import KeyQuota, MemoryReplayStore, load_replay_store  # noqa: PLC0415
 
     dpop = settings.dpop
     if store is None and dpop.replay_store is not None:
@@ -389,6 +391,8 @@ def proof_verifier(
         leeway=settings.leeway_seconds,
         clock=clock,
         replay=store or MemoryReplayStore(dpop.replay_cache_size),
+        # One client key may hold an eighth of the store: filling it takes many clients.
+        quota=KeyQuota(max(1, dpop.replay_cache_size // KEY_SHARE)),
     )
 
 

@@ -74,6 +74,39 @@ class MemoryReplayStore:
             del expiry[key]
 
 
+class KeyQuota:
+    """At most ``limit`` unexpired proofs per client key in this environment.
+
+    The replay store is shared by every client of the environment, and a full
+    store refuses every new proof (500). Without a bound per key, the holder of
+    one bound token could fill it alone and lock every other client out for the
+    proof window; with it, filling the store takes many keys, that is, many
+    clients' tokens.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.limit = limit
+        self._live: dict[str, list[float]] = {}  # key thumbprint -> a heap of expiries
+        self._lock = threading.Lock()
+
+    def full(self, owner: str, now: float) -> bool:
+        """Whether ``owner`` holds ``limit`` unexpired proofs (asked before the store is)."""
+        with self._lock:
+            heap = self._live.get(owner)
+            while heap and heap[0] <= now:
+                heapq.heappop(heap)
+            return heap is not None and len(heap) >= self.limit
+
+    def add(self, owner: str, expires_at: float, now: float) -> None:
+        """Count a proof the store accepted (a replay, refused by the store, counts nothing)."""
+        with self._lock:
+            heapq.heappush(self._live.setdefault(owner, []), expires_at)
+            if len(self._live) > 4 * self.limit:  # many keys seen once: drop the expired ones
+                self._live = {key: heap for key, heap in self._live.items() if max(heap) > now}
+
+
 def load_replay_store(spec: str, variable: str) -> ReplayStore:
     """The store made by the factory ``spec`` names (``package.module:callable``), called once.
 

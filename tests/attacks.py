@@ -19,6 +19,7 @@ class Refusal:
     status: int  # 401, 403 or 500, as API Gateway would answer
     reason: str
     seconds: float
+    check: str = ""  # which step refused it, where the decision says (DPoP: htu, quota ...)
 
 
 def refuse(authorizer: Authorizer, log: io.StringIO, event: object) -> Refusal:
@@ -31,7 +32,7 @@ def refuse(authorizer: Authorizer, log: io.StringIO, event: object) -> Refusal:
         _assert_refusal_holds_nothing(answered.response)
     records = [json.loads(line) for line in log.getvalue().splitlines() if line.strip()]
     decision = [r for r in records if r.get("message") == "authorization decision"][-1]
-    return Refusal(answered.status, decision["reason"], elapsed)
+    return Refusal(answered.status, decision["reason"], elapsed, decision.get("check", ""))
 
 
 def _assert_refusal_holds_nothing(response: dict[str, Any]) -> None:

@@ -57,7 +57,15 @@ def test_the_thumbprint_is_rfc_7638s_example() -> None:
         ("http://127.0.0.1:80", "http://127.0.0.1/"),
         ("wss://ws.example.com:443", "wss://ws.example.com/"),
         ("https://[::1]:9000/x", "https://[::1]:9000/x"),
-        ("https://api.example.com/a%2Fb%7e", "https://api.example.com/a/b~"),
+        # RFC 3986 6.2.2: only unreserved characters are decoded; %2F is not "/" (to a server
+        # it is another path), and escapes are upper-cased. This case used to say a/b~.
+        ("https://api.example.com/a%2Fb%7e", "https://api.example.com/a%2Fb~"),
+        ("https://api.example.com/a%2fb", "https://api.example.com/a%2Fb"),
+        ("https://api.example.com/%FF", "https://api.example.com/%FF"),
+        ("https://api.example.com/%fe", "https://api.example.com/%FE"),
+        ("https://api.example.com/a b/é", "https://api.example.com/a%20b/%C3%A9"),
+        ("https://api.example.com/%41%7A%2D", "https://api.example.com/Az-"),
+        ("https://api.example.com/100%", "https://api.example.com/100%25"),
         ("https://user@api.example.com/a", None),
         ("ftp://api.example.com/a", None),
         ("/relative/path", None),
@@ -99,13 +107,76 @@ def test_the_domain_api_gateway_saw_wins_over_the_clients_host_header() -> None:
     assert target is not None and target.url == URL
 
 
+@pytest.mark.parametrize("kind", ["rest_request", "http_v1", "http_v2", "websocket"])
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1", "localhost:3000"])
+def test_without_domain_name_the_origin_is_the_apis_own_never_the_host_header(
+    kind: str, host: str
+) -> None:
+    """The client's Host header decides nothing, and never downgrades the URL to plain http."""
+    event = make_event(kind, None)
+    event["requestContext"].pop("domainName")
+    event["headers"]["Host" if "Host" in event["headers"] else "host"] = host
+    target = request_target(EventKind(kind), event)
+    assert target is not None
+    assert (
+        target.url.split("/")[:3]
+        == URL.replace("https", "wss" if kind == "websocket" else "https").split("/")[:3]
+    )
+
+
+def test_without_domain_name_or_a_known_partition_there_is_no_origin() -> None:
+    event = make_event("http_v2", None, partition="aws-iso")
+    event["requestContext"].pop("domainName")
+    assert request_target(EventKind.HTTP_V2, event) is None
+    china = make_event("http_v2", None, partition="aws-cn")
+    china["requestContext"].pop("domainName")
+    target = request_target(EventKind.HTTP_V2, china)
+    assert target is not None and ".execute-api.us-east-1.amazonaws.com.cn/" in target.url
+
+
+def test_a_proof_for_the_host_header_is_refused_when_the_event_has_no_domain_name(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    for url in ("http://127.0.0.1/prod/orders", "https://evil.example/prod/orders"):
+        event = dpop_event(token, key.proof("GET", url, token, now=clock.now))
+        event["requestContext"].pop("domainName")
+        event["headers"]["Host"] = url.split("/")[2]
+        refusal = refuse(authorizer, log, event)
+        assert (refusal.status, refusal.reason, refusal.check) == (401, "dpop_invalid", "htu")
+    event = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    event["requestContext"].pop("domainName")
+    event["headers"]["Host"] = "127.0.0.1"
+    assert answer(authorizer, event).status == 200  # the API's own origin, from the ARN
+
+
+@pytest.mark.parametrize("claim", ["jti", "htm", "htu", "ath"])
+def test_a_proof_claim_holding_a_lone_surrogate_is_a_401_never_a_500(
+    issuer: DevIssuer, clock: FakeClock, claim: str
+) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
+    key = DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    proof = key.proof("GET", URL, token, now=clock.now, claims={claim: "a\ud800b"})
+    refusal = refuse(authorizer, log, dpop_event(token, proof))
+    assert (refusal.status, refusal.reason, refusal.check) == (401, "dpop_invalid", "claims")
+
+
 @pytest.mark.parametrize(
     "damage",
     [
         lambda e: e["requestContext"].pop("http"),
         lambda e: e.pop("rawPath"),
         lambda e: e.update(rawPath="no-slash"),
-        lambda e: (e["requestContext"].pop("domainName"), e["headers"].pop("host")),
+        # No domainName, and an ARN of a partition whose API domain is not known: no origin.
+        lambda e: (
+            e["requestContext"].pop("domainName"),
+            e.update(routeArn="arn:aws-iso:execute-api:us-iso-east-1:123456789012:a/p/GET/x"),
+        ),
         lambda e: e["requestContext"].update(domainName=42, http={"method": None}),
     ],
 )
@@ -153,6 +224,7 @@ def test_concurrent_uses_of_one_proof_let_exactly_one_through() -> None:
 
 
 def test_a_full_replay_store_answers_500_never_allow(issuer: DevIssuer, clock: FakeClock) -> None:
+    """Full of many clients' proofs (here: one store slot, two clients)."""
     log = io.StringIO()
     authorizer = build_authorizer(
         issuer,
@@ -161,16 +233,54 @@ def test_a_full_replay_store_answers_500_never_allow(issuer: DevIssuer, clock: F
         JWT_SENDER_CONSTRAINT="dpop",
         AUTHORIZER_DPOP_REPLAY_CACHE_SIZE="1",
     )
-    key = DpopKey.generate()
+    key, other = DpopKey.generate(), DpopKey.generate()
     token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    theirs = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": other.thumbprint}}, now=clock.now)
     first = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
     assert answer(authorizer, first).status == 200
-    second = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
+    second = dpop_event(theirs, other.proof("GET", URL, theirs, now=clock.now))
     refusal = refuse(authorizer, log, second)
     assert (refusal.status, refusal.reason) == (500, "replay_store_unavailable")
     clock.advance(61)
     third = dpop_event(token, key.proof("GET", URL, token, now=clock.now))
     assert answer(authorizer, third).status == 200
+
+
+def test_one_client_key_cannot_fill_the_replay_store_for_everyone(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    """A store of 16 takes at most 2 live proofs of one key; others are still served."""
+    log = io.StringIO()
+    authorizer = build_authorizer(
+        issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop", AUTHORIZER_DPOP_REPLAY_CACHE_SIZE="16"
+    )
+    greedy, other = DpopKey.generate(), DpopKey.generate()
+    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": greedy.thumbprint}}, now=clock.now)
+    theirs = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": other.thumbprint}}, now=clock.now)
+    first = dpop_event(token, greedy.proof("GET", URL, token, now=clock.now))
+    assert answer(authorizer, first).status == 200
+    for _ in range(3):  # replays of a captured proof use up nothing of the key's share
+        assert refuse(authorizer, log, first).reason == "dpop_replay"
+    assert (
+        answer(authorizer, dpop_event(token, greedy.proof("GET", URL, token, now=clock.now))).status
+        == 200
+    )
+    for _ in range(20):
+        refusal = refuse(
+            authorizer, log, dpop_event(token, greedy.proof("GET", URL, token, now=clock.now))
+        )
+        assert (refusal.status, refusal.reason, refusal.check) == (401, "dpop_invalid", "quota")
+    for _ in range(8):  # everyone else: served, and the store is far from full
+        event = dpop_event(theirs, other.proof("GET", URL, theirs, now=clock.now))
+        assert (
+            answer(authorizer, event).status == 200
+            or refuse(authorizer, log, event).check == "quota"
+        )
+    clock.advance(61)
+    assert (
+        answer(authorizer, dpop_event(token, greedy.proof("GET", URL, token, now=clock.now))).status
+        == 200
+    )
 
 
 class SharedStore:
