@@ -67,10 +67,13 @@ fuzz: $(STAMP) $(NODE_STAMP)
 		tests/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
 
 ## make dist: the wheel and sdist in dist/ (console script authorizer-tools), checked by twine
+# Only the previous wheel and sdist are removed: make package and make layer write their zips
+# into the same folder (the Terraform example reads the function zip from there).
+DIST ?= dist
 dist: $(STAMP)
-	rm -rf dist
-	$(BIN)/python -m build --no-isolation --outdir dist .
-	$(BIN)/twine check --strict dist/*
+	rm -f $(DIST)/apigw_oidc_authorizer-*.whl $(DIST)/apigw_oidc_authorizer-*.tar.gz
+	$(BIN)/python -m build --no-isolation --outdir $(DIST) .
+	$(BIN)/twine check --strict $(DIST)/apigw_oidc_authorizer-*
 
 ## make package: the function's deployment zips for arm64 and x86_64 in dist/ (3.13 bytecode, .sha256 beside)
 package: $(STAMP)

@@ -52,7 +52,8 @@ class AuthRequest:
     kind: EventKind
     resource_arn: str
     token: str | None
-    token_problem: str | None = None  # why ``token`` is None, for the log
+    token_problem: str | None = None  # why ``token`` is None: a reason code, for the log ...
+    token_problem_detail: str = ""  # ... and in words
     scheme: Scheme = "bearer"  # of the Authorization credential (RFC 6750, RFC 9449)
     #: HTTP API 2.0: the route key (``ANY /orders/{id}``), what API Gateway may cache by.
     route_key: str | None = None
@@ -112,7 +113,12 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
         scheme, token = _credential(kind, event, header, query_parameter)
     except (MissingToken, MalformedToken) as exc:
         return AuthRequest(
-            kind=kind, resource_arn=arn, token=None, token_problem=exc.reason, route_key=route_key
+            kind=kind,
+            resource_arn=arn,
+            token=None,
+            token_problem=exc.reason,
+            token_problem_detail=str(exc),
+            route_key=route_key,
         )
     return AuthRequest(
         kind=kind, resource_arn=arn, token=token, scheme=scheme, event=event, route_key=route_key

@@ -204,6 +204,7 @@ class Authorizer:
             return Decision(
                 outcome="unauthorized",
                 reason=request.token_problem or "missing_token",
+                message=request.token_problem_detail,
                 kind=request.kind,
             )
         return self._verify(request, request.token)

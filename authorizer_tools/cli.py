@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 from .devissuer import DevIssuer, Reply
 from .eventgen import KINDS, add_headers, make_event
 from .samples import write_all
-from .templateconfig import TemplateError, environment, read
+from .templateconfig import TemplateError, environment, parameters, read
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the tools run from a checkout
 EXIT_USAGE = 2
@@ -71,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`invoke ... | head`): nothing to say, and nowhere to say it.
+        # Python would complain again when it flushes stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as exc:
         if options.debug:
             raise
@@ -153,6 +159,15 @@ def _build_parser() -> _Parser:
         )
     event.add_argument(
         "--dpop", metavar="PROOF", help="send the token as DPoP, with this proof header"
+    )
+    event.add_argument(
+        "--route-key",
+        help="http_v2: the routeKey API Gateway sends, a route template such as"
+        " 'ANY /orders/{id}' (default: the template's HTTP API route that serves"
+        " --method --path, else $default)",
+    )
+    event.add_argument(
+        "--template", type=Path, help="the template whose routes give the default --route-key"
     )
     event.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     event.set_defaults(run=_event)
@@ -384,12 +399,17 @@ def _load_dpop_key(path: Path) -> DpopKey:
 def _event(options: argparse.Namespace) -> int:
     scheme = "DPoP" if options.dpop is not None else "Bearer"
     authorization = f"{scheme} {options.token}" if options.token else None
+    method = options.method.upper()
+    route_key = options.route_key
+    if options.kind == "http_v2" and route_key is None:
+        route_key = _template_route_key(options, method, options.path)
     event = make_event(
         options.kind,
         authorization,
-        method=options.method.upper(),
+        method=method,
         path=options.path,
         query=dict(_pair(q, "--query") for q in options.query),
+        route_key=route_key,
     )
     headers = dict(_pair(h, "--header") for h in options.header)
     if options.dpop is not None:
@@ -406,6 +426,32 @@ def _event(options: argparse.Namespace) -> int:
             _add_headers(event, {"Cookie": "; ".join(cookies)})
     _write_json(event, options.output)
     return 0
+
+
+def _template_route_key(options: argparse.Namespace, method: str, path: str) -> str:
+    """The route key of the template's HTTP API route serving ``method path``, or $default.
+
+    API Gateway sends the route's template (``GET /orders/{id}``), never the request's
+    path: it is what a simple response is cached by.
+    """
+    template = _template(options)
+    if template is None:
+        return "$default"
+    from .localapi import apis_of  # noqa: PLC0415 - reads the template (PyYAML)
+
+    try:
+        document = read(template)
+        examples = {"CreateExampleApis": "true"} if "CreateExampleApis" in document.get(
+            "Parameters", {}
+        ) else {}  # fmt: skip
+        apis = apis_of(document, parameters(document, examples))
+    except TemplateError:
+        return "$default"
+    for api in apis:
+        for route in api.routes if api.kind == "http" else ():
+            if route.matches(method, path) is not None:
+                return route.key
+    return "$default"
 
 
 def _add_headers(event: dict[str, Any], headers: dict[str, str]) -> None:

@@ -34,6 +34,7 @@ from authorizer.settings import Settings, load_settings
 
 from .environ import temporary_environment
 from .eventgen import add_headers, make_event
+from .pasted import explain
 
 
 class Report:
@@ -320,6 +321,7 @@ def _explain(presented: Presented, settings: Settings, report: Report) -> None:
         )
     else:
         why = _why(decision.reason, decision.message, header, claims, settings)
+    why = explain(decision.reason, why, presented.token)
     report.fail(f"token: refused ({decision.reason}): {why}")
 
 

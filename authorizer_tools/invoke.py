@@ -19,6 +19,7 @@ from authorizer.errors import ConfigError
 from .cli import CliError
 from .gateway import LABELS, answer
 from .localcontext import local_context
+from .pasted import event_token, explain
 
 _OURS = ("JWT_", "JWKS_", "AUTHORIZER_")
 
@@ -52,8 +53,8 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
         del app.AUTHORIZER.decide  # the class's method again
     decision = decisions[0] if decisions else None
     print(f"{LABELS[result.status]}  reason: {decision.reason if decision else 'internal_error'}")
-    if decision is not None and decision.message:
-        print(f"  {decision.message}")
+    if decision is not None and (decision.message or decision.outcome != "allow"):
+        print(f"  {explain(decision.reason, decision.message, event_token(event))}")
     if result.error is not None:
         print(f"  the handler raised {type(result.error).__name__}({str(result.error)!r})")
         return result.status

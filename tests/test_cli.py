@@ -505,3 +505,75 @@ def _b64decode(segment: str) -> bytes:
     import base64
 
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@pytest.mark.parametrize(
+    ("pasted", "said"),
+    [
+        ("Bearer {token}", "starts with its scheme 'Bearer': give the token alone"),
+        ('"{token}"', "is in quotes"),
+        ("{token} extra", "holds white space"),
+        ("", "the token is empty"),
+        ("abc.def", "has 2 dot-separated parts"),
+    ],
+)
+def test_doctor_and_invoke_say_what_is_wrong_with_a_pasted_token(
+    dev_issuer: DevIssuerProcess, tmp_path: Path, pasted: str, said: str
+) -> None:
+    token = pasted.format(token=mint(dev_issuer))
+    event = tmp_path / "event.json"
+    assert run("event", "rest_token", "--token", token, "-o", str(event)).returncode == 0
+    invoked = run("invoke", str(event), *config(dev_issuer))
+    assert invoked.returncode == 1, invoked.stderr  # 401
+    lines = invoked.stdout.splitlines()
+    assert lines[0].startswith("UNAUTHORIZED (401)")
+    assert said in lines[1], invoked.stdout
+    doctor = run("doctor", *config(dev_issuer), "--token", token)
+    assert doctor.returncode == 1
+    refused = [line for line in doctor.stdout.splitlines() if line.startswith("FAIL  token:")]
+    assert len(refused) == 1 and said in refused[0], doctor.stdout
+    assert not refused[0].rstrip().endswith(":")  # never an empty explanation
+
+
+def test_invoke_into_a_closed_pipe_exits_quietly(
+    dev_issuer: DevIssuerProcess, tmp_path: Path
+) -> None:
+    event = tmp_path / "event.json"
+    assert run("event", "rest_token", "--token", mint(dev_issuer), "-o", str(event)).returncode == 0
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "JWKS_", "AUTHORIZER_"))
+    }
+    command = [sys.executable, "-m", "authorizer_tools", "invoke", str(event), *config(dev_issuer)]
+    shell = " ".join(f"'{part}'" for part in command) + " | head -n 1"
+    piped = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.stdout == "ALLOW (200)  reason: allowed\n"
+    assert piped.stderr == ""
+    assert piped.returncode == 141  # 128 + SIGPIPE, as other tools end on a closed pipe
+
+
+@pytest.mark.parametrize(
+    ("args", "route_key"),
+    [
+        (["--method", "DELETE", "--path", "/orders/7"], "DELETE /orders/{id}"),
+        (["--path", "/orders/7"], "GET /orders/{id}"),
+        (["--path", "/orders"], "GET /orders"),
+        (["--path", "/nowhere"], "$default"),
+        (["--path", "/orders/7", "--route-key", "ANY /orders/{id}"], "ANY /orders/{id}"),
+    ],
+)
+def test_an_http_v2_event_carries_the_route_template_api_gateway_sends(
+    args: list[str], route_key: str
+) -> None:
+    made = run("event", "http_v2", *args)
+    assert made.returncode == 0, made.stderr
+    event = json.loads(made.stdout)
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == route_key
+    assert event["rawPath"] == "/prod" + args[args.index("--path") + 1]

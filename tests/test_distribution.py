@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from authorizer import __version__
+from authorizer_tools.devissuer import DevIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,3 +88,20 @@ def test_the_wheel_installs_into_a_clean_venv_and_its_console_script_runs(
     needs = _run(script, "doctor", "--template", ROOT / "template.yaml", cwd=tmp_path)
     assert needs.returncode == 2
     assert "needs PyYAML: pip install 'apigw-oidc-authorizer[tools]'" in needs.stderr
+    # Outside a checkout, with no template, --env is the whole configuration.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with DevIssuer() as issuer:
+        token = issuer.mint({"aud": "api", "sub": "alice"})
+        config = ("--env", f"JWT_ISSUER={issuer.issuer}", "--env", "JWT_AUDIENCE=api")
+        made = _run(script, "event", "http_v2", "--token", token, "-o", "e.json", cwd=empty)
+        assert made.returncode == 0, made.stderr
+        invoked = _run(script, "invoke", "e.json", *config, cwd=empty)
+        assert invoked.returncode == 0, invoked.stderr
+        assert invoked.stdout.startswith("ALLOW (200)")
+        doctor = _run(script, "doctor", *config, "--token", token, cwd=empty)
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "template.yaml" not in doctor.stdout + doctor.stderr
+        # A --parameter means a template: one line saying so.
+        lost = _run(script, "invoke", "e.json", "--parameter", "Issuer=x", cwd=empty)
+        assert lost.returncode == 2 and "--parameter needs a template" in lost.stderr

@@ -73,3 +73,28 @@ def test_the_tools_run_from_any_folder_of_the_checkout() -> None:
     # The checkout's template was found, and the issuer (a closed port) was asked.
     assert result.returncode == 1, result.stderr
     assert "FAIL  discovery: GET http://127.0.0.1:9/" in result.stdout
+
+
+def test_make_dist_keeps_the_zips_make_package_and_make_layer_wrote(tmp_path: Path) -> None:
+    kept = [
+        "apigw-oidc-authorizer-0.1.0-arm64.zip",
+        "apigw-oidc-authorizer-0.1.0-arm64.zip.sha256",
+        "apigw-oidc-authorizer-layer-0.1.0-x86_64.zip",
+    ]
+    for name in kept:
+        (tmp_path / name).write_text("built before")
+    stale = tmp_path / "apigw_oidc_authorizer-0.0.1-py3-none-any.whl"
+    stale.write_text("an older wheel")
+    built = subprocess.run(
+        ["make", "--no-print-directory", "dist", f"DIST={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    assert all((tmp_path / name).read_text() == "built before" for name in kept)
+    assert not stale.exists()
+    assert len(list(tmp_path.glob("apigw_oidc_authorizer-*.whl"))) == 1
+    assert len(list(tmp_path.glob("apigw_oidc_authorizer-*.tar.gz"))) == 1
