@@ -13,7 +13,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime
+.PHONY: help setup test lint unit fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -83,6 +83,8 @@ package: $(STAMP)
 layer: $(STAMP)
 	$(BIN)/python -m authorizer_tools.package layer --out dist
 
+# jsii silences its end-of-life banner only for the Node.js major versions this lists.
+NODE_MAJOR = $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
 ## make examples: lint every example template (cfn-lint, sam validate) and synthesise the CDK app with the pinned CDK
 EXAMPLE_TEMPLATES := examples/all-shapes.yaml examples/sam-application/template.yaml
 examples: export SAM_CLI_TELEMETRY = 0
@@ -90,7 +92,7 @@ examples: $(STAMP) $(SAMVENV)/.installed $(CDKVENV)/.installed
 	$(BIN)/cfn-lint $(EXAMPLE_TEMPLATES)
 	for template in $(EXAMPLE_TEMPLATES); do $(SAMVENV)/bin/sam validate --lint --template $$template || exit 1; done
 	rm -rf .aws-sam/cdk.out
-	cd examples/cdk && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CURDIR)/.aws-sam/cdk.out \
+	cd examples/cdk && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(NODE_MAJOR) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CURDIR)/.aws-sam/cdk.out \
 		$(CURDIR)/$(CDKVENV)/bin/python app.py
 	$(BIN)/cfn-lint .aws-sam/cdk.out/ProtectedApis.template.json --ignore-checks=W3005  # W3005: a DependsOn CDK writes
 	$(BIN)/python examples/cdk/check.py .aws-sam/cdk.out/ProtectedApis.template.json
@@ -193,7 +195,7 @@ LAMBDA_COMPILER ?= $(shell for p in $$(PYENV_VERSION=$(LAMBDA_PYTHON).0 pyenv wh
 # the bytecode instead of the build folder's, so that the same sources give the same bytes.
 LAMBDA_CODE_ROOT ?= /var/task
 # Run by `sam build`, which sets ARTIFACTS_DIR; without it these would write into /.
-build-AuthorizerFunction build-WhoAmIFunction: | artifacts-dir
+build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer: | artifacts-dir
 
 artifacts-dir:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set: sam build runs this target (or: make $(MAKECMDGOALS) ARTIFACTS_DIR=/some/empty/dir)" >&2; exit 1; }
@@ -209,6 +211,11 @@ build-AuthorizerFunction:
 		PYTHONHASHSEED=0 $(LAMBDA_COMPILER) -m compileall -q -j 0 --invalidation-mode unchecked-hash \
 			-s "$(ARTIFACTS_DIR)" -p $(LAMBDA_CODE_ROOT) "$(ARTIFACTS_DIR)" >/dev/null; \
 	else echo "note: no Python $(LAMBDA_PYTHON) here: shipping without bytecode (slower cold starts)"; fi
+
+# The claims reader as a layer for downstream functions (python/authorizer on the path).
+build-ClaimsLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python/authorizer"
+	cp authorizer/__init__.py authorizer/claims.py "$(ARTIFACTS_DIR)/python/authorizer/"
 
 # The example downstream function: the stdlib-only claims reader and the handler.
 build-WhoAmIFunction:

@@ -4,7 +4,8 @@ REST and WebSocket APIs accept only string, number and boolean context values
 (anything else is a 500 ``AuthorizerConfigurationException``) and hand every
 value downstream as a string. So:
 
-* string claims pass through; ``null`` claims are dropped;
+* string claims pass through; ``null`` claims are left out and named in
+  ``droppedClaims`` (downstream can tell a null claim from an absent one);
 * every other claim (number, boolean, array, object) is written as JSON text,
   and its name is listed in ``jsonClaims`` (itself a JSON array, present in
   every context, empty or not) so that :mod:`authorizer.claims` can restore the
@@ -65,6 +66,7 @@ def build_context(
     # A cheap upper bound on the JSON size (see _fit): each member is its name,
     # its text and punctuation; each JSON-valued one is named once more.
     budget = 0
+    dropped: list[str] = []
     for name, value in claims.items():
         if type(value) is str:
             encoded[name] = value
@@ -75,9 +77,10 @@ def build_context(
             text = encoded[name] = str(value) if type(value) is int else _json(value)
             json_names.append(name)
             budget += 2 * len(name) + len(text) + 5
-    dropped: list[str] = []
+        else:  # API Gateway takes no null: named as dropped, not passed off as absent
+            dropped.append(name)
     if not claims.keys().isdisjoint(RESERVED_KEYS):  # rare: ruled out by one set operation
-        dropped = [name for name in claims if name in RESERVED_KEYS]
+        dropped += [name for name in claims if name in RESERVED_KEYS]
         for name in dropped:
             encoded.pop(name, None)
         json_names = [name for name in json_names if name not in RESERVED_KEYS]

@@ -169,7 +169,7 @@ def credential(value: object) -> tuple[Scheme, str]:
         raise MissingToken("no token")
     scheme = _SCHEMES.get(parts[0].lower()) if len(parts) == 2 else None
     if scheme is None:
-        raise MalformedToken("not a single Bearer or DPoP credential")
+        raise MalformedToken("not one credential: the scheme (Bearer/DPoP), a space, the token")
     return scheme, parts[1]
 
 

@@ -84,6 +84,17 @@ def test_context_values_are_only_strings_numbers_and_booleans() -> None:
     assert "nickname" not in context  # nulls are dropped
 
 
+@pytest.mark.parametrize("event_for", [rest_event, http_v2_event])
+def test_a_null_claim_is_named_in_dropped_claims_so_downstream_can_tell_it_from_absent(
+    event_for: Any,
+) -> None:
+    context = build_context({"sub": "a", "nickname": None, "n": 1})
+    event = event_for(context)
+    assert dropped_claims(event) == ["nickname"]
+    assert claims_from_event(event) == {"sub": "a", "n": 1}
+    assert dropped_claims(event_for(build_context({"sub": "a"}))) == []
+
+
 def test_reserved_names_never_carry_claims() -> None:
     claims = {
         "sub": "a",

@@ -56,6 +56,14 @@ def test_every_shape_the_handler_answers_has_an_api_in_the_example() -> None:
         if r["Type"] == "AWS::Serverless::HttpApi"
     ]
     assert sorted(a["EnableSimpleResponses"] for a in http) == [False, True]
+    # One function answers HTTP APIs in one shape: the IAM API has its own authorizer stack.
+    stacks = {
+        a["EnableSimpleResponses"]: a["FunctionArn"]["Fn::ImportValue"]["Fn::Sub"] for a in http
+    }
+    assert stacks == {
+        True: "${AuthorizerStack}-AuthorizerFunctionArn",
+        False: "${IamAuthorizerStack}-AuthorizerFunctionArn",
+    }
     (connect,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"]
     assert connect["Properties"]["RouteKey"] == "$connect"
     assert connect["Properties"]["AuthorizationType"] == "CUSTOM"
@@ -89,6 +97,23 @@ def test_the_terraform_example_runs_the_packaged_zip_and_scopes_each_permission(
     permissions = [
         body for key, body in resources.items() if key.startswith("aws_lambda_permission.")
     ]
-    assert len(permissions) == 2
-    for permission in permissions:
+    authorizer_permissions = [p for p in permissions if "authorizer" in p["function_name"]]
+    assert len(authorizer_permissions) == 2
+    for permission in authorizer_permissions:
         assert "/authorizers/" in permission["source_arn"]
+    # The authorizer protects a REST method and an HTTP API route, not just exists.
+    method = resources["aws_api_gateway_method.whoami"]
+    assert _unquote(method["authorization"]) == "CUSTOM"
+    assert "aws_api_gateway_authorizer.oidc.id" in method["authorizer_id"]
+    route = resources["aws_apigatewayv2_route.whoami"]
+    assert _unquote(route["authorization_type"]) == "CUSTOM"
+    assert "aws_apigatewayv2_authorizer.oidc.id" in route["authorizer_id"]
+    assert _unquote(route["route_key"]) == "GET /whoami"  # one method per route
+    # Its functions read the claims with the project's reader, from the layer.
+    whoami = resources["aws_lambda_function.whoami"]
+    assert "aws_lambda_layer_version.claims.arn" in str(whoami["layers"])
+    assert "claims_from_event" in (ROOT / "examples/whoami/app.py").read_text()
+    layer = _unquote(variables["layer_package"]["default"])
+    assert layer == f"../../dist/apigw-oidc-authorizer-layer-{__version__}-arm64.zip"
+    env = function["environment"][0]["variables"]
+    assert _unquote(env["AUTHORIZER_SIMPLE_RESPONSE_CACHE"]) == "route"

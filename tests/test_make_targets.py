@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -98,3 +99,28 @@ def test_make_dist_keeps_the_zips_make_package_and_make_layer_wrote(tmp_path: Pa
     assert not stale.exists()
     assert len(list(tmp_path.glob("apigw_oidc_authorizer-*.whl"))) == 1
     assert len(list(tmp_path.glob("apigw_oidc_authorizer-*.tar.gz"))) == 1
+
+
+def test_the_claims_layer_holds_the_reader_alone_and_it_reads_claims(tmp_path: Path) -> None:
+    """What the published application's ClaimsLayer gives a downstream function."""
+    done = make("build-ClaimsLayer", f"ARTIFACTS_DIR={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["python/authorizer/__init__.py", "python/authorizer/claims.py"]
+    context = {"sub": "a", "n": "1", "jsonClaims": '["n"]'}
+    event = json.dumps({"requestContext": {"authorizer": {"lambda": context}}})
+    reader = (
+        "import json, sys; from authorizer.claims import claims_from_event;"
+        f" print(json.dumps(claims_from_event(json.loads({event!r}))))"
+    )
+    # -S: no site-packages (and no checkout on the path): the layer alone, as Lambda has it.
+    read = subprocess.run(
+        [sys.executable, "-S", "-c", reader],
+        env={"PYTHONPATH": str(tmp_path / "python")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == '{"sub": "a", "n": 1}'

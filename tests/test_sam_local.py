@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,20 @@ def test_sam_local_tells_the_authorizer_what_a_simple_response_is_reused_for(
     env = sam_local_environment("Issuer=https://idp.example", "Audience=api", *overrides)
     assert env["AUTHORIZER_SIMPLE_RESPONSE_CACHE"] == expected
     assert load_settings(env).simple_response_cache == expected
+
+
+@pytest.mark.parametrize(("profile", "examples"), [("dev", True), ("prod", False)])
+def test_the_samconfig_profiles_deploy_a_configuration_the_authorizer_accepts(
+    profile: str, examples: bool
+) -> None:
+    """samconfig.toml's dev and prod, read by SAM CLI's own code, through its providers."""
+    env = sam_local_environment("--config-env", profile)
+    with (ROOT / "samconfig.toml").open("rb") as file:
+        pairs = tomllib.load(file)[profile]["deploy"]["parameters"]["parameter_overrides"]
+    # The template's Rules hold for them (a deploy would fail otherwise), and the tools agree.
+    assert environment(read(ROOT / "template.yaml"), dict(p.split("=", 1) for p in pairs)) == env
+    settings = load_settings(env)
+    assert settings.issuers[0].issuer == "https://myproject.authgear.cloud"
+    assert (settings.route_rules is not None) is examples
+    # The dev stack's simple responses are cached by route key, as its HTTP API is.
+    assert settings.simple_response_cache == ("route" if examples else "api")

@@ -172,6 +172,7 @@ def test_without_the_example_apis_only_the_authorizer_is_deployed() -> None:
     assert deployed({**ISSUER, "CreateExampleApis": "false"}) == {
         "AuthorizerFunction",
         "AuthorizerLogGroup",
+        "ClaimsLayer",
         "AuthorizerInvokeRole",
     }
     assert {"RestApi", "HttpApi", "WhoAmIFunction"} <= deployed(

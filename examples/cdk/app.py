@@ -11,6 +11,9 @@ stack exports; each grants API Gateway the permission to invoke it. Synthesised 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
@@ -20,12 +23,21 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-WHOAMI = """
-def handler(event, context):
-    claims = event["requestContext"]["authorizer"]
-    claims = claims.get("lambda", claims)  # HTTP API payload 2.0 nests them
-    return {"statusCode": 200, "body": str(claims.get("sub"))}
-"""
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def whoami_code() -> lambda_.Code:
+    """examples/whoami/app.py and the claims reader it uses (authorizer.claims: stdlib only).
+
+    The same files the template's WhoAmIFunction is built from; authorizer.claims restores
+    each claim's type for every API kind (REST, HTTP API 1.0 and 2.0, WebSocket).
+    """
+    staged = Path(tempfile.mkdtemp(prefix="whoami-"))
+    (staged / "authorizer").mkdir()
+    for name in ("__init__.py", "claims.py"):
+        shutil.copy(ROOT / "authorizer" / name, staged / "authorizer" / name)
+    shutil.copy(ROOT / "examples" / "whoami" / "app.py", staged / "whoami.py")
+    return lambda_.Code.from_asset(str(staged))
 
 
 class ProtectedApis(cdk.Stack):
@@ -41,8 +53,8 @@ class ProtectedApis(cdk.Stack):
             self,
             "WhoAmI",
             runtime=lambda_.Runtime.PYTHON_3_13,
-            handler="index.handler",
-            code=lambda_.Code.from_inline(WHOAMI),
+            handler="whoami.lambda_handler",
+            code=whoami_code(),
         )
         rest = apigateway.RestApi(self, "RestApi")
         token = apigateway.TokenAuthorizer(

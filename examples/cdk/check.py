@@ -32,6 +32,14 @@ def problems(template: dict[str, Any]) -> list[str]:
     for permission in permissions:
         if "/authorizers/" not in json.dumps(permission.get("SourceArn")):
             found.append(f"a permission is not scoped to an API's authorizer: {permission}")
+    handlers = [
+        r["Properties"]
+        for r in resources
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == "whoami.lambda_handler"
+    ]
+    if len(handlers) != 1 or "ZipFile" in handlers[0].get("Code", {}):
+        found.append("expected the WhoAmI function from its asset (it reads claims_from_event)")
     return found
 
 

@@ -1,5 +1,7 @@
-# The authorizer from the zip `make package` builds, protecting an existing REST API and an
-# existing HTTP API. Checked by tests/test_examples.py (parsed, not applied: no Terraform here).
+# The authorizer from the zip `make package` builds, protecting a method of an existing REST API
+# and a route of an existing HTTP API, each calling a function that reads the verified claims
+# with authorizer.claims.claims_from_event (from the layer `make layer` builds). Checked by
+# tests/test_examples.py (parsed, not applied: no Terraform here).
 
 variable "issuer" {
   type        = string
@@ -15,6 +17,11 @@ variable "rest_api_id" {
   description = "An existing aws_api_gateway_rest_api"
 }
 
+variable "rest_resource_id" {
+  type        = string
+  description = "The resource of that REST API to protect with GET (e.g. /whoami)"
+}
+
 variable "http_api_id" {
   type        = string
   description = "An existing aws_apigatewayv2_api (HTTP)"
@@ -23,6 +30,11 @@ variable "http_api_id" {
 variable "package" {
   type    = string
   default = "../../dist/apigw-oidc-authorizer-0.1.0-arm64.zip"
+}
+
+variable "layer_package" {
+  type    = string
+  default = "../../dist/apigw-oidc-authorizer-layer-0.1.0-arm64.zip"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -57,10 +69,12 @@ resource "aws_lambda_function" "authorizer" {
   timeout          = 10
   environment {
     variables = {
-      JWT_ISSUER                   = var.issuer
-      JWT_AUDIENCE                 = var.audience
-      POWERTOOLS_SERVICE_NAME      = "oidc-authorizer"
-      POWERTOOLS_METRICS_NAMESPACE = "OidcAuthorizer"
+      JWT_ISSUER   = var.issuer
+      JWT_AUDIENCE = var.audience
+      # The HTTP API below caches simple responses by route key ($context.routeKey).
+      AUTHORIZER_SIMPLE_RESPONSE_CACHE = "route"
+      POWERTOOLS_SERVICE_NAME          = "oidc-authorizer"
+      POWERTOOLS_METRICS_NAMESPACE     = "OidcAuthorizer"
     }
   }
 }
@@ -102,4 +116,81 @@ resource "aws_lambda_permission" "http_api" {
   function_name = aws_lambda_function.authorizer.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "arn:${data.aws_partition.current.partition}:execute-api:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.http_api_id}/authorizers/${aws_apigatewayv2_authorizer.oidc.id}"
+}
+
+# --- what the authorizer protects -----------------------------------------------------------
+
+# The downstream function: examples/whoami/app.py, with the claims reader from the layer.
+data "archive_file" "whoami" {
+  type        = "zip"
+  source_file = "${path.module}/../whoami/app.py"
+  output_path = "${path.module}/whoami.zip"
+}
+
+resource "aws_lambda_layer_version" "claims" {
+  layer_name               = "oidc-authorizer"
+  filename                 = var.layer_package
+  source_code_hash         = filebase64sha256(var.layer_package)
+  compatible_runtimes      = ["python3.13"]
+  compatible_architectures = ["arm64"]
+}
+
+resource "aws_lambda_function" "whoami" {
+  function_name    = "whoami"
+  role             = aws_iam_role.authorizer.arn
+  filename         = data.archive_file.whoami.output_path
+  source_code_hash = data.archive_file.whoami.output_base64sha256
+  handler          = "app.lambda_handler"
+  runtime          = "python3.13"
+  architectures    = ["arm64"]
+  layers           = [aws_lambda_layer_version.claims.arn]
+}
+
+# REST: GET on the resource, behind the TOKEN authorizer.
+resource "aws_api_gateway_method" "whoami" {
+  rest_api_id   = var.rest_api_id
+  resource_id   = var.rest_resource_id
+  http_method   = "GET"
+  authorization = "CUSTOM"
+  authorizer_id = aws_api_gateway_authorizer.oidc.id
+}
+
+resource "aws_api_gateway_integration" "whoami" {
+  rest_api_id             = var.rest_api_id
+  resource_id             = var.rest_resource_id
+  http_method             = aws_api_gateway_method.whoami.http_method
+  type                    = "AWS_PROXY"
+  integration_http_method = "POST"
+  uri                     = aws_lambda_function.whoami.invoke_arn
+}
+
+# HTTP: the route GET /whoami, behind the Lambda authorizer (one route per method: a simple
+# response is cached by route key).
+resource "aws_apigatewayv2_integration" "whoami" {
+  api_id                 = var.http_api_id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.whoami.invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "whoami" {
+  api_id             = var.http_api_id
+  route_key          = "GET /whoami"
+  target             = "integrations/${aws_apigatewayv2_integration.whoami.id}"
+  authorization_type = "CUSTOM"
+  authorizer_id      = aws_apigatewayv2_authorizer.oidc.id
+}
+
+resource "aws_lambda_permission" "rest_api_whoami" {
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.whoami.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "arn:${data.aws_partition.current.partition}:execute-api:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.rest_api_id}/*/GET/*"
+}
+
+resource "aws_lambda_permission" "http_api_whoami" {
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.whoami.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "arn:${data.aws_partition.current.partition}:execute-api:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.http_api_id}/*/GET/whoami"
 }
