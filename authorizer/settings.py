@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from .bundledkeys import read_bundled_keys
 from .configvalues import Env, did_you_mean, split
@@ -219,9 +219,12 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
             "AUTHORIZER_PRINCIPAL_CLAIMS", env.optional("AUTHORIZER_PRINCIPAL_CLAIMS") or "sub"
         ),
         usage_identifier_claim=env.optional("AUTHORIZER_USAGE_IDENTIFIER_CLAIM"),
-        http_api_response=_http_api_response(env.optional("AUTHORIZER_HTTP_API_RESPONSE")),
-        simple_response_cache=_simple_response_cache(
-            env.optional("AUTHORIZER_SIMPLE_RESPONSE_CACHE")
+        http_api_response=cast(
+            HttpApiResponse, _one_of(env, "AUTHORIZER_HTTP_API_RESPONSE", HttpApiResponse)
+        ),
+        simple_response_cache=cast(
+            SimpleResponseCache,
+            _one_of(env, "AUTHORIZER_SIMPLE_RESPONSE_CACHE", SimpleResponseCache),
         ),
         token_header=_header_name(env.optional("AUTHORIZER_TOKEN_HEADER") or "Authorization"),
         token_query_parameter=_query_parameter(environ),
@@ -360,26 +363,18 @@ def _names(variable: str, raw: str) -> tuple[str, ...]:
     return names
 
 
-def _http_api_response(raw: str | None) -> HttpApiResponse:
-    value = (raw or "simple").lower()
-    if value == "simple":
-        return "simple"
-    if value == "iam":
-        return "iam"
-    raise ConfigError(f"AUTHORIZER_HTTP_API_RESPONSE must be 'simple' or 'iam', got {raw!r}")
+def _one_of(env: Env, name: str, choices: Any) -> str:
+    """``name``'s value, lower-cased, when the ``Literal`` ``choices`` holds it (unset: its first).
 
-
-def _simple_response_cache(raw: str | None) -> SimpleResponseCache:
-    value = (raw or "api").lower()
-    if value == "api":
-        return "api"
-    if value == "route":
-        return "route"
-    if value == "off":
-        return "off"
-    raise ConfigError(
-        f"AUTHORIZER_SIMPLE_RESPONSE_CACHE must be 'api', 'route' or 'off', got {raw!r}"
-    )
+    Anything else is a ConfigError that lists the choices.
+    """
+    choices = get_args(choices)
+    raw = env.optional(name)
+    value = (raw or choices[0]).lower()
+    if value not in choices:
+        allowed = ", ".join(f"'{choice}'" for choice in choices)
+        raise ConfigError(f"{name} must be one of {allowed}, got {raw!r}")
+    return value
 
 
 def _header_name(raw: str) -> str:

@@ -134,13 +134,21 @@ def test_without_domain_name_or_a_known_partition_there_is_no_origin() -> None:
     assert target is not None and ".execute-api.us-east-1.amazonaws.com.cn/" in target.url
 
 
-def test_a_proof_for_the_host_header_is_refused_when_the_event_has_no_domain_name(
+def bound_client(
     issuer: DevIssuer, clock: FakeClock
-) -> None:
+) -> tuple[Authorizer, io.StringIO, DpopKey, str]:
+    """An authorizer that takes DPoP proofs only, its log, and a client's key and bound token."""
     log = io.StringIO()
     authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
     key = DpopKey.generate()
     token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    return authorizer, log, key, token
+
+
+def test_a_proof_for_the_host_header_is_refused_when_the_event_has_no_domain_name(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer, log, key, token = bound_client(issuer, clock)
     for url in ("http://127.0.0.1/prod/orders", "https://evil.example/prod/orders"):
         event = dpop_event(token, key.proof("GET", url, token, now=clock.now))
         event["requestContext"].pop("domainName")
@@ -157,10 +165,7 @@ def test_a_proof_for_the_host_header_is_refused_when_the_event_has_no_domain_nam
 def test_a_proof_claim_holding_a_lone_surrogate_is_a_401_never_a_500(
     issuer: DevIssuer, clock: FakeClock, claim: str
 ) -> None:
-    log = io.StringIO()
-    authorizer = build_authorizer(issuer, clock, log=log, JWT_SENDER_CONSTRAINT="dpop")
-    key = DpopKey.generate()
-    token = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}}, now=clock.now)
+    authorizer, log, key, token = bound_client(issuer, clock)
     proof = key.proof("GET", URL, token, now=clock.now, claims={claim: "a\ud800b"})
     refusal = refuse(authorizer, log, dpop_event(token, proof))
     assert (refusal.status, refusal.reason, refusal.check) == (401, "dpop_invalid", "claims")

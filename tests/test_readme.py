@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,14 @@ def runtime_processes() -> set[int]:
             if b"aws-lambda-rie" in command and str(ROOT).encode() in command:
                 found.add(int(entry.name))
     return found
+
+
+def test_the_quick_start_names_what_a_fresh_machine_needs_and_deploys_with_a_profile() -> None:
+    """Python 3.13 (the demo's last step), a supported Node.js, the disk; no --guided trap."""
+    quick = section("Quick start")
+    assert "Python 3.13" in quick and "Node.js 22 or 24" in quick and "GB" in quick
+    assert "sam build && sam deploy --config-env dev" in quick
+    with (ROOT / "samconfig.toml").open("rb") as file:
+        profiles = tomllib.load(file)
+    assert {"dev", "prod"} <= set(profiles)
+    assert "--guided" not in quick.replace("`sam deploy --guided` works too", "")
