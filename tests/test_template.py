@@ -223,3 +223,13 @@ def test_messages_name_the_template_parameter_of_each_variable() -> None:
             wired[variable] = value["Fn::FindInMap"][2]["Ref"]
     assert wired == TEMPLATE_PARAMETERS
     assert set(TEMPLATE_PARAMETERS) == set(KNOWN_VARIABLES)
+
+
+def test_simple_responses_answer_for_their_request_alone_only_with_the_cache_off() -> None:
+    """SimpleResponseCache=off with a cached example HTTP API would reuse one request's answer."""
+    examples = {**ISSUER, "CreateExampleApis": "true", "SimpleResponseCache": "off"}
+    with pytest.raises(TemplateError, match="SimpleResponsesAreOnlyUncachedWithTheCacheOff"):
+        environment(TEMPLATE, examples)
+    env = environment(TEMPLATE, {**examples, "AuthorizerCacheSeconds": "0"})
+    assert load_settings(env).simple_response_cache == "off"
+    assert environment(TEMPLATE, {**ISSUER, "SimpleResponseCache": "off"})  # APIs elsewhere
