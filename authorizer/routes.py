@@ -159,14 +159,13 @@ class Coverage:
 def coverage(served: tuple[Step, ...], patterns: tuple[tuple[Step, ...], ...]) -> Coverage:
     """Which ``patterns`` meet the language ``served``, and whether any of it escapes them all.
 
-    Both sides run as sets of positions over one character at a time (every
-    literal of either side, ``/`` and one other character stand for all
-    characters). Past :data:`MAX_COVERAGE_STATES` the answer is "a gap and every
-    pattern reached", the strictest, so a huge rule set fails closed.
+    Both sides run as sets of positions over one character at a time. From each
+    set of positions only a few characters lead to different places: the
+    literals due there, ``/``, and any other character (NUL stands for all of
+    those, as no pattern holds it). Past :data:`MAX_COVERAGE_STATES` the answer
+    is "a gap and every pattern reached", the strictest, so a huge rule set fails
+    closed.
     """
-    alphabet = {value for _, value in served if len(value) == 1}
-    alphabet |= {value for pattern in patterns for kind, value in pattern if kind == "lit"}
-    alphabet |= {"/", "\x00"}  # no pattern holds NUL: it stands for every other character
     start = (
         _closure(served, frozenset({0})),
         tuple(_closure(pattern, frozenset({0})) for pattern in patterns),
@@ -183,7 +182,7 @@ def coverage(served: tuple[Step, ...], patterns: tuple[tuple[Step, ...], ...]) -
             done = {k for k, at in enumerate(theirs) if len(patterns[k]) in at}
             reached |= done
             gap = gap or not done
-        for char in alphabet:
+        for char in _next_chars(served, mine, patterns, theirs):
             state = (_advance(served, mine, char), tuple(
                 _advance(pattern, at, char) for pattern, at in zip(patterns, theirs, strict=True)
             ))  # fmt: skip
@@ -191,3 +190,18 @@ def coverage(served: tuple[Step, ...], patterns: tuple[tuple[Step, ...], ...]) -
                 seen.add(state)
                 todo.append(state)
     return Coverage(frozenset(reached), gap)
+
+
+def _next_chars(
+    served: tuple[Step, ...],
+    mine: frozenset[int],
+    patterns: tuple[tuple[Step, ...], ...],
+    theirs: tuple[frozenset[int], ...],
+) -> set[str]:
+    """The characters that can lead somewhere different from these positions."""
+    chars = {"/", "\x00"}
+    for pattern, positions in ((served, mine), *zip(patterns, theirs, strict=True)):
+        for position in positions:
+            if position < len(pattern) and pattern[position][0] == "lit":
+                chars.add(pattern[position][1])
+    return chars
