@@ -20,12 +20,12 @@ Nothing here is cached: a proof and a certificate belong to one request.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import CertBinding, DpopBinding, DpopInvalid, DpopMissing
 from .events import AuthRequest, EventKind, client_certificate, header_values, request_target
+from .verify import b64url_encode
 
 if TYPE_CHECKING:  # loaded only where an issuer takes DPoP proofs
     from .dpop import ProofVerifier
@@ -194,4 +194,4 @@ def certificate_thumbprint(pem: str) -> str | None:
     except (ValueError, UnicodeEncodeError):
         return None
     digest = certificate.fingerprint(hashes.SHA256())
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return b64url_encode(digest)

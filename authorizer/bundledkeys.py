@@ -30,7 +30,7 @@ from .configvalues import read_capped
 from .errors import ConfigError, FetchError
 from .fetch import url_problem
 from .keys import KeySet, parse_key_set
-from .strictjson import loads_strict
+from .strictjson import NotAnObject, loads_object
 
 FORMAT = "apigw-oidc-authorizer/keys/1"
 MAX_FILE_BYTES = 1024 * 1024
@@ -111,10 +111,12 @@ def read_bundled_keys(
 def _entries(where: str, path: str) -> list[Any]:
     raw = read_capped(path, MAX_FILE_BYTES, where)
     try:
-        document = loads_strict(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        document = loads_object(raw)
+    except NotAnObject:
+        document = {}
+    except ValueError as exc:
         raise ConfigError(f"{where}: not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+    if document.get("format") != FORMAT:
         raise ConfigError(f"{where}: not a key file written by `keys pin` (format {FORMAT})")
     entries = document.get("issuers")
     if not isinstance(entries, list):

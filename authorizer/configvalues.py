@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .fetch import url_problem
+from .keys import SUPPORTED_ALGORITHMS
 
 #: Names a key for error messages: the environment variable, or the place in the rules file.
 Label = Callable[[str], str]
@@ -118,6 +119,17 @@ def scope_list(name: str, raw: str) -> list[str]:
             f"{name} is space-separated, and {with_comma!r} holds a comma: write {fixed!r}"
         )
     return scopes
+
+
+def algorithm_names(names: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """``names`` when this authorizer verifies each (asymmetric only); else a ConfigError."""
+    for name in names:
+        if name not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(
+                f"{where} contains {name!r};"
+                f" allowed (asymmetric only): {', '.join(SUPPORTED_ALGORITHMS)}"
+            )
+    return names
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

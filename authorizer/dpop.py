@@ -26,7 +26,6 @@ with the token's ``cnf.jkt``; :meth:`ProofVerifier.remember` then records the
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from .replay import KeyQuota, ReplayStore
 from .verify import (
     algorithm_objects,
     b64url_decode,
+    b64url_encode,
     decode_json_segment,
     normalize_typ,
     split_compact,
@@ -146,12 +146,12 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     """The JWK SHA-256 thumbprint of RFC 7638, base64url (what ``cnf.jkt`` holds)."""
     members = THUMBPRINT_MEMBERS[jwk["kty"]]
     canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"))
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def token_hash(token: str) -> str:
     """The ``ath`` of ``token``: base64url SHA-256 of its ASCII bytes (RFC 9449 section 4.2)."""
-    return _b64(hashlib.sha256(token.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(token.encode("ascii")).digest())
 
 
 def _segments(proof: str) -> tuple[str, str, str]:
@@ -207,7 +207,3 @@ def _check_claims(claims: dict[str, Any]) -> tuple[str, float]:
 
 def _invalid(check: str, message: str) -> DpopInvalid:
     return DpopInvalid(message, details={"check": check})
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

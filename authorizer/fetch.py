@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from . import __version__
 from .errors import FetchError
-from .strictjson import loads_strict
+from .strictjson import loads_object
 
 # urllib3 and ssl are imported by the first fetch, not at cold start: an environment
 # that never fetches (key prefetch off until a request needs keys) does not pay for them.
@@ -204,12 +204,9 @@ def is_loopback_host(host: str) -> bool:
 def parse_json_object(body: bytes, source: str) -> dict[str, Any]:
     """Decode ``body`` as a UTF-8 JSON object, refusing duplicates and NaN/Infinity."""
     try:
-        value = loads_strict(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return loads_object(body)
+    except ValueError as exc:
         raise FetchError(f"{source} is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise FetchError(f"{source} is not a JSON object")
-    return value
 
 
 def _path(path: str, query: str) -> str:

@@ -19,6 +19,7 @@ from .bundledkeys import BundledKeys, KeysFile
 from .configvalues import (
     Env,
     Label,
+    algorithm_names,
     check_url,
     flag,
     function_root,
@@ -30,7 +31,6 @@ from .configvalues import (
     whole,
 )
 from .errors import ConfigError
-from .keys import SUPPORTED_ALGORITHMS
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
 from .rulesfile import REQUIREMENT_KEYS, claim_path, numbered_tables, only_keys, parse_requirements
 from .verify import normalize_typ
@@ -202,7 +202,9 @@ def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSetting
         audiences=audiences,
         provider=provider.name,
         jwks_uri=jwks_uri or provider.jwks_uri_for(issuer),
-        algorithms=_algorithms(texts(values, "algorithms", label) or ("RS256",), label),
+        algorithms=algorithm_names(
+            texts(values, "algorithms", label) or ("RS256",), label("algorithms")
+        ),
         audience_claim=audience_claim,
         required_typ=_typ(text(values, "required_typ", label), label),
         reject_id_tokens=reject_id_tokens,
@@ -305,16 +307,6 @@ def _role_paths(value: object, label: Label) -> tuple[ClaimPath, ...]:
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{label('role_claims')} must list claim names or paths")
     return tuple(claim_path(item, label("role_claims")) for item in items)
-
-
-def _algorithms(names: tuple[str, ...], label: Label) -> tuple[str, ...]:
-    for name in names:
-        if name not in SUPPORTED_ALGORITHMS:
-            raise ConfigError(
-                f"{label('algorithms')} contains {name!r};"
-                f" allowed: {', '.join(SUPPORTED_ALGORITHMS)}"
-            )
-    return names
 
 
 def _typ(raw: str | None, label: Label) -> str | None:

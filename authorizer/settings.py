@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from .bundledkeys import read_bundled_keys
-from .configvalues import Env, did_you_mean, split
+from .configvalues import Env, algorithm_names, did_you_mean, split
 from .context import ContextSettings
 from .contextsettings import VARIABLES as CONTEXT_VARIABLES
 from .contextsettings import read_context_settings
@@ -86,7 +86,8 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         *DPOP_VARIABLES,
     }
 )
-_OUR_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
+#: The first words of every setting's name (the tools clear these before setting their own).
+SETTING_PREFIXES = ("JWT_", "JWKS_", "AUTHORIZER_")
 #: First words of a variable name that mean ours (``AUTH_RULES``, ``OIDC_ISSUER``): a name
 #: with one of them whose rest is one of our settings' is a near miss, never someone else's.
 _ALIAS_PREFIXES = frozenset(
@@ -239,13 +240,9 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
 
 
 def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSettings:
-    algorithms = tuple(dict.fromkeys(split(env.optional("AUTHORIZER_DPOP_ALGORITHMS") or "")))
-    for name in algorithms:
-        if name not in SUPPORTED_ALGORITHMS:
-            raise ConfigError(
-                f"AUTHORIZER_DPOP_ALGORITHMS contains {name!r};"
-                f" allowed (asymmetric only): {', '.join(SUPPORTED_ALGORITHMS)}"
-            )
+    variable = "AUTHORIZER_DPOP_ALGORITHMS"
+    names = tuple(dict.fromkeys(split(env.optional(variable) or "")))
+    algorithms = algorithm_names(names, variable)
     settings = DpopSettings(
         algorithms=algorithms or SUPPORTED_ALGORITHMS,
         max_age_seconds=env.integer("AUTHORIZER_DPOP_MAX_AGE_SECONDS", 60, 5, 600),
@@ -322,7 +319,7 @@ def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
         alias = next(
             (
                 f"{prefix}{rest}"
-                for prefix in _OUR_PREFIXES
+                for prefix in SETTING_PREFIXES
                 if first in _ALIAS_PREFIXES and f"{prefix}{rest}" in KNOWN_VARIABLES
             ),
             None,
@@ -331,7 +328,7 @@ def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
             raise ConfigError(
                 f"{name} is not a setting this authorizer knows (did you mean {alias}?)"
             )
-        near = name.startswith(_OUR_PREFIXES) or any(
+        near = name.startswith(SETTING_PREFIXES) or any(
             _within_two_edits(name, known) for known in KNOWN_VARIABLES
         )
         if near:

@@ -23,6 +23,26 @@ def loads_strict(text: str) -> Any:
     return _DECODER.decode(text)
 
 
+def loads_object(raw: bytes | str) -> dict[str, Any]:
+    """``raw`` (UTF-8 bytes or text) as a strict JSON object; ``ValueError`` for anything else.
+
+    Each caller turns the error into its own (a 401, a failed fetch, a bad file),
+    with its own words; :exc:`UnicodeDecodeError` and :exc:`RecursionError` arrive
+    as ``ValueError`` too.
+    """
+    try:
+        value = loads_strict(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(value, dict):
+        raise NotAnObject("not a JSON object")
+    return value
+
+
+class NotAnObject(ValueError):
+    """Valid JSON, but not an object (what :func:`loads_object` requires)."""
+
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):

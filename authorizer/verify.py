@@ -30,11 +30,12 @@ from .errors import (
 )
 from .jwks import KeyCache
 from .keys import MAX_KID_LENGTH, VerificationKey
-from .strictjson import loads_strict
+from .strictjson import loads_object
 from .tokencache import Entry, VerifiedTokenCache
 from .tokenclaims import TokenClaims
 
 _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 #: base64url to base64 for binascii's strict decoder; the base64-only characters
 #: become "!", which it refuses like any other character outside the alphabet.
 _TO_STANDARD_B64 = bytes.maketrans(b"-_+/=", b"+/!!!")
@@ -205,6 +206,11 @@ def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     return header, payload, signature
 
 
+def b64url_encode(raw: bytes) -> str:
+    """base64url without padding (RFC 7515 section 2): how JOSE writes bytes as text."""
+    return binascii.b2a_base64(raw, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode()
+
+
 def b64url_decode(segment: str, what: str) -> bytes:
     """Decode unpadded base64url, refusing any other character and non-canonical encodings."""
     if not segment.isascii():
@@ -238,9 +244,6 @@ def decode_json_segment(segment: str, what: str) -> dict[str, Any]:
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = loads_strict(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return loads_object(raw)
+    except ValueError:
         raise MalformedToken(f"{what} is not a valid JSON object") from None
-    if not isinstance(value, dict):
-        raise MalformedToken(f"{what} is not a JSON object")
-    return value

@@ -15,18 +15,17 @@ from typing import Any
 from authorizer.claims import NoClaims, claims_from_event
 from authorizer.decision import Decision
 from authorizer.errors import ConfigError
+from authorizer.settings import SETTING_PREFIXES
 
 from .cli import CliError
 from .gateway import LABELS, answer
 from .localcontext import local_context
 from .pasted import event_token, explain
 
-_OURS = ("JWT_", "JWKS_", "AUTHORIZER_")
-
 
 def run_invoke(event: Any, env: dict[str, str]) -> int:
     """Answer ``event``; print the outcome; return the HTTP status API Gateway would send."""
-    for name in [name for name in os.environ if name.startswith(_OURS)]:
+    for name in [name for name in os.environ if name.startswith(SETTING_PREFIXES)]:
         del os.environ[name]
     os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
