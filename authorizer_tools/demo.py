@@ -140,7 +140,7 @@ def main() -> int:
 def over_http(issuer: DevIssuer) -> None:
     """A few requests over HTTP through `serve`: what a client of the APIs receives."""
     from .localapi import serving  # noqa: PLC0415 - needs the runtime: only for this step
-    from .runtime import RuntimeFailure, free_port  # noqa: PLC0415
+    from .runtime import RuntimeFailure  # noqa: PLC0415
     from .templateconfig import read  # noqa: PLC0415
 
     step(5, "over HTTP: the template's APIs (serve), each function in the Lambda runtime")
@@ -159,7 +159,13 @@ def over_http(issuer: DevIssuer) -> None:
     http = urllib3.PoolManager(retries=False, timeout=30)
     try:
         with serving(
-            read(EVENTS.parent / "template.yaml"), parameters, {}, port=free_port(), log=_quiet
+            # port=0: a port per API that the system chooses (a free port's neighbour, which
+            # serve would take for the second API, may be in use).
+            read(EVENTS.parent / "template.yaml"),
+            parameters,
+            {},
+            port=0,
+            log=_quiet,
         ) as served:
             for api in ("RestApi", "HttpApi"):
                 for name, token in tokens.items():
