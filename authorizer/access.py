@@ -65,8 +65,8 @@ def subject_of(
 
 def claim_at(claims: Mapping[str, Any], path: ClaimPath) -> Any:
     """The value at ``path`` (object keys, outermost first), or ``_MISSING``."""
-    value: Any = claims
-    for name in path:
+    value: Any = claims.get(path[0], _MISSING)  # claims: any mapping (a read-only view)
+    for name in path[1:]:
         if not isinstance(value, dict):
             return _MISSING
         value = value.get(name, _MISSING)

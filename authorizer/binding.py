@@ -20,6 +20,7 @@ Nothing here is cached: a proof and a certificate belong to one request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -49,7 +50,7 @@ def check_binding(
     policy: BindingPolicy,
     request: AuthRequest,
     token: str,
-    claims: dict[str, Any],
+    claims: Mapping[str, Any],
     proofs: ProofVerifier | None,
 ) -> str | None:
     """Raise a :class:`~authorizer.errors.SenderConstraintError` unless ``request`` may use it.
@@ -80,7 +81,9 @@ def check_binding(
     return None
 
 
-def _check_bearer_only(policy: BindingPolicy, request: AuthRequest, claims: dict[str, Any]) -> None:
+def _check_bearer_only(
+    policy: BindingPolicy, request: AuthRequest, claims: Mapping[str, Any]
+) -> None:
     """``bearer``: the Bearer scheme, and no binding (unless told to ignore bindings)."""
     if request.scheme == "dpop":
         raise DpopInvalid(
@@ -120,7 +123,7 @@ def _check_proof(
     return "dpop"
 
 
-def _confirmation(claims: dict[str, Any]) -> tuple[str | None, str | None]:
+def _confirmation(claims: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``cnf.jkt`` and ``cnf["x5t#S256"]`` (RFC 7800); any other ``cnf`` cannot be proven here."""
     cnf = claims.get("cnf")
     if cnf is None:

@@ -184,8 +184,7 @@ class Authorizer:
             decision = Decision(
                 outcome="error", reason="internal_error", message=type(exc).__name__
             )
-        if not self.telemetry.quiet(decision.outcome):
-            self._record(decision)
+        self.telemetry.decision(decision, with_route=self.route_rules is not None)
         if decision.outcome == "unauthorized":
             # A 401 on every API kind, so that clients know to get a new token.
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
@@ -342,24 +341,6 @@ class Authorizer:
     def _verdicts(self, subject: Subject, now: float) -> Verdicts | None:
         rules = self.route_rules
         return None if rules is None else rules.evaluate(subject, now)
-
-    def _record(self, decision: Decision) -> None:
-        facts = dict(decision.details)
-        claims = None
-        if decision.token is not None:
-            claims = decision.token.claims
-            facts.update(kid=decision.token.kid, alg=decision.token.alg)
-        if decision.arn is not None and self.route_rules is not None:
-            facts["route"] = decision.arn.route
-        self.telemetry.decision(
-            decision.outcome,
-            decision.reason,
-            event_kind=decision.kind.value if decision.kind else None,
-            issuer=decision.issuer,
-            facts=facts,
-            claims=claims,
-            detail=decision.message,
-        )
 
 
 def shared_answers(settings: Settings) -> SharedAnswers | None:

@@ -15,13 +15,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from .decision import Decision
 from .jwks import RefreshOutcome
 
 _INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # "provisioned-concurrency": no invocation is cold
@@ -84,22 +84,13 @@ class Telemetry:
         if self.logger.sampling_rate and warm_again:
             self.logger.refresh_sample_rate_calculation()  # as Powertools does per invocation
 
-    def quiet(self, outcome: str) -> bool:
-        """True when a decision would be neither logged nor counted (nothing to prepare)."""
-        level = logging.ERROR if outcome == "error" else logging.INFO
-        return not self._metrics_on and not self._std_logger.isEnabledFor(level)
+    def decision(self, decision: Decision, *, with_route: bool) -> None:
+        """One decision's log line, carrying its metric; its metric alone below INFO.
 
-    def decision(
-        self,
-        outcome: str,
-        reason: str,
-        *,
-        event_kind: str | None,
-        issuer: str | None,
-        facts: Mapping[str, str],
-        claims: Mapping[str, Any] | None,
-        detail: str,
-    ) -> None:
+        Nothing is prepared when neither would be written. ``with_route`` adds the
+        requested route (where route rules decided it).
+        """
+        outcome, reason = decision.outcome, decision.reason
         level = logging.ERROR if outcome == "error" else logging.INFO
         if not self._std_logger.isEnabledFor(level):
             if self._metrics_on:
@@ -112,15 +103,20 @@ class Telemetry:
         fields: dict[str, Any] = {
             "decision": outcome,
             "reason": reason,
-            "event_kind": event_kind,
-            "issuer": issuer,
+            "event_kind": decision.kind.value if decision.kind else None,
+            "issuer": decision.issuer,
         }
-        fields.update({key: loggable(value) for key, value in facts.items()})
-        if claims is not None:
-            sub = claims.get("sub")
+        fields.update({key: loggable(value) for key, value in decision.details.items()})
+        token = decision.token
+        if token is not None:
+            fields["kid"], fields["alg"] = loggable(token.kid), loggable(token.alg)
+        if with_route and decision.arn is not None:
+            fields["route"] = loggable(decision.arn.route)
+        if token is not None:
+            sub = token.claims.get("sub")
             fields["sub"] = loggable(sub) if sub is not None else None
-        if detail:
-            fields["detail"] = loggable(detail, 512)
+        if decision.message:
+            fields["detail"] = loggable(decision.message, 512)
         if self._metrics_on:
             fields.update(self._emf(outcome, reason))
         log = self.logger.error if outcome == "error" else self.logger.info

@@ -15,7 +15,8 @@ The order is the security argument (RFC 8725):
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from jwt.algorithms import Algorithm, get_default_algorithms
@@ -46,14 +47,16 @@ class VerifiedToken:
     """A token whose signature and claims checked out.
 
     A plain slotted class: one is made per first-seen token, and a frozen
-    dataclass costs several times more to construct.
+    dataclass costs several times more to construct. Its claims are a read-only
+    view: the verified-token cache hands the same one to every repeat request.
     """
 
     __slots__ = ("alg", "claims", "header", "kid")
 
     def __init__(self, header: dict[str, Any], claims: dict[str, Any]) -> None:
         self.header = header
-        self.claims = claims
+        # Read-only: a cached token's claims serve every later request with the same token.
+        self.claims: Mapping[str, Any] = MappingProxyType(claims)
         # Read once: the cache looks the kid up again on every use of the token.
         self.kid = str(header["kid"])
         self.alg = str(header["alg"])

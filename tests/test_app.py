@@ -410,3 +410,17 @@ def test_every_aws_partition_and_its_regions_are_answered(
     [statement] = response["policyDocument"]["Statement"]
     assert statement["Effect"] == "Allow"
     assert statement["Resource"].startswith(f"arn:{partition}:execute-api:{region}:123456789012:")
+
+
+def test_a_verified_tokens_claims_are_read_only_for_every_request_that_shares_it(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    """The verified-token cache hands one token to each repeat request: nobody may change it."""
+    authorizer = build_authorizer(issuer, clock)
+    event = make_event("rest_token", f"Bearer {mint(issuer, clock, sub='alice')}")
+    first = authorizer.decide(event).token
+    assert first is not None
+    with pytest.raises(TypeError):
+        first.claims["sub"] = "mallory"  # type: ignore[index]
+    again = authorizer.decide(event).token
+    assert again is first and again.claims["sub"] == "alice"
