@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import CertBinding, DpopBinding, DpopInvalid, DpopMissing
-from .events import AuthRequest, EventKind, client_certificate, header_values, request_target
+from .events import AuthRequest, EventKind
 from .verify import b64url_encode
 
 if TYPE_CHECKING:  # loaded only where an issuer takes DPoP proofs
@@ -150,7 +150,7 @@ def _proof(request: AuthRequest) -> str:
             " DPoP needs a REQUEST authorizer",
             details={"check": "token_event"},
         )
-    values = header_values(request.event, "DPoP")
+    values = request.proofs
     if not values:
         raise DpopMissing(
             "the DPoP scheme was used without a DPoP header", details={"check": "header"}
@@ -161,7 +161,7 @@ def _proof(request: AuthRequest) -> str:
 
 
 def _target(request: AuthRequest) -> dict[str, str]:
-    target = request_target(request.kind, request.event)
+    target = request.target()
     if target is None:
         raise DpopInvalid(
             "the event does not say which method and URL were requested",
@@ -171,7 +171,7 @@ def _target(request: AuthRequest) -> dict[str, str]:
 
 
 def _check_certificate(request: AuthRequest, x5t: str) -> None:
-    pem = client_certificate(request.kind, request.event)
+    pem = request.certificate
     if pem is None:
         raise CertBinding(
             "the token is bound to a client certificate (cnf x5t#S256) and the request has none"

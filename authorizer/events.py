@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import MalformedEvent, MalformedToken, MissingToken
-from .policy import parse_arn
+from .policy import ApiArn, parse_arn
 
 
 class EventKind(enum.Enum):
@@ -42,22 +42,36 @@ Scheme = Literal["bearer", "dpop"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthRequest:
-    """What the authorizer needs from an event: its kind, the ARN and the raw token.
+    """What every later step needs from an event, read once, before any signature work.
 
-    ``event`` is kept for the few requests that need more of it (a DPoP proof,
-    the request's URL, a client certificate): see :func:`request_target` and
-    :func:`client_certificate`.
+    Its kind, the parsed ARN, the raw token and its scheme; for sender-constrained
+    tokens, the DPoP proofs (read where the scheme is DPoP) and the client
+    certificate API Gateway passed; the URL the client called, on demand
+    (:meth:`target`). No step after this one reads the event.
     """
 
     kind: EventKind
-    resource_arn: str
+    arn: ApiArn
     token: str | None
     token_problem: str | None = None  # why ``token`` is None: a reason code, for the log ...
     token_problem_detail: str = ""  # ... and in words
     scheme: Scheme = "bearer"  # of the Authorization credential (RFC 6750, RFC 9449)
     #: HTTP API 2.0: the route key (``ANY /orders/{id}``), what API Gateway may cache by.
     route_key: str | None = None
-    event: Mapping[str, Any] = field(default_factory=dict)
+    #: The ``DPoP`` header's values (RFC 9449), read where the scheme is DPoP.
+    proofs: tuple[str, ...] = ()
+    #: The PEM client certificate of mutual TLS, where API Gateway passed one.
+    certificate: str | None = None
+    event: Mapping[str, Any] = field(default_factory=dict)  # for :meth:`target` only
+
+    @property
+    def resource_arn(self) -> str:
+        """The method or route ARN, as the event gave it."""
+        return self.arn.prefix + self.arn.route
+
+    def target(self) -> RequestTarget | None:
+        """The method and URL the client called (see :func:`request_target`); DPoP only."""
+        return request_target(self.kind, self.event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +121,7 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     arn = event.get(arn_field)
     if not isinstance(arn, str) or not arn:
         raise MalformedEvent(f"event has no {arn_field}")
+    parsed = parse_arn(arn)  # raises MalformedEvent: nothing else is read from a broken event
     route_key = event.get("routeKey") if kind is EventKind.HTTP_V2 else None
     route_key = route_key if isinstance(route_key, str) else None
     try:
@@ -114,14 +129,21 @@ def to_request(event: object, *, header: str, query_parameter: str | None) -> Au
     except (MissingToken, MalformedToken) as exc:
         return AuthRequest(
             kind=kind,
-            resource_arn=arn,
+            arn=parsed,
             token=None,
             token_problem=exc.reason,
             token_problem_detail=str(exc),
             route_key=route_key,
         )
     return AuthRequest(
-        kind=kind, resource_arn=arn, token=token, scheme=scheme, event=event, route_key=route_key
+        kind=kind,
+        arn=parsed,
+        token=token,
+        scheme=scheme,
+        route_key=route_key,
+        proofs=tuple(header_values(event, "DPoP")) if scheme == "dpop" else (),
+        certificate=client_certificate(kind, event),
+        event=event,
     )
 
 

@@ -45,7 +45,6 @@ from .fetch import HttpFetcher, JsonFetcher
 from .issuers import IssuerSettings
 from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
-from .policy import ApiArn, parse_arn
 from .respond import AuthorizerUnavailable, Responder
 from .settings import Settings
 from .tokencache import VerifiedTokenCache
@@ -218,7 +217,6 @@ class Authorizer:
             verified = trusted.verifier.verify(token, digest)
             policy = trusted.settings.binding
             bound = check_binding(policy, request, token, verified.claims, self._proofs)
-            arn = parse_arn(request.resource_arn)
         except TokenError as exc:
             return Decision(
                 outcome="unauthorized",
@@ -232,18 +230,17 @@ class Authorizer:
             return Decision(
                 outcome="error", reason=exc.reason, kind=kind, message=str(exc), issuer=issuer
             )
-        return self._authorize(request, arn, verified, trusted.settings, bound)
+        return self._authorize(request, verified, trusted.settings, bound)
 
     def _authorize(
         self,
         request: AuthRequest,
-        arn: ApiArn,
         verified: VerifiedToken,
         settings: IssuerSettings,
         bound: str | None,
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
-        kind = request.kind
+        kind, arn = request.kind, request.arn
         decided = functools.partial(
             Decision,
             kind=kind,
@@ -265,7 +262,7 @@ class Authorizer:
             # Issuer-wide rules hold on every route: the whole stage is denied.
             return decided(outcome="deny", reason=exc.reason, arn=arn, message=str(exc))
         verdicts = self._verdicts(subject, now)
-        failure = None if verdicts is None else self._failure(verdicts, request, arn)
+        failure = None if verdicts is None else self._failure(verdicts, request)
         if failure is not None:
             return decided(
                 outcome="deny", reason=failure.reason, arn=arn, message=str(failure),
@@ -273,9 +270,7 @@ class Authorizer:
             )  # fmt: skip
         return decided(outcome="allow", reason="allowed", arn=arn, verdicts=verdicts)
 
-    def _failure(
-        self, verdicts: Verdicts, request: AuthRequest, arn: ApiArn
-    ) -> AccessDenied | None:
+    def _failure(self, verdicts: Verdicts, request: AuthRequest) -> AccessDenied | None:
         """Why the route rules deny: for this route, or for every request a simple response serves.
 
         API Gateway reuses an HTTP API simple response for every request with the
@@ -283,7 +278,7 @@ class Authorizer:
         """
         shared = self._shared
         if shared is None or request.kind is not EventKind.HTTP_V2:
-            return verdicts.for_route(arn.route)
+            return verdicts.for_route(request.arn.route)
         reach, new = shared.reach(request.route_key)
         if new and reach.merged:
             self._warn_shared(request.route_key, reach)
