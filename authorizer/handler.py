@@ -39,7 +39,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from .binding import check_binding
 from .decision import Decision
-from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError, WrongIssuer
+from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError
 from .events import AuthRequest, EventKind, to_request
 from .fetch import HttpFetcher, JsonFetcher
 from .issuers import IssuerSettings
@@ -47,9 +47,8 @@ from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
 from .respond import AuthorizerUnavailable, Responder
 from .settings import Settings
-from .tokencache import VerifiedTokenCache
 from .tokenclaims import TokenClaims
-from .verify import TokenVerifier, VerifiedToken, peek_issuer
+from .verify import IssuerChoice, TokenVerifier, VerifiedToken
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
     from .access import Reach, RuleSet, SharedAnswers, Subject, Verdicts
@@ -93,7 +92,10 @@ class Authorizer:
         self._clock = clock
         fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
         self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
-        self._by_name = {trusted.settings.issuer: trusted for trusted in self.issuers}
+        self._tokens = IssuerChoice(
+            [(trusted.settings.issuer, trusted.verifier, trusted) for trusted in self.issuers],
+            settings.max_token_bytes,
+        )
         self.route_rules: RuleSet | None = settings.route_rules
         self._responder = Responder(settings)
         self._shared = shared_answers(settings)
@@ -212,9 +214,10 @@ class Authorizer:
         kind = request.kind
         issuer: str | None = None
         try:
-            trusted, digest = self._issuer_for(token)
+            choice = self._tokens.choose(token)
+            trusted = choice.issuer
             issuer = trusted.settings.issuer
-            verified = trusted.verifier.verify(token, digest)
+            verified = choice.verify()
             policy = trusted.settings.binding
             bound = check_binding(policy, request, token, verified.claims, self._proofs)
         except TokenError as exc:
@@ -302,28 +305,6 @@ class Authorizer:
             reason="shared_simple_response",
             route_key=route_key,
         )
-
-    def _issuer_for(self, token: str) -> tuple[TrustedIssuer, bytes | None]:
-        """The issuer whose keys and rules apply, and the token's cache key if computed.
-
-        With one issuer there is nothing to choose: its ``iss`` is checked after
-        the signature, like every other claim. Of several, a token one of them
-        verified before goes back to
-        it (its ``iss`` was verified then); any other is sent by its unverified
-        ``iss``. Choosing by an unverified claim is safe because the choice only
-        decides which key set the signature must verify against: a token naming
-        issuer B is checked with B's keys alone and then must carry B's ``iss``.
-        """
-        if len(self.issuers) == 1:
-            return self.issuers[0], None
-        digest = VerifiedTokenCache.digest(token)
-        for trusted in self.issuers:
-            if trusted.verifier.knows(digest):
-                return trusted, digest
-        named = self._by_name.get(peek_issuer(token, self.settings.max_token_bytes))
-        if named is None:
-            raise WrongIssuer("iss is not one of the configured issuers")
-        return named, digest
 
     @staticmethod
     def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:

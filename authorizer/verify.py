@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from jwt.algorithms import Algorithm, get_default_algorithms
 
@@ -27,6 +28,7 @@ from .errors import (
     IncompatibleKey,
     MalformedToken,
     TokenError,
+    WrongIssuer,
     WrongTokenType,
 )
 from .jwks import KeyCache
@@ -89,15 +91,22 @@ class TokenVerifier:
         self._cache: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache(cache_size)
         self._required_typ = required_typ
 
-    def verify(self, token: str, digest: bytes | None = None) -> VerifiedToken:
+    def verify(
+        self,
+        token: str,
+        digest: bytes | None = None,
+        segments: tuple[str, str, str] | None = None,
+    ) -> VerifiedToken:
         """Return the verified header and claims, or raise a :class:`TokenError`.
 
         :class:`~authorizer.errors.KeysUnavailable` passes through untouched:
         it is not the token's fault. A token verified before is answered from
         the cache (see :mod:`authorizer.tokencache`) when its time and key allow.
-        ``digest`` is the token's cache key when the caller has computed it.
+        ``digest`` and ``segments`` are the token's cache key and parts where the
+        caller has them already (:class:`IssuerChoice`): a token is split once.
         """
-        segments = split_compact(token, self._max_bytes)
+        if segments is None:
+            segments = split_compact(token, self._max_bytes)
         data = token.encode("ascii")
         if digest is None:
             digest = self._cache.digest(data)
@@ -178,13 +187,62 @@ def normalize_typ(value: str) -> str:
     return value.lower().removeprefix("application/")
 
 
-def peek_issuer(token: str, max_bytes: int) -> str:
-    """The unverified ``iss`` of ``token``, only to choose which issuer's keys to try.
+T = TypeVar("T")
 
-    Raises :class:`MalformedToken` when the token is not a compact JWS with a
-    JSON payload holding a string ``iss``.
+
+class IssuerChoice(Generic[T]):
+    """Which issuer a token goes to: its verifier, and what it is known by (``T``).
+
+    With one issuer there is nothing to choose: its ``iss`` is checked after the
+    signature, like every other claim. Of several, a token one of them verified
+    before goes back to it (its ``iss`` was verified then); any other is sent by
+    its unverified ``iss``. Choosing by an unverified claim is safe because the
+    choice only decides which key set the signature must verify against: a token
+    naming issuer B is checked with B's keys alone and then must carry B's ``iss``.
     """
-    _, payload_b64, _ = split_compact(token, max_bytes)
+
+    def __init__(self, issuers: Sequence[tuple[str, TokenVerifier, T]], max_bytes: int) -> None:
+        self._issuers = tuple(issuers)
+        self._by_name = {name: (verifier, item) for name, verifier, item in self._issuers}
+        self._max_bytes = max_bytes
+
+    def choose(self, token: str) -> Choice[T]:
+        """The issuer ``token`` goes to; raises :class:`WrongIssuer` or :class:`MalformedToken`."""
+        if len(self._issuers) == 1:
+            _, verifier, item = self._issuers[0]
+            return Choice(item, verifier, token)  # the verifier splits it
+        segments = split_compact(token, self._max_bytes)
+        digest = VerifiedTokenCache.digest(token)
+        for _, verifier, item in self._issuers:
+            if verifier.knows(digest):
+                return Choice(item, verifier, token, digest, segments)
+        named = self._by_name.get(peek_issuer(segments[1]))
+        if named is None:
+            raise WrongIssuer("iss is not one of the configured issuers")
+        return Choice(named[1], named[0], token, digest, segments)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Generic[T]):
+    """A token and the issuer it goes to, with what choosing it computed already."""
+
+    issuer: T
+    verifier: TokenVerifier
+    token: str
+    digest: bytes | None = None
+    segments: tuple[str, str, str] | None = None
+
+    def verify(self) -> VerifiedToken:
+        """Verify the token with this issuer's keys and rules (see :meth:`TokenVerifier.verify`)."""
+        return self.verifier.verify(self.token, self.digest, self.segments)
+
+
+def peek_issuer(payload_b64: str) -> str:
+    """The unverified ``iss`` of a token's payload segment, only to choose whose keys to try.
+
+    Raises :class:`MalformedToken` when the payload is not a JSON object holding
+    a string ``iss``.
+    """
     iss = decode_json_segment(payload_b64, "payload").get("iss")
     if not isinstance(iss, str):
         raise MalformedToken("payload iss is missing or not a string")

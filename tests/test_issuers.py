@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from authorizer import handler as handler_module
 from authorizer import verify as verify_module
 from authorizer.errors import ConfigError
 from authorizer.handler import Authorizer
@@ -73,11 +72,11 @@ def test_a_token_seen_before_goes_back_to_its_issuer_without_reading_its_payload
     peeks: list[str] = []
     real_peek = verify_module.peek_issuer
 
-    def counting_peek(token: str, max_bytes: int) -> str:
-        peeks.append(token)
-        return real_peek(token, max_bytes)
+    def counting_peek(payload: str) -> str:
+        peeks.append(payload)
+        return real_peek(payload)
 
-    monkeypatch.setattr(handler_module, "peek_issuer", counting_peek)
+    monkeypatch.setattr(verify_module, "peek_issuer", counting_peek)
     assert decide(authorizer, token) == ("allow", "allowed")
     assert peeks == []
     clock.advance(3600)  # expired since: refused, by the issuer that verified it
