@@ -136,16 +136,6 @@ class Authorizer:
         )
         return TrustedIssuer(issuer, keys, verifier)
 
-    @property
-    def keys(self) -> KeyCache:
-        """The first issuer's key cache (the only one, in most deployments)."""
-        return self.issuers[0].keys
-
-    @property
-    def verifier(self) -> TokenVerifier:
-        """The first issuer's verifier."""
-        return self.issuers[0].verifier
-
     def prefetch(self, budget: float = PREFETCH_BUDGET_SECONDS) -> bool:
         """Warm every issuer's key cache at init, concurrently, within ``budget`` seconds in all.
 

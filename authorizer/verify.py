@@ -90,6 +90,8 @@ class TokenVerifier:
         self._leeway = leeway
         self._cache: VerifiedTokenCache[VerifiedToken] = VerifiedTokenCache(cache_size)
         self._required_typ = required_typ
+        #: Signatures checked so far (what the token cache saves; tests count with it).
+        self.signature_checks = 0
 
     def verify(
         self,
@@ -142,6 +144,7 @@ class TokenVerifier:
             # Decoded (so checked) before the signature, parsed only after it.
             payload = _decode(payload_b64, "payload")
             signing_input = data[: len(header_b64) + 1 + len(payload_b64)]
+            self.signature_checks += 1
             if not self._algorithms[alg].verify(signing_input, key.key, signature):
                 raise BadSignature("signature does not verify")
             claims = _json_object(payload, "payload")

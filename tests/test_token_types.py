@@ -18,7 +18,7 @@ from tests.tokens import signed
 def test_the_required_typ_accepts_its_spellings(
     issuer: DevIssuer, clock: FakeClock, typ: str
 ) -> None:
-    verifier = build_authorizer(issuer, clock, JWT_REQUIRED_TYP="at+jwt").verifier
+    verifier = build_authorizer(issuer, clock, JWT_REQUIRED_TYP="at+jwt").issuers[0].verifier
     assert verifier.verify(signed(issuer, header(issuer, typ=typ), claims(issuer, clock)))
 
 
@@ -44,14 +44,16 @@ def test_the_required_typ_accepts_its_spellings(
 def test_the_required_typ_refuses_anything_else(
     issuer: DevIssuer, clock: FakeClock, typ: object
 ) -> None:
-    verifier = build_authorizer(issuer, clock, JWT_REQUIRED_TYP="application/at+jwt").verifier
+    verifier = (
+        build_authorizer(issuer, clock, JWT_REQUIRED_TYP="application/at+jwt").issuers[0].verifier
+    )
     with pytest.raises(TokenError) as caught:
         verifier.verify(signed(issuer, header(issuer, typ=typ), claims(issuer, clock)))
     assert caught.value.reason == "wrong_token_type"
 
 
 def test_typ_is_not_required_unless_configured(issuer: DevIssuer, clock: FakeClock) -> None:
-    verifier = build_authorizer(issuer, clock).verifier
+    verifier = build_authorizer(issuer, clock).issuers[0].verifier
     assert verifier.verify(signed(issuer, header(issuer, typ="JWT"), claims(issuer, clock)))
 
 
@@ -63,16 +65,20 @@ def test_id_tokens_are_refused_as_access_tokens(
 ) -> None:
     token = signed(issuer, header(issuer), claims(issuer, clock, nonce="n", **marker))
     with pytest.raises(TokenError) as caught:
-        build_authorizer(issuer, clock).verifier.verify(token)
+        build_authorizer(issuer, clock).issuers[0].verifier.verify(token)
     assert caught.value.reason == "wrong_token_type"
-    assert build_authorizer(issuer, clock, JWT_REJECT_ID_TOKENS="false").verifier.verify(token)
+    assert (
+        build_authorizer(issuer, clock, JWT_REJECT_ID_TOKENS="false")
+        .issuers[0]
+        .verifier.verify(token)
+    )
 
 
 def test_a_cognito_access_token_is_not_mistaken_for_an_id_token(
     issuer: DevIssuer, clock: FakeClock
 ) -> None:
     token = signed(issuer, header(issuer), claims(issuer, clock, token_use="access"))
-    assert build_authorizer(issuer, clock).verifier.verify(token)
+    assert build_authorizer(issuer, clock).issuers[0].verifier.verify(token)
 
 
 def test_the_principal_falls_back_to_the_configured_claims(

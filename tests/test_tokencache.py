@@ -7,35 +7,34 @@ import pytest
 from authorizer.errors import TokenError
 from authorizer.handler import Authorizer
 from authorizer.tokencache import VerifiedTokenCache
+from authorizer.verify import TokenVerifier
 from authorizer_tools.devissuer import DevIssuer
 from tests.conftest import FakeClock, build_authorizer, mint
 
 
-class CountingAlgorithm:
-    """Wraps a PyJWT algorithm to count signature checks."""
+class SignatureChecks:
+    """The signature checks a verifier makes from now on (its ``signature_checks`` seam)."""
 
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-        self.calls = 0
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+        self.start = verifier.signature_checks
 
-    def verify(self, message: bytes, key: object, signature: bytes) -> bool:
-        self.calls += 1
-        return bool(self.inner.verify(message, key, signature))  # type: ignore[attr-defined]
+    @property
+    def calls(self) -> int:
+        return self.verifier.signature_checks - self.start
 
 
-def counted(authorizer: Authorizer) -> CountingAlgorithm:
-    counter = CountingAlgorithm(authorizer.verifier._algorithms["RS256"])
-    authorizer.verifier._algorithms["RS256"] = counter  # type: ignore[assignment]
-    return counter
+def counted(authorizer: Authorizer) -> SignatureChecks:
+    return SignatureChecks(authorizer.issuers[0].verifier)
 
 
 def test_a_token_seen_before_skips_the_signature_check(issuer: DevIssuer, clock: FakeClock) -> None:
     authorizer = build_authorizer(issuer, clock)
     counter = counted(authorizer)
     token = mint(issuer, clock)
-    first = authorizer.verifier.verify(token)
+    first = authorizer.issuers[0].verifier.verify(token)
     for _ in range(10):
-        assert authorizer.verifier.verify(token) is first
+        assert authorizer.issuers[0].verifier.verify(token) is first
     assert counter.calls == 1
 
 
@@ -45,36 +44,36 @@ def test_a_different_token_is_never_served_from_the_cache(
     authorizer = build_authorizer(issuer, clock)
     counter = counted(authorizer)
     token = mint(issuer, clock)
-    authorizer.verifier.verify(token)
+    authorizer.issuers[0].verifier.verify(token)
     head, payload, signature = token.split(".")
     # Another signature, still canonical base64url (256 bytes end in A, Q, g or w).
     tail = "AQ" if signature.endswith("AA") else "AA"
     forged = f"{head}.{payload}.{signature[:-2]}{tail}"
     with pytest.raises(TokenError):
-        authorizer.verifier.verify(forged)
+        authorizer.issuers[0].verifier.verify(forged)
     assert counter.calls == 2
 
 
 def test_a_cached_token_still_expires(issuer: DevIssuer, clock: FakeClock) -> None:
     authorizer = build_authorizer(issuer, clock, JWT_LEEWAY_SECONDS="10")
     token = mint(issuer, clock)  # exp = now + 300
-    authorizer.verifier.verify(token)
+    authorizer.issuers[0].verifier.verify(token)
     clock.advance(309)
-    assert authorizer.verifier.verify(token)
+    assert authorizer.issuers[0].verifier.verify(token)
     clock.advance(1)
     with pytest.raises(TokenError) as caught:
-        authorizer.verifier.verify(token)
+        authorizer.issuers[0].verifier.verify(token)
     assert caught.value.reason == "expired"
 
 
 def test_a_cached_token_dies_with_its_key(issuer: DevIssuer, clock: FakeClock) -> None:
     authorizer = build_authorizer(issuer, clock, JWKS_CACHE_SECONDS="60")
     token = mint(issuer, clock)
-    authorizer.verifier.verify(token)
+    authorizer.issuers[0].verifier.verify(token)
     issuer.rotate()
     clock.advance(60)  # the key set expires; the next lookup refreshes it
     with pytest.raises(TokenError) as caught:
-        authorizer.verifier.verify(token)
+        authorizer.issuers[0].verifier.verify(token)
     assert caught.value.reason == "unknown_kid"
 
 
@@ -84,10 +83,10 @@ def test_a_cached_token_is_refused_once_the_keys_are_too_stale(clock: FakeClock)
             issuer, clock, JWKS_CACHE_SECONDS="60", JWKS_MAX_STALE_SECONDS="60"
         )
         token = issuer.mint({"aud": "https://api.example.test"}, now=clock.now, lifetime=3600)
-        authorizer.verifier.verify(token)
+        authorizer.issuers[0].verifier.verify(token)
     clock.advance(120)  # the issuer is gone and the cached set is past its stale limit
     with pytest.raises(Exception, match="too old"):
-        authorizer.verifier.verify(token)
+        authorizer.issuers[0].verifier.verify(token)
 
 
 def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
@@ -97,14 +96,14 @@ def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
     counter = counted(authorizer)
     tokens = [mint(issuer, clock, sub=f"user-{i}") for i in range(4)]
     for token in tokens[:3]:
-        authorizer.verifier.verify(token)
-    authorizer.verifier.verify(tokens[0])  # now the most recently used
-    authorizer.verifier.verify(tokens[3])  # evicts tokens[1]
-    assert len(authorizer.verifier._cache) == 3
+        authorizer.issuers[0].verifier.verify(token)
+    authorizer.issuers[0].verifier.verify(tokens[0])  # now the most recently used
+    authorizer.issuers[0].verifier.verify(tokens[3])  # evicts tokens[1]
+    assert len(authorizer.issuers[0].verifier._cache) == 3
     before = counter.calls
-    authorizer.verifier.verify(tokens[0])
+    authorizer.issuers[0].verifier.verify(tokens[0])
     assert counter.calls == before
-    authorizer.verifier.verify(tokens[1])
+    authorizer.issuers[0].verifier.verify(tokens[1])
     assert counter.calls == before + 1
 
 
@@ -113,7 +112,7 @@ def test_size_zero_disables_the_cache(issuer: DevIssuer, clock: FakeClock) -> No
     counter = counted(authorizer)
     token = mint(issuer, clock)
     for _ in range(3):
-        authorizer.verifier.verify(token)
+        authorizer.issuers[0].verifier.verify(token)
     assert counter.calls == 3
 
 

@@ -18,7 +18,7 @@ from tests.tokens import key_header as header
 
 
 def reason_for(issuer: DevIssuer, clock: FakeClock, token: str, **env: str) -> str:
-    verifier = build_authorizer(issuer, clock, env=env).verifier
+    verifier = build_authorizer(issuer, clock, env=env).issuers[0].verifier
     with pytest.raises(TokenError) as caught:
         verifier.verify(token)
     return caught.value.reason
@@ -33,7 +33,7 @@ def reason_for(issuer: DevIssuer, clock: FakeClock, token: str, **env: str) -> s
 )
 def test_a_valid_token_of_every_supported_algorithm_verifies(clock: FakeClock, alg: str) -> None:
     with DevIssuer(algorithms=(alg,)) as issuer:
-        verifier = build_authorizer(issuer, clock, JWT_ALGORITHMS=alg).verifier
+        verifier = build_authorizer(issuer, clock, JWT_ALGORITHMS=alg).issuers[0].verifier
         verified = verifier.verify(mint(issuer, clock, scope="read"))
         assert verified.claims["sub"] == "user-123"
         assert verified.alg == alg
@@ -43,15 +43,17 @@ def test_a_valid_token_of_every_supported_algorithm_verifies(clock: FakeClock, a
 def test_aud_may_be_an_array_holding_any_accepted_audience(
     issuer: DevIssuer, clock: FakeClock
 ) -> None:
-    verifier = build_authorizer(
-        issuer, clock, JWT_AUDIENCE="other,https://api.example.test"
-    ).verifier
+    verifier = (
+        build_authorizer(issuer, clock, JWT_AUDIENCE="other,https://api.example.test")
+        .issuers[0]
+        .verifier
+    )
     token = mint(issuer, clock, aud=["https://project.authgear.cloud", AUDIENCE])
     assert verifier.verify(token).claims["aud"][1] == AUDIENCE
 
 
 def test_leeway_accepts_small_clock_skew_both_ways(issuer: DevIssuer, clock: FakeClock) -> None:
-    verifier = build_authorizer(issuer, clock, JWT_LEEWAY_SECONDS="60").verifier
+    verifier = build_authorizer(issuer, clock, JWT_LEEWAY_SECONDS="60").issuers[0].verifier
     ahead = issuer.mint({"aud": AUDIENCE, "nbf": clock.now + 59}, now=clock.now + 59)
     assert verifier.verify(ahead)
     behind = issuer.mint({"aud": AUDIENCE}, now=clock.now - 300 - 59)  # expired 59 s ago
@@ -95,7 +97,7 @@ def test_jwe_compact_tokens_are_refused(issuer: DevIssuer, clock: FakeClock) -> 
         segment(part) for part in ({"alg": "RSA-OAEP", "enc": "A256GCM"}, b"k", b"iv", b"c", b"t")
     )
     with pytest.raises(TokenError, match="JWE"):
-        build_authorizer(issuer, clock).verifier.verify(jwe)
+        build_authorizer(issuer, clock).issuers[0].verifier.verify(jwe)
 
 
 @pytest.mark.parametrize(
@@ -262,8 +264,10 @@ def test_a_weak_rsa_key_in_the_key_set_is_never_used(clock: FakeClock) -> None:
         issuer.add_key("RS256", "strong")
         token = issuer.mint({"aud": AUDIENCE}, kid="weak", now=clock.now)
         assert reason_for(issuer, clock, token) == "unknown_kid"
-        assert build_authorizer(issuer, clock).verifier.verify(
-            issuer.mint({"aud": AUDIENCE}, kid="strong", now=clock.now)
+        assert (
+            build_authorizer(issuer, clock)
+            .issuers[0]
+            .verifier.verify(issuer.mint({"aud": AUDIENCE}, kid="strong", now=clock.now))
         )
 
 
@@ -309,7 +313,7 @@ def test_the_issuer_must_match_exactly(issuer: DevIssuer, clock: FakeClock, suff
 
 def test_expiry_respects_the_leeway_to_the_second(issuer: DevIssuer, clock: FakeClock) -> None:
     token = signed(issuer, header(issuer), claims(issuer, clock, exp=int(clock.now) - 10))
-    verifier = build_authorizer(issuer, clock, JWT_LEEWAY_SECONDS="10").verifier
+    verifier = build_authorizer(issuer, clock, JWT_LEEWAY_SECONDS="10").issuers[0].verifier
     with pytest.raises(TokenError) as caught:
         verifier.verify(token)
     assert caught.value.reason == "expired"
@@ -333,7 +337,7 @@ def test_nbf_and_iat_in_the_future_are_not_yet_valid(issuer: DevIssuer, clock: F
 def test_errors_carry_the_kid_and_alg_for_the_log(issuer: DevIssuer, clock: FakeClock) -> None:
     token = signed(issuer, header(issuer), claims(issuer, clock, exp=int(clock.now) - 3600))
     with pytest.raises(TokenError) as caught:
-        build_authorizer(issuer, clock).verifier.verify(token)
+        build_authorizer(issuer, clock).issuers[0].verifier.verify(token)
     assert caught.value.details == {"kid": next(iter(issuer.keys)), "alg": "RS256"}
     assert token not in str(caught.value)
 
