@@ -58,7 +58,6 @@ if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules ex
 __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
 
 SERVICE = "oidc-authorizer"
-UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
 #: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
 KEY_SHARE = 8
 #: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
@@ -97,7 +96,13 @@ class Authorizer:
             settings.max_token_bytes,
         )
         self.route_rules: RuleSet | None = settings.route_rules
-        self._responder = Responder(settings)
+        self._responder = Responder(
+            simple_responses=settings.http_api_response == "simple",
+            principal_claims=settings.principal_claims,
+            usage_identifier_claim=settings.usage_identifier_claim,
+            context=settings.context,
+            route_rules=settings.route_rules,
+        )
         self._shared = shared_answers(settings)
         self._proofs = proof_verifier(settings, clock, replay_store)
 
@@ -176,9 +181,6 @@ class Authorizer:
                 outcome="error", reason="internal_error", message=type(exc).__name__
             )
         self.telemetry.decision(decision, with_route=self.route_rules is not None)
-        if decision.outcome == "unauthorized":
-            # A 401 on every API kind, so that clients know to get a new token.
-            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
         return self._responder.respond(decision)
 
     def decide(self, event: object) -> Decision:

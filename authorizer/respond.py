@@ -1,20 +1,20 @@
-"""The response step: a decision becomes the answer API Gateway understands.
+"""The response step: every decision becomes the answer API Gateway understands.
 
 An allow or a deny becomes an IAM policy (or, for HTTP API payload 2.0 with
 simple responses, ``isAuthorized``) with the verified claims as its context; an
-error raises :class:`AuthorizerUnavailable` (500). Unauthorized decisions never
-get here: the handler raises the exact ``Unauthorized`` error for them (401).
+unauthorized decision raises the exact ``Unauthorized`` error (401, on every API
+kind: ``isAuthorized: false`` would be a 403), and an error raises
+:class:`AuthorizerUnavailable` (500).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .context import MAX_CONTEXT_BYTES, build_context
+from .context import MAX_CONTEXT_BYTES, ContextSettings, build_context
 from .decision import Decision
 from .events import EventKind
 from .policy import ApiArn, iam_response, simple_response
-from .settings import Settings
 from .tokenclaims import principal_of
 from .verify import VerifiedToken
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules ex
 MAX_RESPONSE_BYTES = 8 * 1024
 
 
+UNAUTHORIZED = "Unauthorized"  # API Gateway maps exactly this message to 401
+
+
 class AuthorizerUnavailable(RuntimeError):
     """Raised to make API Gateway answer 500: we cannot decide, the client should retry."""
 
@@ -32,18 +35,32 @@ class AuthorizerUnavailable(RuntimeError):
 class Responder:
     """Shapes decisions for one configuration (response kind, principal, context)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._context_bytes = context_budget(settings.route_rules)
-        self._selection = settings.context if settings.context.active else None
+    def __init__(
+        self,
+        *,
+        simple_responses: bool,
+        principal_claims: tuple[str, ...],
+        usage_identifier_claim: str | None,
+        context: ContextSettings,
+        route_rules: RuleSet | None,
+    ) -> None:
+        """``simple_responses``: HTTP API 2.0 events get ``isAuthorized`` (else IAM policies)."""
+        self._simple = simple_responses
+        self._principal_claims = principal_claims
+        self._usage_claim = usage_identifier_claim
+        self._context_bytes = context_budget(route_rules)
+        self._selection = context if context.active else None
 
     def respond(self, decision: Decision) -> dict[str, Any]:
-        """Shape an allow or a deny into a new response; an error raises (500).
+        """Shape an allow or a deny into a new response; raise for a 401 or a 500.
 
         Every response is built for its request alone and shares nothing with
         another: a caller may change what it gets without changing the next answer.
         """
-        simple = decision.kind is EventKind.HTTP_V2 and self._settings.http_api_response == "simple"
+        if decision.outcome == "unauthorized":
+            # A 401 on every API kind, so that clients know to get a new token.
+            raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
+        simple = decision.kind is EventKind.HTTP_V2 and self._simple
         token, arn = decision.token, decision.arn
         if decision.outcome == "error" or token is None or arn is None:
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
@@ -76,11 +93,11 @@ class Responder:
 
     def _principal(self, token: VerifiedToken) -> str:
         # TokenClaims.check made sure one of the principal claims is a non-empty string.
-        return principal_of(token.claims, self._settings.principal_claims) or ""
+        return principal_of(token.claims, self._principal_claims) or ""
 
     def _usage_key(self, decision: Decision) -> str | None:
         """The usage-plan API key, for REST APIs only (the others have no usage plans)."""
-        name = self._settings.usage_identifier_claim
+        name = self._usage_claim
         if name is None or decision.token is None:
             return None
         if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
