@@ -437,7 +437,7 @@ def _template_route_key(options: argparse.Namespace, method: str, path: str) -> 
     template = _template(options)
     if template is None:
         return "$default"
-    from .localapi import apis_of  # noqa: PLC0415 - reads the template (PyYAML)
+    from .templateapis import apis_of  # noqa: PLC0415 - reads the template (PyYAML)
 
     try:
         document = read(template)
@@ -502,11 +502,16 @@ def _invoke(options: argparse.Namespace) -> int:
             return EXIT_FOR_STATUS[run_in_runtime(event, env, options.python, options.logs)]
         except RuntimeFailure as exc:
             raise CliError(str(exc)) from None
-    from .invoke import run_invoke  # noqa: PLC0415 - imports the authorizer: only when needed
+    from authorizer.errors import ConfigError  # noqa: PLC0415 - imports the authorizer
+
+    from .invoke import run_invoke  # noqa: PLC0415 - only when needed
 
     if not options.logs and not any(e.startswith("POWERTOOLS_LOG_LEVEL=") for e in options.env):
         env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
-    status = run_invoke(event, env)
+    try:
+        status = run_invoke(event, env)
+    except ConfigError as exc:
+        raise CliError(f"configuration: {exc}") from None
     return EXIT_FOR_STATUS[status]
 
 

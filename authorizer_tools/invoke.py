@@ -14,26 +14,24 @@ from typing import Any
 
 from authorizer.claims import NoClaims, claims_from_event
 from authorizer.decision import Decision
-from authorizer.errors import ConfigError
 from authorizer.settings import SETTING_PREFIXES
 
-from .cli import CliError
 from .gateway import LABELS, answer
 from .localcontext import local_context
 from .pasted import event_token, explain
 
 
 def run_invoke(event: Any, env: dict[str, str]) -> int:
-    """Answer ``event``; print the outcome; return the HTTP status API Gateway would send."""
+    """Answer ``event``; print the outcome; return the HTTP status API Gateway would send.
+
+    A configuration the cold start refuses raises its :class:`ConfigError`.
+    """
     for name in [name for name in os.environ if name.startswith(SETTING_PREFIXES)]:
         del os.environ[name]
     os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-    try:
-        from authorizer import app  # noqa: PLC0415 - the cold start happens here, on purpose
-    except ConfigError as exc:
-        raise CliError(f"configuration: {exc}") from None
+    from authorizer import app  # noqa: PLC0415 - the cold start (ConfigError) happens here
 
     # The handler runs once, as in Lambda: a DPoP proof is good for one request, so deciding
     # a second time to show the reason would be refused as a replay. The decision it makes

@@ -16,7 +16,7 @@ from typing import Any
 from authorizer.access import SharedAnswers
 from authorizer.settings import Settings
 
-from .localapi import apis_of
+from .templateapis import apis_of
 from .templateconfig import TemplateError, parameters
 
 

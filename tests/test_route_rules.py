@@ -23,7 +23,7 @@ from authorizer.routes import Coverage, coverage, route_key_steps, rule_steps
 from authorizer_tools.devissuer import DevIssuer
 from authorizer_tools.eventgen import make_event, method_arn
 from authorizer_tools.gateway import status_of
-from authorizer_tools.localapi import Route
+from authorizer_tools.templateapis import Route
 from tests.answers import status
 from tests.conftest import FakeClock, build_authorizer, mint
 
