@@ -119,7 +119,7 @@ keys: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --page docs/benchmarks.md $(if $(RECORD),--record)
 
-## make unit-py313: the suite again on Python 3.13, the Lambda runtime (CI runs this too)
+## make unit-py313: the suite again on Python 3.13, the Lambda runtime, less the deployment artefacts' tests (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
 unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
@@ -129,7 +129,7 @@ unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
 		-r requirements.txt -r requirements-dev.txt; }
 	.venv-py313/bin/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	.venv-py313/bin/python --version
-	.venv-py313/bin/pytest -p no:cacheprovider
+	.venv-py313/bin/pytest -p no:cacheprovider -m "not deployment"
 
 ## make runtime: Python 3.13 with awslambdaric (the Lambda runtime client) in .venv-runtime/
 runtime: .venv-runtime/.installed

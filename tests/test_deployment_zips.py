@@ -18,6 +18,9 @@ from authorizer_tools.package import package
 from authorizer_tools.runtime import LambdaRuntime, find_python, runtime_python
 from tests.conftest import AUDIENCE
 
+# The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
+pytestmark = pytest.mark.deployment
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = host_architecture() or "arm64"
 

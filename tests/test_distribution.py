@@ -12,6 +12,9 @@ import pytest
 from authorizer import __version__
 from authorizer_tools.devissuer import DevIssuer
 
+# The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
+pytestmark = pytest.mark.deployment
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

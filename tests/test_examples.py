@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
 from authorizer import __version__
 from authorizer_tools.runtime import HANDLERS
 from authorizer_tools.templateconfig import parameters, read
+
+# The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
+pytestmark = pytest.mark.deployment
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")

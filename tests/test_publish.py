@@ -24,6 +24,9 @@ from authorizer import __version__
 from authorizer_tools.runtime import free_port
 from authorizer_tools.templateconfig import read
 
+# The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
+pytestmark = pytest.mark.deployment
+
 ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 MOTO = ROOT / ".venv-moto" / "bin" / "moto_server"

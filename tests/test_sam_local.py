@@ -19,6 +19,9 @@ import pytest
 from authorizer.settings import load_settings
 from authorizer_tools.templateconfig import environment, read
 
+# The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
+pytestmark = pytest.mark.deployment
+
 ROOT = Path(__file__).resolve().parent.parent
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
