@@ -162,7 +162,7 @@ endif
 ## make lock: re-pin requirements*.txt from requirements*.in (needs uv)
 lock:
 	uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes -o requirements.txt
-	uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes -o requirements-dev.txt
+	uv pip compile requirements-dev.in --python-version 3.11 --generate-hashes --no-strip-extras -o requirements-dev.txt
 	uv pip compile requirements-sam.in --python-version 3.11 --generate-hashes -o requirements-sam.txt
 	uv pip compile requirements-runtime.in --universal --python-version 3.13 --generate-hashes -o requirements-runtime.txt
 	uv pip compile requirements-cdk.in --python-version 3.11 --generate-hashes -o requirements-cdk.txt
