@@ -89,7 +89,12 @@ class KeyQuota:
             raise ValueError("limit must be at least 1")
         self.limit = limit
         self._live: dict[str, list[float]] = {}  # key thumbprint -> a heap of expiries
+        self._prune_at = 4 * limit  # keys held before expired ones are swept (then doubled)
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """Client keys counted now (expired ones included until a sweep)."""
+        return len(self._live)
 
     def full(self, owner: str, now: float) -> bool:
         """Whether ``owner`` holds ``limit`` unexpired proofs (asked before the store is)."""
@@ -103,8 +108,11 @@ class KeyQuota:
         """Count a proof the store accepted (a replay, refused by the store, counts nothing)."""
         with self._lock:
             heapq.heappush(self._live.setdefault(owner, []), expires_at)
-            if len(self._live) > 4 * self.limit:  # many keys seen once: drop the expired ones
+            if len(self._live) > self._prune_at:  # many keys seen once: drop the expired ones
                 self._live = {key: heap for key, heap in self._live.items() if max(heap) > now}
+                # Many live keys stay: the next sweep waits for twice as many, so that a busy
+                # environment does not sweep on every proof (amortised once per key).
+                self._prune_at = max(4 * self.limit, 2 * len(self._live))
 
 
 def load_replay_store(spec: str, variable: str) -> ReplayStore:

@@ -437,14 +437,11 @@ def _template_route_key(options: argparse.Namespace, method: str, path: str) -> 
     template = _template(options)
     if template is None:
         return "$default"
-    from .templateapis import apis_of  # noqa: PLC0415 - reads the template (PyYAML)
+    from .templateapis import apis_of, with_examples  # noqa: PLC0415 - reads the template (PyYAML)
 
     try:
         document = read(template)
-        examples = {"CreateExampleApis": "true"} if "CreateExampleApis" in document.get(
-            "Parameters", {}
-        ) else {}  # fmt: skip
-        apis = apis_of(document, parameters(document, examples))
+        apis = apis_of(document, parameters(document, with_examples(document, {})))
     except TemplateError:
         return "$default"
     for api in apis:

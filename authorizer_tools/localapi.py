@@ -42,7 +42,7 @@ from .runtime import (
     find_python,
     runtime_python,
 )
-from .templateapis import Api, Route, apis_of
+from .templateapis import Api, Route, apis_of, with_examples
 from .templateconfig import environment, parameters
 
 ACCOUNT = "123456789012"
@@ -367,8 +367,7 @@ def serving(
     The template's example APIs are what it serves: ``CreateExampleApis`` is true unless
     ``overrides`` says otherwise.
     """
-    if "CreateExampleApis" in template.get("Parameters", {}):
-        overrides = {"CreateExampleApis": "true", **overrides}
+    overrides = with_examples(template, overrides)
     values = parameters(template, overrides)
     apis = apis_of(template, values)
     ports = [port + offset if port else 0 for offset in range(len(apis))]

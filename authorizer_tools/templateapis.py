@@ -57,6 +57,14 @@ class Api:
     routes: tuple[Route, ...]
 
 
+def with_examples(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+    """``overrides`` with ``CreateExampleApis=true`` unless they say otherwise (where the
+    template has that parameter): the example APIs are what the local tools serve and read."""
+    if "CreateExampleApis" in template.get("Parameters", {}):
+        return {"CreateExampleApis": "true", **overrides}
+    return dict(overrides)
+
+
 def apis_of(template: Mapping[str, Any], values: Mapping[str, str]) -> list[Api]:
     """The REST and HTTP APIs of ``template`` with their authorizers and routes."""
     resources = template.get("Resources", {})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from authorizer.settings import SETTING_PREFIXES
 from authorizer_tools.cli import main
 from authorizer_tools.eventgen import KINDS
 
@@ -540,9 +541,7 @@ def test_invoke_into_a_closed_pipe_exits_quietly(
 ) -> None:
     event = tmp_path / "event.json"
     assert run("event", "rest_token", "--token", mint(dev_issuer), "-o", str(event)).returncode == 0
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("JWT_", "JWKS_", "AUTHORIZER_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
     command = [sys.executable, "-m", "authorizer_tools", "invoke", str(event), *config(dev_issuer)]
     invoke = " ".join(f"'{part}'" for part in command)
 

@@ -21,7 +21,7 @@ from authorizer.app import Authorizer
 from authorizer.dpop import thumbprint
 from authorizer.errors import ConfigError, ReplayStoreUnavailable
 from authorizer.events import EventKind, normalize_url, request_target
-from authorizer.replay import MemoryReplayStore, load_replay_store
+from authorizer.replay import KeyQuota, MemoryReplayStore, load_replay_store
 from authorizer.settings import load_settings
 from authorizer_tools.devissuer import DevIssuer, generate_key
 from authorizer_tools.dpopclient import DpopKey, client_certificate
@@ -580,3 +580,15 @@ def test_only_a_loopback_host_is_served_over_plain_http() -> None:
         event["requestContext"]["domainName"] = host
         target = request_target(EventKind.HTTP_V2, event)
         assert target is not None and target.url == url, host
+
+
+def test_the_key_quota_forgets_keys_whose_proofs_expired() -> None:
+    """Many keys seen once must not pile up: expired ones are swept as keys accumulate."""
+    quota = KeyQuota(limit=1)
+    for index in range(10):
+        quota.add(f"old-{index}", expires_at=1.0, now=0.0)
+    for index in range(10):
+        assert not quota.full(f"new-{index}", now=2.0)
+        quota.add(f"new-{index}", expires_at=3.0, now=2.0)
+    assert quota.full("new-9", now=2.5) and not quota.full("old-0", now=2.5)
+    assert len(quota) <= 10  # the old keys are gone, whatever the sweeps' timing

@@ -10,7 +10,8 @@ import pytest
 from authorizer import __version__
 from authorizer.errors import ConfigError
 from authorizer.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, load_settings
-from authorizer_tools.templateconfig import TemplateError, environment, evaluate, parameters, read
+from authorizer_tools.templateconfig import TemplateError, environment, parameters, read
+from authorizer_tools.templateconfig import deployed as is_deployed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")
@@ -162,12 +163,7 @@ def test_a_value_the_authorizer_would_refuse_fails_the_deployment(name: str, val
 def test_without_the_example_apis_only_the_authorizer_is_deployed() -> None:
     def deployed(overrides: dict[str, str]) -> set[str]:
         values = parameters(TEMPLATE, overrides)
-        return {
-            name
-            for name, resource in TEMPLATE["Resources"].items()
-            if "Condition" not in resource
-            or evaluate(TEMPLATE, values, {"Fn::If": [resource["Condition"], 1, 0]}, name) == 1
-        }
+        return {name for name in TEMPLATE["Resources"] if is_deployed(TEMPLATE, values, name)}
 
     assert deployed({**ISSUER, "CreateExampleApis": "false"}) == {
         "AuthorizerFunction",
