@@ -1,10 +1,20 @@
-"""One request's decision: what the checks concluded, before it is shaped into a response."""
+"""One request's decision: what the checks concluded, before it is shaped into a response.
+
+A decision is one of four types, and each says by its fields what its outcome
+carries: an :class:`Allowed` or a :class:`Denied` answer always has the
+verified token and the API's ARN (the response step needs both to build a
+policy); an :class:`Unauthorized` (401) or a :class:`Failed` (500) decision
+never reaches a policy, so it has neither. The members a type does not carry
+are class attributes set to ``None``, so that observers read every decision
+the same way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from .events import EventKind
 from .policy import ApiArn
@@ -17,16 +27,70 @@ Outcome = Literal["allow", "deny", "unauthorized", "error"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    """The outcome of one request, before it is shaped into a response."""
+class Allowed:
+    """A verified token allowed on the requested route (IAM Allow, or ``isAuthorized``)."""
 
-    outcome: Outcome
-    reason: str
-    kind: EventKind | None = None
-    arn: ApiArn | None = None
-    token: VerifiedToken | None = None
-    message: str = ""
+    outcome: ClassVar[Literal["allow"]] = "allow"
+    reason: ClassVar[str] = "allowed"
+    message: ClassVar[str] = ""
+    kind: EventKind
+    arn: ApiArn
+    token: VerifiedToken
+    issuer: str
+    #: How the token was bound to its sender (``{"binding": "dpop"}``), if it was.
     details: Mapping[str, str] = field(default_factory=dict)
-    issuer: str | None = None
-    #: The route rules' verdicts for this token (None: no route rules, or denied outright).
+    #: The route rules' verdicts for this token (None: no route rules).
     verdicts: Verdicts | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Denied:
+    """A verified token refused by the rules (403): for its route, or on every route."""
+
+    outcome: ClassVar[Literal["deny"]] = "deny"
+    reason: str
+    message: str
+    kind: EventKind
+    arn: ApiArn
+    token: VerifiedToken
+    issuer: str
+    details: Mapping[str, str] = field(default_factory=dict)
+    #: The verdicts on every route (None: an issuer-wide rule denied the whole stage).
+    verdicts: Verdicts | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unauthorized:
+    """No token, or one that is not good (401): the client should get a new one.
+
+    ``token`` is set only where a verified token's claim had the wrong type for a rule.
+    """
+
+    outcome: ClassVar[Literal["unauthorized"]] = "unauthorized"
+    arn: ClassVar[None] = None
+    verdicts: ClassVar[None] = None
+    reason: str
+    message: str = ""
+    kind: EventKind | None = None
+    issuer: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+    token: VerifiedToken | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """The authorizer cannot decide (500): keys or the replay store unavailable, or a bug."""
+
+    outcome: ClassVar[Literal["error"]] = "error"
+    arn: ClassVar[None] = None
+    token: ClassVar[None] = None
+    verdicts: ClassVar[None] = None
+    details: ClassVar[Mapping[str, str]] = MappingProxyType({})
+    reason: str
+    message: str
+    kind: EventKind | None = None
+    issuer: str | None = None
+
+
+#: Every decision the pipeline makes.
+Decision = Allowed | Denied | Unauthorized | Failed

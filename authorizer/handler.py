@@ -29,51 +29,38 @@ responses carry no policy: they answer for the requested route only.
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
 from .binding import check_binding
-from .decision import Decision
+from .decision import Allowed, Decision, Denied, Failed, Unauthorized
 from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError
 from .events import AuthRequest, EventKind, to_request
-from .fetch import HttpFetcher, JsonFetcher
+from .fetch import JsonFetcher
 from .issuers import IssuerSettings
-from .jwks import IssuerKeySource, KeyCache
 from .observe import Telemetry
-from .respond import AuthorizerUnavailable, Responder
+from .respond import AuthorizerUnavailable
 from .settings import Settings
-from .tokenclaims import TokenClaims
-from .verify import IssuerChoice, TokenVerifier, VerifiedToken
+from .verify import VerifiedToken
+from .wiring import TrustedIssuer, assemble
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
-    from .access import Reach, RuleSet, SharedAnswers, Subject, Verdicts
-    from .dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
+    from .access import Reach, Subject, Verdicts
     from .replay import ReplayStore
 
 __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
 
 SERVICE = "oidc-authorizer"
-#: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
-KEY_SHARE = 8
 #: The longest the init waits for key sets, all issuers together (Lambda allows 10 s).
 PREFETCH_BUDGET_SECONDS = 6.0
 
 
-class TrustedIssuer(NamedTuple):
-    """One issuer's settings, key cache and verifier: its keys verify only its tokens."""
-
-    settings: IssuerSettings
-    keys: KeyCache
-    verifier: TokenVerifier
-
-
 class Authorizer:
-    """One configured authorizer: key caches, verifiers and rules, wired together."""
+    """One configured authorizer: the pipeline over the parts :func:`wiring.assemble` builds."""
 
     def __init__(
         self,
@@ -89,57 +76,20 @@ class Authorizer:
         self.settings = settings
         self.telemetry = Telemetry(logger, metrics)
         self._clock = clock
-        fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
-        self.issuers = tuple(self._trust(issuer, fetcher, monotonic) for issuer in settings.issuers)
-        self._tokens = IssuerChoice(
-            [(trusted.settings.issuer, trusted.verifier, trusted) for trusted in self.issuers],
-            settings.max_token_bytes,
+        parts = assemble(
+            settings,
+            self.telemetry,
+            fetcher=fetcher,
+            clock=clock,
+            monotonic=monotonic,
+            replay_store=replay_store,
         )
-        self.route_rules: RuleSet | None = settings.route_rules
-        self._responder = Responder(
-            simple_responses=settings.http_api_response == "simple",
-            principal_claims=settings.principal_claims,
-            usage_identifier_claim=settings.usage_identifier_claim,
-            context=settings.context,
-            route_rules=settings.route_rules,
-        )
-        self._shared = shared_answers(settings)
-        self._proofs = proof_verifier(settings, clock, replay_store)
-
-    def _trust(
-        self, issuer: IssuerSettings, fetcher: JsonFetcher, monotonic: Callable[[], float]
-    ) -> TrustedIssuer:
-        settings = self.settings
-        bundled = issuer.bundled_keys
-        source = IssuerKeySource.create(
-            issuer.issuer,
-            issuer.discovery_uri,
-            fetcher,
-            issuer.jwks_uri,
-            discovered=bundled.jwks_uri if bundled is not None else None,
-        )
-        keys = KeyCache(
-            source,
-            fresh_seconds=settings.jwks_cache_seconds,
-            cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
-            max_stale_seconds=settings.jwks_max_stale_seconds,
-            clock=monotonic,
-            on_refresh=functools.partial(self.telemetry.refresh, issuer.issuer),
-        )
-        if bundled is not None:
-            age = self._clock() - bundled.fetched_at
-            keys.seed(bundled.keys, age=age, fresh_seconds=bundled.fresh_seconds)
-        verifier = TokenVerifier(
-            keys=keys,
-            algorithms=issuer.algorithms,
-            claims=token_claims(settings, issuer),
-            max_token_bytes=settings.max_token_bytes,
-            clock=self._clock,
-            leeway=settings.leeway_seconds,
-            cache_size=settings.token_cache_size,
-            required_typ=issuer.required_typ,
-        )
-        return TrustedIssuer(issuer, keys, verifier)
+        self.issuers = parts.issuers
+        self._tokens, self._responder = parts.tokens, parts.responder
+        self._shared, self._proofs = parts.shared, parts.proofs
+        self.route_rules = settings.route_rules
+        #: Called with every decision before it is shaped (for local tools that show why).
+        self.on_decision: Callable[[Decision], None] | None = None
 
     def prefetch(self, budget: float = PREFETCH_BUDGET_SECONDS) -> bool:
         """Warm every issuer's key cache at init, concurrently, within ``budget`` seconds in all.
@@ -177,10 +127,10 @@ class Authorizer:
             decision = self.decide(event)
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
             self.telemetry.unexpected()
-            decision = Decision(
-                outcome="error", reason="internal_error", message=type(exc).__name__
-            )
+            decision = Failed(reason="internal_error", message=type(exc).__name__)
         self.telemetry.decision(decision, with_route=self.route_rules is not None)
+        if self.on_decision is not None:
+            self.on_decision(decision)
         return self._responder.respond(decision)
 
     def decide(self, event: object) -> Decision:
@@ -191,10 +141,9 @@ class Authorizer:
                 event, header=settings.token_header, query_parameter=settings.token_query_parameter
             )
         except TokenError as exc:
-            return Decision(outcome="unauthorized", reason=exc.reason, message=str(exc))
+            return Unauthorized(reason=exc.reason, message=str(exc))
         if request.token is None:
-            return Decision(
-                outcome="unauthorized",
+            return Unauthorized(
                 reason=request.token_problem or "missing_token",
                 message=request.token_problem_detail,
                 kind=request.kind,
@@ -213,8 +162,7 @@ class Authorizer:
             policy = trusted.settings.binding
             bound = check_binding(policy, request, token, verified.claims, self._proofs)
         except TokenError as exc:
-            return Decision(
-                outcome="unauthorized",
+            return Unauthorized(
                 reason=exc.reason,
                 kind=kind,
                 message=str(exc),
@@ -222,9 +170,7 @@ class Authorizer:
                 issuer=issuer,
             )
         except (KeysUnavailable, ReplayStoreUnavailable) as exc:
-            return Decision(
-                outcome="error", reason=exc.reason, kind=kind, message=str(exc), issuer=issuer
-            )
+            return Failed(reason=exc.reason, kind=kind, message=str(exc), issuer=issuer)
         return self._authorize(request, verified, trusted.settings, bound)
 
     def _authorize(
@@ -235,16 +181,10 @@ class Authorizer:
         bound: str | None,
     ) -> Decision:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
-        kind, arn = request.kind, request.arn
-        decided = functools.partial(
-            Decision,
-            kind=kind,
-            token=verified,
-            issuer=settings.issuer,
-            details={"binding": bound} if bound else {},
-        )
+        details = {"binding": bound} if bound else {}
+        kind, arn, issuer = request.kind, request.arn, settings.issuer
         if not settings.requirements and self.route_rules is None:
-            return decided(outcome="allow", reason="allowed", arn=arn)
+            return Allowed(kind=kind, token=verified, issuer=issuer, arn=arn, details=details)
         from .access import check_access  # noqa: PLC0415 - loaded already, with the rules
 
         now = self._clock()
@@ -252,18 +192,35 @@ class Authorizer:
             subject = self._subject(verified, settings)
             check_access(subject, settings.requirements, now)
         except TokenError as exc:  # a scope or role claim of the wrong type
-            return decided(outcome="unauthorized", reason=exc.reason, message=str(exc))
+            return Unauthorized(
+                kind=kind,
+                token=verified,
+                issuer=issuer,
+                reason=exc.reason,
+                message=str(exc),
+                details=details,
+            )
         except AccessDenied as exc:
             # Issuer-wide rules hold on every route: the whole stage is denied.
-            return decided(outcome="deny", reason=exc.reason, arn=arn, message=str(exc))
+            return Denied(
+                kind=kind,
+                token=verified,
+                issuer=issuer,
+                reason=exc.reason,
+                arn=arn,
+                message=str(exc),
+                details=details,
+            )
         verdicts = self._verdicts(subject, now)
         failure = None if verdicts is None else self._failure(verdicts, request)
         if failure is not None:
-            return decided(
-                outcome="deny", reason=failure.reason, arn=arn, message=str(failure),
-                verdicts=verdicts,
+            return Denied(
+                kind=kind, token=verified, issuer=issuer, reason=failure.reason, arn=arn,
+                message=str(failure), details=details, verdicts=verdicts,
             )  # fmt: skip
-        return decided(outcome="allow", reason="allowed", arn=arn, verdicts=verdicts)
+        return Allowed(
+            kind=kind, token=verified, issuer=issuer, arn=arn, details=details, verdicts=verdicts
+        )
 
     def _failure(self, verdicts: Verdicts, request: AuthRequest) -> AccessDenied | None:
         """Why the route rules deny: for this route, or for every request a simple response serves.
@@ -309,53 +266,3 @@ class Authorizer:
     def _verdicts(self, subject: Subject, now: float) -> Verdicts | None:
         rules = self.route_rules
         return None if rules is None else rules.evaluate(subject, now)
-
-
-def shared_answers(settings: Settings) -> SharedAnswers | None:
-    """Route-key reach for simple responses, where route rules and API Gateway's cache meet."""
-    rules = settings.route_rules
-    if rules is None or settings.http_api_response != "simple":
-        return None
-    if settings.simple_response_cache == "off":
-        return None
-    from .access import SharedAnswers  # noqa: PLC0415 - loaded already, with the rules
-
-    return SharedAnswers(rules, settings.simple_response_cache)
-
-
-def proof_verifier(
-    settings: Settings, clock: Callable[[], float], store: ReplayStore | None
-) -> ProofVerifier | None:
-    """The DPoP proof verifier, where an issuer's policy takes proofs (None: none does)."""
-    if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
-        return None  # and the DPoP modules stay unloaded: a cold start pays nothing for them
-    from .dpop import ProofVerifier  # noqa: PLC0415 - see above
-    from .replay import KeyQuota, MemoryReplayStore, load_replay_store  # noqa: PLC0415
-
-    dpop = settings.dpop
-    if store is None and dpop.replay_store is not None:
-        store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")
-    return ProofVerifier(
-        algorithms=dpop.algorithms,
-        max_age=dpop.max_age_seconds,
-        leeway=settings.leeway_seconds,
-        clock=clock,
-        replay=store or MemoryReplayStore(dpop.replay_cache_size),
-        # One client key may hold an eighth of the store: filling it takes many clients.
-        quota=KeyQuota(max(1, dpop.replay_cache_size // KEY_SHARE)),
-    )
-
-
-def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
-    """The claim rules that make a token of ``issuer`` valid at all (failures: 401)."""
-    return TokenClaims(
-        issuer=issuer.issuer,
-        audiences=frozenset(issuer.audiences),
-        audience_claim=issuer.audience_claim,
-        leeway=settings.leeway_seconds,
-        principal_claims=settings.principal_claims,
-        reject_id_tokens=issuer.reject_id_tokens,
-        id_token_audiences=frozenset(issuer.id_token_audiences),
-        token_use=issuer.token_use,
-        access_token_id_claims=issuer.access_token_id_claims,
-    )

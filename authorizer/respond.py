@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .context import MAX_CONTEXT_BYTES, ContextSettings, build_context
-from .decision import Decision
+from .decision import Allowed, Decision, Denied, Failed, Unauthorized
 from .events import EventKind
-from .policy import ApiArn, iam_response, simple_response
+from .policy import iam_response, simple_response
 from .tokenclaims import principal_of
 from .verify import VerifiedToken
 
@@ -57,20 +57,17 @@ class Responder:
         Every response is built for its request alone and shares nothing with
         another: a caller may change what it gets without changing the next answer.
         """
-        if decision.outcome == "unauthorized":
+        if isinstance(decision, Unauthorized):
             # A 401 on every API kind, so that clients know to get a new token.
             raise Exception(UNAUTHORIZED)  # noqa: TRY002 - API Gateway matches this exact message
-        simple = decision.kind is EventKind.HTTP_V2 and self._simple
-        token, arn = decision.token, decision.arn
-        if decision.outcome == "error" or token is None or arn is None:
+        if isinstance(decision, Failed):
             raise AuthorizerUnavailable(f"authorizer cannot decide: {decision.reason}")
-        return self._shape(decision, token, arn, simple=simple)
+        return self._shape(decision)
 
-    def _shape(
-        self, decision: Decision, token: VerifiedToken, arn: ApiArn, *, simple: bool
-    ) -> dict[str, Any]:
-        allowed, verdicts = decision.outcome == "allow", decision.verdicts
-        if simple:
+    def _shape(self, decision: Allowed | Denied) -> dict[str, Any]:
+        token, arn, verdicts = decision.token, decision.arn, decision.verdicts
+        allowed = isinstance(decision, Allowed)
+        if decision.kind is EventKind.HTTP_V2 and self._simple:
             return simple_response(allowed, self._context(token) if allowed else None)
         if verdicts is None:
             allow = ["*"] if allowed else []
@@ -95,10 +92,10 @@ class Responder:
         # TokenClaims.check made sure one of the principal claims is a non-empty string.
         return principal_of(token.claims, self._principal_claims) or ""
 
-    def _usage_key(self, decision: Decision) -> str | None:
+    def _usage_key(self, decision: Allowed | Denied) -> str | None:
         """The usage-plan API key, for REST APIs only (the others have no usage plans)."""
         name = self._usage_claim
-        if name is None or decision.token is None:
+        if name is None:
             return None
         if decision.kind not in (EventKind.REST_TOKEN, EventKind.REST_REQUEST):
             return None

@@ -35,19 +35,13 @@ def run_invoke(event: Any, env: dict[str, str]) -> int:
 
     # The handler runs once, as in Lambda: a DPoP proof is good for one request, so deciding
     # a second time to show the reason would be refused as a replay. The decision it makes
-    # is kept on the way through instead.
+    # is kept on the way through instead (the authorizer's on_decision seam).
     decisions: list[Decision] = []
-    decide = app.AUTHORIZER.decide
-
-    def deciding(event: object) -> Decision:
-        decisions.append(decide(event))
-        return decisions[-1]
-
-    app.AUTHORIZER.decide = deciding  # type: ignore[method-assign]
+    app.AUTHORIZER.on_decision = decisions.append
     try:
         result = answer(lambda: app.lambda_handler(event, local_context("local-invoke")), event)
     finally:
-        del app.AUTHORIZER.decide  # the class's method again
+        app.AUTHORIZER.on_decision = None
     decision = decisions[0] if decisions else None
     print(f"{LABELS[result.status]}  reason: {decision.reason if decision else 'internal_error'}")
     if decision is not None and (decision.message or decision.outcome != "allow"):

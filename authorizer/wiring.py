@@ -1,0 +1,177 @@
+"""The authorizer's wiring: from validated settings to the parts the pipeline runs.
+
+Everything here runs once, at cold start: one key cache and one verifier per
+issuer, the issuer choice over them, the response shaper, and the optional
+parts (the DPoP proof verifier and its replay store, the route-key reach of
+simple responses), each built only where the configuration uses it, so that
+a cold start at the defaults never imports the DPoP or rules modules.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+from .fetch import HttpFetcher, JsonFetcher
+from .issuers import IssuerSettings
+from .jwks import IssuerKeySource, KeyCache
+from .observe import Telemetry
+from .respond import Responder
+from .settings import Settings
+from .tokenclaims import TokenClaims
+from .verify import IssuerChoice, TokenVerifier
+
+if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
+    from .access import SharedAnswers
+    from .dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
+    from .replay import ReplayStore
+
+#: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
+KEY_SHARE = 8
+
+
+class TrustedIssuer(NamedTuple):
+    """One issuer's settings, key cache and verifier: its keys verify only its tokens."""
+
+    settings: IssuerSettings
+    keys: KeyCache
+    verifier: TokenVerifier
+
+
+class Parts(NamedTuple):
+    """What the pipeline runs, built once from the settings."""
+
+    issuers: tuple[TrustedIssuer, ...]
+    tokens: IssuerChoice[TrustedIssuer]
+    responder: Responder
+    shared: SharedAnswers | None
+    proofs: ProofVerifier | None
+
+
+def assemble(
+    settings: Settings,
+    telemetry: Telemetry,
+    *,
+    fetcher: JsonFetcher | None,
+    clock: Callable[[], float],
+    monotonic: Callable[[], float],
+    replay_store: ReplayStore | None,
+) -> Parts:
+    """Build every part the settings call for (``clock``: wall time; ``monotonic``: ages)."""
+    fetcher = fetcher or HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
+    issuers = tuple(
+        trust(
+            settings, issuer, fetcher=fetcher, telemetry=telemetry, clock=clock, monotonic=monotonic
+        )
+        for issuer in settings.issuers
+    )
+    return Parts(
+        issuers=issuers,
+        tokens=IssuerChoice(
+            [(trusted.settings.issuer, trusted.verifier, trusted) for trusted in issuers],
+            settings.max_token_bytes,
+        ),
+        responder=Responder(
+            simple_responses=settings.http_api_response == "simple",
+            principal_claims=settings.principal_claims,
+            usage_identifier_claim=settings.usage_identifier_claim,
+            context=settings.context,
+            route_rules=settings.route_rules,
+        ),
+        shared=shared_answers(settings),
+        proofs=proof_verifier(settings, clock, replay_store),
+    )
+
+
+def trust(
+    settings: Settings,
+    issuer: IssuerSettings,
+    *,
+    fetcher: JsonFetcher,
+    telemetry: Telemetry,
+    clock: Callable[[], float],
+    monotonic: Callable[[], float],
+) -> TrustedIssuer:
+    """One issuer's key cache (seeded from its bundled key set, if any) and verifier."""
+    bundled = issuer.bundled_keys
+    source = IssuerKeySource.create(
+        issuer.issuer,
+        issuer.discovery_uri,
+        fetcher,
+        issuer.jwks_uri,
+        discovered=bundled.jwks_uri if bundled is not None else None,
+    )
+    keys = KeyCache(
+        source,
+        fresh_seconds=settings.jwks_cache_seconds,
+        cooldown_seconds=settings.jwks_refresh_cooldown_seconds,
+        max_stale_seconds=settings.jwks_max_stale_seconds,
+        clock=monotonic,
+        on_refresh=functools.partial(telemetry.refresh, issuer.issuer),
+    )
+    if bundled is not None:
+        keys.seed(
+            bundled.keys, age=clock() - bundled.fetched_at, fresh_seconds=bundled.fresh_seconds
+        )
+    verifier = TokenVerifier(
+        keys=keys,
+        algorithms=issuer.algorithms,
+        claims=token_claims(settings, issuer),
+        max_token_bytes=settings.max_token_bytes,
+        clock=clock,
+        leeway=settings.leeway_seconds,
+        cache_size=settings.token_cache_size,
+        required_typ=issuer.required_typ,
+    )
+    return TrustedIssuer(issuer, keys, verifier)
+
+
+def shared_answers(settings: Settings) -> SharedAnswers | None:
+    """Route-key reach for simple responses, where route rules and API Gateway's cache meet."""
+    rules = settings.route_rules
+    if rules is None or settings.http_api_response != "simple":
+        return None
+    if settings.simple_response_cache == "off":
+        return None
+    from .access import SharedAnswers  # noqa: PLC0415 - loaded already, with the rules
+
+    return SharedAnswers(rules, settings.simple_response_cache)
+
+
+def proof_verifier(
+    settings: Settings, clock: Callable[[], float], store: ReplayStore | None
+) -> ProofVerifier | None:
+    """The DPoP proof verifier, where an issuer's policy takes proofs (None: none does)."""
+    if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
+        return None  # and the DPoP modules stay unloaded: a cold start pays nothing for them
+    from .dpop import ProofVerifier  # noqa: PLC0415 - see above
+    from .replay import KeyQuota, MemoryReplayStore, load_replay_store  # noqa: PLC0415
+
+    dpop = settings.dpop
+    if store is None and dpop.replay_store is not None:
+        store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")
+    return ProofVerifier(
+        algorithms=dpop.algorithms,
+        max_age=dpop.max_age_seconds,
+        leeway=settings.leeway_seconds,
+        clock=clock,
+        replay=store or MemoryReplayStore(dpop.replay_cache_size),
+        # One client key may hold an eighth of the store: filling it takes many clients.
+        quota=KeyQuota(max(1, dpop.replay_cache_size // KEY_SHARE)),
+    )
+
+
+def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
+    """The claim rules that make a token of ``issuer`` valid at all (failures: 401)."""
+    return TokenClaims(
+        issuer=issuer.issuer,
+        audiences=frozenset(issuer.audiences),
+        audience_claim=issuer.audience_claim,
+        leeway=settings.leeway_seconds,
+        principal_claims=settings.principal_claims,
+        reject_id_tokens=issuer.reject_id_tokens,
+        id_token_audiences=frozenset(issuer.id_token_audiences),
+        token_use=issuer.token_use,
+        access_token_id_claims=issuer.access_token_id_claims,
+    )
