@@ -173,7 +173,7 @@ sam-build: export SAM_CLI_TELEMETRY = 0
 sam-build: $(STAMP) $(SAMVENV)/.installed
 	$(SAMVENV)/bin/sam validate --lint --template template.yaml
 	$(SAMVENV)/bin/sam build --build-in-source --template template.yaml --build-dir .aws-sam/build
-	$(BIN)/python -m authorizer_tools.check_artifact .aws-sam/build/AuthorizerFunction
+	$(BIN)/python -m authorizer_tools.local.artifact .aws-sam/build/AuthorizerFunction
 
 ## make sam: the pinned SAM CLI in .venv-sam/ (then `. .venv-sam/bin/activate`, or .venv-sam/bin/sam)
 sam: $(SAMVENV)/.installed

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .handler import SERVICE, Authorizer, AuthorizerUnavailable
+from .config.settings import load_settings
 from .logformat import LeanFormatter
-from .settings import load_settings
+from .pipeline import SERVICE, Authorizer, AuthorizerUnavailable
 
 if TYPE_CHECKING:  # only for annotations: not worth its import time at cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -8,7 +8,7 @@ The authorizer's context reaches an integration Lambda at:
 
 :func:`claims_from_event` finds it in either place and restores the claims'
 original JSON types using the ``jsonClaims`` list written by
-:mod:`authorizer.context`. Copy this file into any function, or depend on this
+:mod:`authorizer.gateway.context`. Copy this file into any function, or depend on this
 package; it imports nothing outside the standard library.
 
     from authorizer.claims import claims_from_event

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from .events import EventKind
-from .policy import ApiArn
-from .verify import VerifiedToken
+from .gateway.arn import ApiArn
+from .gateway.events import EventKind
+from .tokens.verify import VerifiedToken
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
-    from .access import Verdicts
+    from .access.rules import Verdicts
 
 Outcome = Literal["allow", "deny", "unauthorized", "error"]
 

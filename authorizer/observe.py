@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from .decision import Decision
-from .jwks import RefreshOutcome
+from .keys.cache import RefreshOutcome
 
 _INIT_TYPE = "AWS_LAMBDA_INITIALIZATION_TYPE"  # "provisioned-concurrency": no invocation is cold
 _MAX_FIELD = 128  # header facts such as kid are attacker-chosen: keep them short

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .context import MAX_CONTEXT_BYTES, ContextSettings, build_context
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
-from .events import EventKind
-from .policy import iam_response, simple_response
-from .tokenclaims import principal_of
-from .verify import VerifiedToken
+from .gateway.context import MAX_CONTEXT_BYTES, ContextSettings, build_context
+from .gateway.events import EventKind
+from .gateway.responses import iam_response, simple_response
+from .tokens.claimchecks import principal_of
+from .tokens.verify import VerifiedToken
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
-    from .access import RuleSet
+    from .access.rules import RuleSet
 
 #: API Gateway's response limit for WebSocket authorizers, kept for every API kind.
 MAX_RESPONSE_BYTES = 8 * 1024

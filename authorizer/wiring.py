@@ -13,19 +13,19 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from .fetch import HttpFetcher, JsonFetcher
-from .issuers import IssuerSettings
-from .jwks import IssuerKeySource, KeyCache
+from .config.issuers import IssuerSettings
+from .config.settings import Settings
+from .keys.cache import IssuerKeySource, KeyCache
+from .keys.fetch import HttpFetcher, JsonFetcher
 from .observe import Telemetry
 from .respond import Responder
-from .settings import Settings
-from .tokenclaims import TokenClaims
-from .verify import IssuerChoice, TokenVerifier
+from .tokens.claimchecks import TokenClaims
+from .tokens.verify import IssuerChoice, TokenVerifier
 
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
-    from .access import SharedAnswers
-    from .dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
-    from .replay import ReplayStore
+    from .access.rules import SharedAnswers
+    from .binding.dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
+    from .binding.replay import ReplayStore
 
 #: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
 KEY_SHARE = 8
@@ -134,7 +134,7 @@ def shared_answers(settings: Settings) -> SharedAnswers | None:
         return None
     if settings.simple_response_cache == "off":
         return None
-    from .access import SharedAnswers  # noqa: PLC0415 - loaded already, with the rules
+    from .access.rules import SharedAnswers  # noqa: PLC0415 - loaded already, with the rules
 
     return SharedAnswers(rules, settings.simple_response_cache)
 
@@ -145,8 +145,8 @@ def proof_verifier(
     """The DPoP proof verifier, where an issuer's policy takes proofs (None: none does)."""
     if all(issuer.binding.constraint == "bearer" for issuer in settings.issuers):
         return None  # and the DPoP modules stay unloaded: a cold start pays nothing for them
-    from .dpop import ProofVerifier  # noqa: PLC0415 - see above
-    from .replay import KeyQuota, MemoryReplayStore, load_replay_store  # noqa: PLC0415
+    from .binding.dpop import ProofVerifier  # noqa: PLC0415 - see above
+    from .binding.replay import KeyQuota, MemoryReplayStore, load_replay_store  # noqa: PLC0415
 
     dpop = settings.dpop
     if store is None and dpop.replay_store is not None:

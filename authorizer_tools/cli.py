@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from authorizer import __version__
 
-from . import devstate
+from .devissuer import state as devstate
 
 if TYPE_CHECKING:
     from .dpopclient import DpopKey
-from .devissuer import DevIssuer, Reply
+from .devissuer.issuer import DevIssuer, Reply
 from .eventgen import KINDS, add_headers, make_event
+from .local.template import TemplateError, environment, parameters, read
 from .samples import write_all
-from .templateconfig import TemplateError, environment, parameters, read
 
 CHECKOUT = Path(__file__).resolve().parent.parent  # the tools run from a checkout
 EXIT_USAGE = 2
@@ -437,7 +437,7 @@ def _template_route_key(options: argparse.Namespace, method: str, path: str) -> 
     template = _template(options)
     if template is None:
         return "$default"
-    from .templateapis import apis_of, with_examples  # noqa: PLC0415 - reads the template (PyYAML)
+    from .local.apis import apis_of, with_examples  # noqa: PLC0415 - reads the template (PyYAML)
 
     try:
         document = read(template)
@@ -492,7 +492,7 @@ def _invoke(options: argparse.Namespace) -> int:
     event = _read_json(options.event_file)
     env = resolve_environment(options)
     if options.runtime:
-        from .runtime import RuntimeFailure  # noqa: PLC0415
+        from .local.runtime import RuntimeFailure  # noqa: PLC0415
         from .runtimeinvoke import run_in_runtime  # noqa: PLC0415
 
         try:
@@ -513,8 +513,9 @@ def _invoke(options: argparse.Namespace) -> int:
 
 
 def _serve(options: argparse.Namespace) -> int:
-    from .localapi import serving  # noqa: PLC0415
-    from .runtime import RuntimeFailure  # noqa: PLC0415
+    from .local.runtime import RuntimeFailure  # noqa: PLC0415
+    from .local.server import serving  # noqa: PLC0415
+    from .sharedanswers import serve_warnings  # noqa: PLC0415 - imports the authorizer
 
     overrides = dict(_pair(p, "--parameter") for p in options.parameter)
     env = dict(_pair(e, "--env") for e in options.env)
@@ -530,6 +531,7 @@ def _serve(options: argparse.Namespace) -> int:
         with serving(
             read(template), overrides, env, port=options.port, python=options.python,
             log=lambda line: print(line, flush=True), function_logs=options.logs,
+            warnings=serve_warnings,
         ) as served:  # fmt: skip
             for gateway, server in zip(served.gateways, served.servers, strict=True):
                 api, port = gateway.api, server.server_address[1]

@@ -20,9 +20,9 @@ from typing import Any
 
 import urllib3
 
-from .devissuer import DevIssuer
-from .gateway import answer
-from .localcontext import local_context
+from .devissuer.issuer import DevIssuer
+from .local.context import local_context
+from .local.gateway import answer
 from .samples import with_token
 
 AUDIENCE = "https://api.example.test"
@@ -139,9 +139,10 @@ def main() -> int:
 
 def over_http(issuer: DevIssuer) -> None:
     """A few requests over HTTP through `serve`: what a client of the APIs receives."""
-    from .localapi import serving  # noqa: PLC0415 - needs the runtime: only for this step
-    from .runtime import RuntimeFailure  # noqa: PLC0415
-    from .templateconfig import read  # noqa: PLC0415
+    from .local.runtime import RuntimeFailure  # noqa: PLC0415
+    from .local.server import serving  # noqa: PLC0415 - needs the runtime: only for this step
+    from .local.template import read  # noqa: PLC0415
+    from .sharedanswers import serve_warnings  # noqa: PLC0415
 
     step(5, "over HTTP: the template's APIs (serve), each function in the Lambda runtime")
     base = {"aud": AUDIENCE, "scope": "read:orders", "sub": "alice"}
@@ -166,6 +167,7 @@ def over_http(issuer: DevIssuer) -> None:
             {},
             port=0,
             log=_quiet,
+            warnings=serve_warnings,
         ) as served:
             for api in ("RestApi", "HttpApi"):
                 for name, token in tokens.items():

@@ -22,15 +22,15 @@ from aws_lambda_powertools import Logger, Metrics
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from authorizer.access import Verdicts
-from authorizer.bundledkeys import BundledKeys
+from authorizer.access.rules import Verdicts
+from authorizer.config.bundledkeys import BundledKeys
+from authorizer.config.issuers import IssuerSettings
+from authorizer.config.rulesfile import VARIABLE as RULES_VARIABLE
+from authorizer.config.settings import Settings, load_settings
 from authorizer.errors import ConfigError, FetchError
-from authorizer.fetch import HttpFetcher, url_problem
-from authorizer.handler import Authorizer
-from authorizer.issuers import IssuerSettings
-from authorizer.keys import KeySet, parse_key_set
-from authorizer.rulesfile import VARIABLE as RULES_VARIABLE
-from authorizer.settings import Settings, load_settings
+from authorizer.keys.fetch import HttpFetcher, url_problem
+from authorizer.keys.jwk import KeySet, parse_key_set
+from authorizer.pipeline import Authorizer
 
 from .environ import temporary_environment
 from .eventgen import add_headers, make_event

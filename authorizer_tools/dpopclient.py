@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from authorizer.binding import certificate_thumbprint
-from authorizer.dpop import PROOF_TYP, thumbprint, token_hash
+from authorizer.binding.confirmation import certificate_thumbprint
+from authorizer.binding.dpop import PROOF_TYP, thumbprint, token_hash
 
-from .devissuer import PrivateKey, generate_key, public_jwk
+from .devissuer.issuer import PrivateKey, generate_key, public_jwk
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ import os
 from typing import Any
 
 from authorizer.claims import NoClaims, claims_from_event
+from authorizer.config.settings import SETTING_PREFIXES
 from authorizer.decision import Decision
-from authorizer.settings import SETTING_PREFIXES
 
-from .gateway import LABELS, answer
-from .localcontext import local_context
+from .local.context import local_context
+from .local.gateway import LABELS, answer
 from .pasted import event_token, explain
 
 

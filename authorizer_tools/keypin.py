@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from authorizer.bundledkeys import bundled_document
+from authorizer.config.bundledkeys import bundled_document
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.fetch import HttpFetcher
-from authorizer.jwks import IssuerKeySource
-from authorizer.keys import parse_key_set
-from authorizer.settings import load_settings
+from authorizer.keys.cache import IssuerKeySource
+from authorizer.keys.fetch import HttpFetcher
+from authorizer.keys.jwk import parse_key_set
 
 
 def pin_keys(environ: Mapping[str, str], out: Path | None) -> list[str]:

@@ -5,7 +5,7 @@
 Each zip is built by the Makefile target ``sam build`` runs (the pinned wheels
 for the architecture, the ``authorizer`` package and ``rules/``, bytecode
 compiled by Python 3.13 with the paths Lambda will run it from), checked by
-:mod:`authorizer_tools.check_artifact`, and written reproducibly (entries sorted,
+:mod:`authorizer_tools.local.artifact`, and written reproducibly (entries sorted,
 fixed timestamps and modes, a fixed hash seed for the bytecode), with a
 ``.sha256`` file beside it in ``sha256sum`` format. The function zip has the
 handler ``authorizer.app.lambda_handler`` at its root; the layer holds the same
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from authorizer import __version__
 
-from .check_artifact import ARCHITECTURES, build, platform_flags, problems
+from .local.artifact import ARCHITECTURES, build, platform_flags, problems
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can record: the same bytes every build
 

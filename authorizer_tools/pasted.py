@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from authorizer.events import header_values
+from authorizer.gateway.events import header_values
 
 #: Why a request without a usable token was refused, where the decision says no more.
 REASONS = {

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .gateway import LABELS, request_arn, status_of
 from .invoke import print_downstream
-from .runtime import running
+from .local.gateway import LABELS, request_arn, status_of
+from .local.runtime import running
 
 
 def run_in_runtime(event: Any, env: dict[str, str], python: str | None, show_logs: bool) -> int:

@@ -4,7 +4,7 @@ API Gateway reuses an HTTP API simple response for every request with the same
 identity-source values: with ``$context.routeKey`` among them, every request of
 the route (an ``ANY`` route: every method); without it, every route of the API.
 Where the route rules treat those requests differently, the authorizer answers
-for the strictest (:class:`authorizer.access.SharedAnswers`), which denies some
+for the strictest (:class:`authorizer.access.rules.SharedAnswers`), which denies some
 requests a fresh evaluation would allow. `serve` and `doctor` say so up front.
 """
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from authorizer.access import SharedAnswers
-from authorizer.settings import Settings
+from authorizer.access.rules import SharedAnswers
+from authorizer.config.settings import Settings, load_settings
+from authorizer.errors import ConfigError
 
-from .templateapis import apis_of
-from .templateconfig import TemplateError, parameters
+from .local.apis import apis_of
+from .local.template import TemplateError, parameters
 
 
 def merged_routes(
@@ -55,3 +56,17 @@ def template_check(
     """:func:`merged_routes` for the template deployed with ``overrides`` (doctor's check)."""
     values = parameters(template, overrides)
     return lambda settings: merged_routes(template, values, settings)
+
+
+def serve_warnings(
+    template: Mapping[str, Any], values: Mapping[str, str], env: Mapping[str, str]
+) -> list[str]:
+    """:func:`merged_routes` for the authorizer ``env`` that `serve` runs (its ``warnings``).
+
+    A configuration the authorizer refuses gives none: its runtime says why, at its cold start.
+    """
+    try:
+        settings = load_settings(env)
+    except ConfigError:
+        return []
+    return merged_routes(template, values, settings)

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from benchmarks.entry_point import AUDIENCE, environment
 from benchmarks.issuer import trust_store
 from benchmarks.measure import Figure, write_figures
@@ -38,7 +38,7 @@ print((time.perf_counter() - started) * 1000)
 HANDLER = """
 import os, sys, time
 from authorizer_tools.eventgen import make_event
-from authorizer_tools.localcontext import local_context
+from authorizer_tools.local.context import local_context
 sys.stdout = open(os.devnull, "w")
 started = time.perf_counter()
 from authorizer.app import lambda_handler

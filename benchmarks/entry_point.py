@@ -39,9 +39,9 @@ from typing import Any
 
 from authorizer_tools.dpopclient import DpopKey
 from authorizer_tools.eventgen import dpop_event, make_event, request_url
-from authorizer_tools.localcontext import local_context
-from authorizer_tools.templateconfig import environment as template_environment
-from authorizer_tools.templateconfig import read
+from authorizer_tools.local.context import local_context
+from authorizer_tools.local.template import environment as template_environment
+from authorizer_tools.local.template import read
 from benchmarks.issuer import RemoteIssuer
 from benchmarks.measure import Figure, Floor, against_floor, write_figures
 

@@ -15,8 +15,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from authorizer_tools.devissuer import DevIssuer
-from authorizer_tools.devtls import make_tls
+from authorizer_tools.devissuer.issuer import DevIssuer
+from authorizer_tools.devissuer.tls import make_tls
 
 
 def _serve(connection: Connection) -> None:

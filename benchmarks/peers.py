@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.auth_alpha.jwt import JWTVerifier
 from joserfc import jwk as jose_jwk
 from joserfc import jwt as jose_jwt
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from benchmarks.measure import Figure, Floor, against_floor, write_figures
 
 AUDIENCE = "https://api.example.test"

@@ -28,11 +28,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.environ import temporary_environment
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.keypin import pin_keys
-from authorizer_tools.runtime import LambdaRuntime, build_artifact, find_python, runtime_python
+from authorizer_tools.local.runtime import (
+    LambdaRuntime,
+    build_artifact,
+    find_python,
+    runtime_python,
+)
 from benchmarks.entry_point import AUDIENCE, environment
 from benchmarks.issuer import trust_store
 from benchmarks.measure import Figure, write_figures

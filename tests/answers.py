@@ -1,6 +1,6 @@
 """What the caller of an API gets for an event: the one status helper of the tests.
 
-The status comes from :func:`authorizer_tools.gateway.status_of` (IAM's
+The status comes from :func:`authorizer_tools.local.gateway.status_of` (IAM's
 evaluation rules, written apart from ``authorizer``). Unlike the tools, which
 answer 500 for any exception as Lambda would, a test treats an exception
 other than the two deliberate ones as a bug and lets it fail the test.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from authorizer.handler import Authorizer
+from authorizer.pipeline import Authorizer
 from authorizer.respond import AuthorizerUnavailable
-from authorizer_tools.gateway import request_arn, status_of
+from authorizer_tools.local.gateway import request_arn, status_of
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from aws_lambda_powertools import Logger, Metrics
 from hypothesis import HealthCheck, settings
 
 from authorizer.app import Authorizer
-from authorizer.fetch import HttpFetcher, JsonFetcher
-from authorizer.settings import load_settings
-from authorizer_tools import devissuer
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.config.settings import load_settings
+from authorizer.keys.fetch import HttpFetcher, JsonFetcher
+from authorizer_tools.devissuer import issuer as devissuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from tests.oidc import Provider
 
 # Property tests: a small budget in `make test`, a long run in `make fuzz`.

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from authorizer.app import AuthorizerUnavailable
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.tokens import b64, segment, signed

@@ -18,9 +18,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from authorizer.app import Authorizer
-from authorizer.fetch import HttpFetcher
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.config.settings import load_settings
+from authorizer.keys.fetch import HttpFetcher
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import KINDS, make_event
 from tests.answers import status
 from tests.conftest import AUDIENCE, FakeClock

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer.app import Authorizer
-from authorizer_tools.devissuer import DevIssuer, Reply, generate_key, public_jwk
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply, generate_key, public_jwk
 from authorizer_tools.dpopclient import DpopKey, client_certificate
 from authorizer_tools.eventgen import KINDS, add_headers, dpop_event, make_event, request_url
 from tests.answers import answer

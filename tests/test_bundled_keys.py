@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from authorizer.bundledkeys import FORMAT, bundled_document
+from authorizer.config.bundledkeys import FORMAT, bundled_document
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.doctor import run_doctor
 from authorizer_tools.eventgen import make_event
 from tests.answers import status

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.settings import SETTING_PREFIXES
+from authorizer.config.settings import SETTING_PREFIXES
 from authorizer_tools.cli import main
 from authorizer_tools.eventgen import KINDS
 
@@ -481,7 +481,7 @@ def test_a_usage_error_is_one_line_that_names_the_help_to_read(
 def test_a_dpop_key_binds_minted_tokens_and_signs_proofs_for_events(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from authorizer.dpop import token_hash
+    from authorizer.binding.dpop import token_hash
     from authorizer_tools.dpopclient import DpopKey
 
     key_file = tmp_path / "client.key"

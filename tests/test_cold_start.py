@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from authorizer_tools.devissuer import DevIssuer, Reply
+import pytest
+
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE
 
@@ -149,3 +151,31 @@ def test_without_prefetch_the_cold_start_does_not_load_the_http_client() -> None
         )
     (outcome,) = results(process)
     assert outcome["response"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize(
+    ("extra", "loaded"),
+    [
+        ({}, []),
+        (
+            {"AUTHORIZER_RULES": "rules/example.toml", "AUTHORIZER_ROLES_CLAIMS": "roles"},
+            ["access.routes", "access.rules"],
+        ),
+        ({"JWT_SENDER_CONSTRAINT": "either"}, ["binding.dpop", "binding.replay"]),
+    ],
+)
+def test_a_cold_start_loads_the_dpop_and_rules_modules_only_where_configured(
+    extra: dict[str, str], loaded: list[str]
+) -> None:
+    """Empty subpackage __init__ files keep it so: importing a stage loads nothing beside it."""
+    probe = (
+        "import json, sys; from authorizer import app; print(json.dumps(sorted("
+        "m.removeprefix('authorizer.') for m in sys.modules if m.startswith("
+        "('authorizer.access.', 'authorizer.binding.dpop', 'authorizer.binding.replay')))))"
+    )
+    env = {**os.environ, "JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": AUDIENCE}
+    env.update(JWKS_PREFETCH="false", PYTHONPATH=str(ROOT), **extra)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert json.loads(done.stdout) == loaded

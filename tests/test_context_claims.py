@@ -17,10 +17,10 @@ from authorizer.claims import (
     claims_from_event,
     dropped_claims,
 )
-from authorizer.context import MAX_CONTEXT_BYTES, RESERVED_KEYS, build_context
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.gateway.context import MAX_CONTEXT_BYTES, RESERVED_KEYS, build_context
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import FakeClock, build_authorizer, mint
 

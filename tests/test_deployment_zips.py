@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.check_artifact import host_architecture, problems
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
+from authorizer_tools.local.artifact import host_architecture, problems
+from authorizer_tools.local.runtime import LambdaRuntime, find_python, runtime_python
 from authorizer_tools.package import package
-from authorizer_tools.runtime import LambdaRuntime, find_python, runtime_python
 from tests.conftest import AUDIENCE
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
@@ -77,7 +77,9 @@ def test_the_layer_puts_the_claims_reader_and_the_verifier_under_python(
     layer = _unzip(zips["layer"], tmp_path / "layer")
     assert sorted(entry.name for entry in layer.iterdir()) == ["python"]
     assert problems(layer / "python") == []
-    probe = "import authorizer.claims, authorizer.verify, jwt; print(authorizer.claims.__file__)"
+    probe = (
+        "import authorizer.claims, authorizer.tokens.verify, jwt; print(authorizer.claims.__file__)"
+    )
     done = subprocess.run(
         [
             sys.executable,

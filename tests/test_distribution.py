@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
 pytestmark = pytest.mark.deployment

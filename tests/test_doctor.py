@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.doctor import Presented, run_doctor
 from authorizer_tools.dpopclient import DpopKey, client_certificate
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from jwt.warnings import InsecureKeyLengthWarning
 
 from authorizer.app import Authorizer
-from authorizer.dpop import thumbprint
+from authorizer.binding.dpop import thumbprint
+from authorizer.binding.replay import KeyQuota, MemoryReplayStore, load_replay_store
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError, ReplayStoreUnavailable
-from authorizer.events import EventKind, normalize_url, request_target
-from authorizer.replay import KeyQuota, MemoryReplayStore, load_replay_store
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer, generate_key
+from authorizer.gateway.events import EventKind, normalize_url, request_target
+from authorizer_tools.devissuer.issuer import DevIssuer, generate_key
 from authorizer_tools.dpopclient import DpopKey, client_certificate
 from authorizer_tools.eventgen import DOMAIN, STAGE, dpop_event, make_event, request_url
 from tests.answers import answer

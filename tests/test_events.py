@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from authorizer.errors import MalformedEvent, MalformedToken, MissingToken
-from authorizer.events import EventKind, classify, credential, to_request
+from authorizer.gateway.events import EventKind, classify, credential, to_request
 from authorizer_tools.eventgen import KINDS, make_event
 
 TOKEN = "aaa.bbb.ccc"

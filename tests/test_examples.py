@@ -14,8 +14,8 @@ import hcl2
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.runtime import HANDLERS
-from authorizer_tools.templateconfig import parameters, read
+from authorizer_tools.local.runtime import HANDLERS
+from authorizer_tools.local.template import parameters, read
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
 pytestmark = pytest.mark.deployment
@@ -25,7 +25,7 @@ TEMPLATE = read(ROOT / "template.yaml")
 
 
 def _cfn(path: str) -> dict[str, Any]:
-    from authorizer_tools.cfnyaml import load
+    from authorizer_tools.local.cfnyaml import load
 
     document: dict[str, Any] = load((ROOT / path).read_text())
     return document

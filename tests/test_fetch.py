@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from authorizer.errors import FetchError
-from authorizer.fetch import USER_AGENT, HttpFetcher, tls_context
-from authorizer_tools.devissuer import DevIssuer, Reply
-from authorizer_tools.devtls import make_tls
+from authorizer.keys.fetch import USER_AGENT, HttpFetcher, tls_context
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
+from authorizer_tools.devissuer.tls import make_tls
 
 
 def test_fetches_a_json_document_with_the_expected_request_headers(issuer: DevIssuer) -> None:

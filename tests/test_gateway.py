@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from authorizer_tools.gateway import status_of, status_of_error
+from authorizer_tools.local.gateway import status_of, status_of_error
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:api1/prod/GET/orders/42"
 

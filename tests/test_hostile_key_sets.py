@@ -19,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from authorizer.keys import has_roca_fingerprint, parse_key, parse_key_set
-from authorizer_tools.devissuer import DevIssuer, Reply, generate_key, public_jwk
+from authorizer.keys.jwk import has_roca_fingerprint, parse_key, parse_key_set
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply, generate_key, public_jwk
 from authorizer_tools.eventgen import make_event
 from tests.attacks import refuse
 from tests.conftest import FakeClock, build_authorizer

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Logger, Metrics
 
-from authorizer.handler import Authorizer
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer.config.settings import load_settings
+from authorizer.pipeline import Authorizer
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.attacks import refuse
 from tests.conftest import FakeClock, build_authorizer, mint

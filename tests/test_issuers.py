@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from authorizer import verify as verify_module
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.handler import Authorizer
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.pipeline import Authorizer
+from authorizer.tokens import verify as verify_module
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.tokens import access_claims, key_header, signed

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from authorizer.errors import FetchError, KeysUnavailable, UnknownKid
-from authorizer.fetch import HttpFetcher
-from authorizer.jwks import IssuerKeySource, KeyCache, RefreshOutcome
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer.keys.cache import IssuerKeySource, KeyCache, RefreshOutcome
+from authorizer.keys.fetch import HttpFetcher
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from tests.conftest import FakeClock
 
 FRESH, COOLDOWN, STALE = 600, 30, 3600

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from authorizer.errors import FetchError
-from authorizer.keys import MAX_KEYS, parse_key, parse_key_set
-from authorizer_tools.devissuer import generate_key, public_jwk
+from authorizer.keys.jwk import MAX_KEYS, parse_key, parse_key_set
+from authorizer_tools.devissuer.issuer import generate_key, public_jwk
 
 
 def jwk(key_alg: str = "RS256", kid: str = "k1", /, **changes: Any) -> dict[str, Any]:

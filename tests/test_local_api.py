@@ -23,9 +23,8 @@ from typing import Any
 import pytest
 import urllib3
 
-from authorizer_tools.devissuer import DevIssuer
-from authorizer_tools.localapi import Served, serving
-from authorizer_tools.runtime import (
+from authorizer_tools.devissuer.issuer import DevIssuer
+from authorizer_tools.local.runtime import (
     LambdaRuntime,
     RuntimeFailure,
     _run,
@@ -34,7 +33,9 @@ from authorizer_tools.runtime import (
     free_port,
     runtime_python,
 )
-from authorizer_tools.templateconfig import read
+from authorizer_tools.local.server import Served, serving
+from authorizer_tools.local.template import read
+from authorizer_tools.sharedanswers import serve_warnings
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCE = "https://api.example.test"
@@ -191,7 +192,9 @@ def test_an_any_route_cached_by_route_key_answers_for_its_strictest_method(
         "RulesFile": "rules/example.toml",
         "RolesClaims": "roles",
     }
-    with serving(template, parameters, {}, port=0, log=log.append) as running:
+    with serving(
+        template, parameters, {}, port=0, log=log.append, warnings=serve_warnings
+    ) as running:
         merged = [line for line in log if "'ANY /orders/{id}'" in line]
         assert merged and merged[0].startswith("warning: HttpApi route")
         assert "read orders" in merged[0] and "cancel orders" in merged[0]
@@ -366,7 +369,7 @@ def test_dpop_through_serve_needs_a_request_authorizer_and_a_new_proof_each_time
 ) -> None:
     """The cache off, as the template requires: every request is the authorizer's to check."""
     from authorizer_tools.dpopclient import DpopKey
-    from authorizer_tools.templateconfig import TemplateError
+    from authorizer_tools.local.template import TemplateError
 
     parameters = {"Issuer": issuer.issuer, "Audience": AUDIENCE, "SenderConstraint": "dpop"}
     refused = pytest.raises(TemplateError, match="SenderConstrainedTokensAreNotCached")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUERS = 8

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authorizer.logformat import LeanFormatter
-from authorizer_tools.localcontext import local_context
+from authorizer_tools.local.context import local_context
 
 CONTEXT = {
     "cold_start": False,

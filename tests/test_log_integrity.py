@@ -22,8 +22,8 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 
 from authorizer.app import Authorizer
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.config.settings import load_settings
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.dpopclient import DpopKey
 from authorizer_tools.eventgen import KINDS, dpop_event, make_event, request_url
 from tests.conftest import FakeClock, env_for
@@ -106,7 +106,7 @@ def test_the_event_is_never_logged_even_when_powertools_is_told_to_log_events(
         import json
         from authorizer.app import lambda_handler
         from authorizer_tools.eventgen import KINDS, dpop_event, make_event, request_url
-        from authorizer_tools.localcontext import local_context
+        from authorizer_tools.local.context import local_context
         for kind in KINDS:
             event = make_event(kind, "Bearer {marker}", query={{"access_token": "{marker}"}})
             try:
@@ -147,7 +147,7 @@ def test_dpop_proofs_and_bound_tokens_are_never_logged_even_at_debug(
         """
         import json, sys
         from authorizer.app import lambda_handler
-        from authorizer_tools.localcontext import local_context
+        from authorizer_tools.local.context import local_context
         for event in json.load(open(sys.argv[1])):
             try:
                 lambda_handler(event, local_context("dpop"))

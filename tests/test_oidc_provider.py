@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 
 from authorizer.app import Authorizer
-from authorizer.settings import load_settings
+from authorizer.config.settings import load_settings
 from authorizer_tools.eventgen import make_event
 from tests.answers import answer, status
 from tests.conftest import FakeClock

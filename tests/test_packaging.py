@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from authorizer_tools.check_artifact import build, problems
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
+from authorizer_tools.local.artifact import build, problems
 from tests.conftest import AUDIENCE
 from tests.test_cold_start import results, run_handler
 
@@ -49,8 +49,12 @@ def test_the_artifact_holds_only_the_authorizer_and_its_runtime_dependencies(
     unexpected = {name for name in top_level - allowed if not name.startswith("_cffi_backend")}
     assert unexpected == set()
     # Bytecode for the target interpreter ships, so a read-only cold start compiles nothing.
-    compiled = {path.name for path in (artifact / "authorizer" / "__pycache__").iterdir()}
-    assert f"app.{TAG}.pyc" in compiled and f"verify.{TAG}.pyc" in compiled
+    compiled = {
+        str(path.relative_to(artifact / "authorizer"))
+        for path in (artifact / "authorizer").rglob("__pycache__/*.pyc")
+    }
+    assert f"__pycache__/app.{TAG}.pyc" in compiled
+    assert f"tokens/__pycache__/verify.{TAG}.pyc" in compiled
 
 
 def test_the_handler_runs_from_the_artifact_alone(artifact: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from authorizer.errors import MalformedEvent
-from authorizer.policy import iam_response, parse_arn, simple_response
+from authorizer.gateway.arn import parse_arn
+from authorizer.gateway.responses import iam_response, simple_response
 
 
 @pytest.mark.parametrize(

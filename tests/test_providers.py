@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.handler import Authorizer
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer, Reply
+from authorizer.pipeline import Authorizer
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.dpopclient import DpopKey
 from authorizer_tools.eventgen import dpop_event, make_event, request_url
 from tests.conftest import FakeClock, LoopbackFetcher, build_authorizer

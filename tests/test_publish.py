@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.runtime import free_port
-from authorizer_tools.templateconfig import read
+from authorizer_tools.local.runtime import free_port
+from authorizer_tools.local.template import read
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
 pytestmark = pytest.mark.deployment

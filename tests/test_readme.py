@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.settings import load_settings
 from authorizer_tools.cli import main
 from tests import readme
 from tests.readme import assert_shows

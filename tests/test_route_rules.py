@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authorizer import routes
-from authorizer.handler import Authorizer
-from authorizer.routes import Coverage, coverage, route_key_steps, rule_steps
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.access import routes
+from authorizer.access.routes import Coverage, coverage, route_key_steps, rule_steps
+from authorizer.pipeline import Authorizer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event, method_arn
-from authorizer_tools.gateway import status_of
-from authorizer_tools.templateapis import Route
+from authorizer_tools.local.apis import Route
+from authorizer_tools.local.gateway import status_of
 from tests.answers import status
 from tests.conftest import FakeClock, build_authorizer, mint
 

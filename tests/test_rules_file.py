@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authorizer.access import (
+from authorizer.access.routes import MAX_SUFFIX_LENGTH, parse_route
+from authorizer.access.rules import (
     ClaimEquals,
     ClaimIn,
     IssuerIn,
@@ -19,9 +20,8 @@ from authorizer.access import (
     ScopesAll,
     ScopesAny,
 )
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.routes import MAX_SUFFIX_LENGTH, parse_route
-from authorizer.settings import load_settings
 
 BASE = {"JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": "api"}
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.settings import load_settings
-from authorizer_tools.templateconfig import environment, read
+from authorizer.config.settings import load_settings
+from authorizer_tools.local.template import environment, read
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
 pytestmark = pytest.mark.deployment

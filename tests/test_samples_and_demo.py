@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from authorizer.events import EventKind, classify
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.gateway.events import EventKind, classify
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import KINDS
 from authorizer_tools.samples import NEGATIVES, PLACEHOLDER, render, render_negative, with_token
 from examples.whoami.app import lambda_handler as whoami

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
 from authorizer.app import Authorizer
-from authorizer.dpop import token_hash
-from authorizer.settings import load_settings
+from authorizer.binding.dpop import token_hash
+from authorizer.config.settings import load_settings
 from authorizer_tools.dpopclient import DpopKey, client_certificate
 from authorizer_tools.eventgen import DOMAIN, STAGE, dpop_event, make_event, request_url
 from tests.answers import answer

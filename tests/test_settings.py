@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from authorizer.access import ScopesAll
+from authorizer.access.rules import ScopesAll
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
-from authorizer.keys import SUPPORTED_ALGORITHMS
-from authorizer.settings import load_settings
+from authorizer.keys.jwk import SUPPORTED_ALGORITHMS
 
 BASE = {"JWT_ISSUER": "https://example.authgear.cloud", "JWT_AUDIENCE": "https://api.example"}
 

@@ -7,9 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
-from authorizer_tools.runtime import build_artifact, find_python, runtime_python
+from authorizer_tools.local.runtime import build_artifact, find_python, runtime_python
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.test_tokencache import counted
 

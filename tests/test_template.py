@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from authorizer import __version__
+from authorizer.config.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, load_settings
 from authorizer.errors import ConfigError
-from authorizer.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, load_settings
-from authorizer_tools.templateconfig import TemplateError, environment, parameters, read
-from authorizer_tools.templateconfig import deployed as is_deployed
+from authorizer_tools.local.template import TemplateError, environment, parameters, read
+from authorizer_tools.local.template import deployed as is_deployed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")

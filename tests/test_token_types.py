@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError, TokenError
-from authorizer.settings import load_settings
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests.conftest import FakeClock, build_authorizer, mint
 from tests.tokens import access_claims as claims

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from authorizer.errors import TokenError
-from authorizer.handler import Authorizer
-from authorizer.tokencache import VerifiedTokenCache
-from authorizer.verify import TokenVerifier
-from authorizer_tools.devissuer import DevIssuer
+from authorizer.pipeline import Authorizer
+from authorizer.tokens.cache import VerifiedTokenCache
+from authorizer.tokens.verify import TokenVerifier
+from authorizer_tools.devissuer.issuer import DevIssuer
 from tests.conftest import FakeClock, build_authorizer, mint
 
 

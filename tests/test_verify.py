@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from authorizer.errors import TokenError
-from authorizer.verify import b64url_decode, split_compact
-from authorizer_tools.devissuer import DevIssuer, generate_key, public_jwk
+from authorizer.tokens.verify import b64url_decode, split_compact
+from authorizer_tools.devissuer.issuer import DevIssuer, generate_key, public_jwk
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.tokens import access_claims as claims
 from tests.tokens import b64, hmac_signed, segment, signed

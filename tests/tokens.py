@@ -10,7 +10,7 @@ from typing import Any
 
 from jwt.algorithms import get_default_algorithms
 
-from authorizer_tools.devissuer import DevIssuer
+from authorizer_tools.devissuer.issuer import DevIssuer
 from tests.conftest import AUDIENCE, FakeClock
 
 

@@ -1,0 +1,1 @@
+"""Access rules as data: requirements, route rules, and the requests a route key serves."""

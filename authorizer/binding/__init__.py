@@ -1,0 +1,1 @@
+"""Sender-constrained tokens: the confirmation (cnf) check, DPoP proofs, the replay store."""

@@ -1,0 +1,1 @@
+"""Configuration, read once at cold start: settings, issuers, presets, the rules file."""

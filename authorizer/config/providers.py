@@ -1,0 +1,138 @@
+"""Identity-provider presets (``JWT_PROVIDER``): what each provider does differently.
+
+A preset only supplies defaults; every one of them can be overridden by the
+matching setting. What the presets encode, from each provider's documentation:
+
+=========  ==================================================================
+authgear   user tokens: ``aud`` is the project endpoint (the issuer), so that is
+           the default audience; machine tokens: ``aud`` is the API resource
+           (list it in the audiences). Roles at
+           ``https://authgear.com/claims/user/roles``; optional denial of
+           anonymous users and of unverified ones.
+auth0      the issuer ends with ``/``; RBAC permissions in ``permissions``.
+cognito    access tokens carry no ``aud``: the audience (app client id) is
+           checked against ``client_id``, and ``token_use`` must be ``access``
+           (an ID token has ``aud`` = the client id); groups in
+           ``cognito:groups``.
+okta       scopes in the ``scp`` array; groups in ``groups`` (a custom claim
+           most Okta set-ups add).
+keycloak   realm roles at ``realm_access.roles`` and client roles at
+           ``resource_access.<audience>.roles``; access tokens say
+           ``"typ": "Bearer"`` (DPoP-bound ones ``"DPoP"``) in the payload
+           (ID tokens ``"ID"``), and may carry a ``nonce`` as well.
+entra      v1 (``https://sts.windows.net/<tenant>/``) and v2
+           (``https://login.microsoftonline.com/<tenant>/v2.0``) issuers are
+           both accepted when either is configured; ``roles`` and ``scp``.
+generic    RFC 9068: ``aud``, ``scope``/``scp``, no roles claim.
+=========  ==================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..access.rules import ClaimPath
+
+AUTHGEAR_ROLES = "https://authgear.com/claims/user/roles"
+AUTHGEAR_ANONYMOUS = "https://authgear.com/claims/user/is_anonymous"
+AUTHGEAR_VERIFIED = "https://authgear.com/claims/user/is_verified"
+
+_ENTRA_V1 = re.compile(r"https://sts\.windows\.net/(?P<tenant>[0-9a-fA-F-]{36})/")
+_ENTRA_V2 = re.compile(r"https://login\.microsoftonline\.com/(?P<tenant>[0-9a-fA-F-]{36})/v2\.0")
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """Defaults for one identity provider."""
+
+    name: str
+    audience_claim: str = "aud"
+    scope_claims: tuple[str, ...] = ("scope", "scp")
+    role_claims: tuple[ClaimPath, ...] = ()
+    #: A payload claim and the values that mark an access token (Cognito, Keycloak).
+    token_use: tuple[str, tuple[str, ...]] | None = None
+    #: ID-token claims the provider also writes into access tokens: they do not make
+    #: a token an ID token while its ``token_use`` marker says it is an access token.
+    access_token_id_claims: frozenset[str] = frozenset()
+    #: The issuer as the provider writes it in ``iss`` ends with a slash.
+    issuer_trailing_slash: bool = False
+    #: With no audience configured, accept tokens whose ``aud`` is the issuer itself.
+    issuer_is_default_audience: bool = False
+    #: The configured audiences are client ids: an ``aud`` holding one marks an ID token.
+    audiences_are_client_ids: bool = False
+    #: Client roles live under ``resource_access.<audience>.roles``.
+    client_roles_per_audience: bool = False
+    #: Offers the Authgear user-state options (anonymous, verified).
+    authgear_user_claims: bool = False
+
+    def role_paths(self, audiences: tuple[str, ...]) -> tuple[ClaimPath, ...]:
+        """Where roles are, given the configured audiences."""
+        if not self.client_roles_per_audience:
+            return self.role_claims
+        return self.role_claims + tuple(("resource_access", aud, "roles") for aud in audiences)
+
+    def normalize_issuer(self, issuer: str) -> str:
+        """The issuer exactly as the provider writes it in ``iss``."""
+        if self.issuer_trailing_slash and not issuer.endswith("/"):
+            return issuer + "/"
+        return issuer
+
+    def sibling_issuers(self, issuer: str) -> tuple[str, ...]:
+        """Other issuer strings the same tenant signs with (their keys: :meth:`jwks_uri_for`)."""
+        if self.name != "entra":
+            return ()
+        v1 = _ENTRA_V1.fullmatch(issuer)
+        if v1 is not None:
+            return (f"https://login.microsoftonline.com/{v1['tenant']}/v2.0",)
+        v2 = _ENTRA_V2.fullmatch(issuer)
+        if v2 is not None:
+            return (f"https://sts.windows.net/{v2['tenant']}/",)
+        return ()
+
+    def jwks_uri_for(self, issuer: str) -> str | None:
+        """A key-set URI to use without discovery, where the issuer's own is not discoverable."""
+        match = _ENTRA_V1.fullmatch(issuer) if self.name == "entra" else None
+        if match is None:
+            return None
+        # Discovery at the v1 issuer host (sts.windows.net) is not relied on: the v1 keys
+        # are published under login.microsoftonline.com, where the v1 metadata points.
+        return f"https://login.microsoftonline.com/{match['tenant']}/discovery/keys"
+
+
+PROVIDERS: dict[str, Provider] = {
+    provider.name: provider
+    for provider in (
+        Provider("generic"),
+        Provider(
+            "authgear",
+            role_claims=((AUTHGEAR_ROLES,),),
+            issuer_is_default_audience=True,
+            authgear_user_claims=True,
+        ),
+        Provider("auth0", scope_claims=("scope", "permissions"), issuer_trailing_slash=True),
+        Provider(
+            "cognito",
+            audience_claim="client_id",
+            scope_claims=("scope",),
+            role_claims=(("cognito:groups",),),
+            token_use=("token_use", ("access",)),
+            audiences_are_client_ids=True,
+        ),
+        Provider("okta", role_claims=(("groups",),)),
+        Provider(
+            "keycloak",
+            scope_claims=("scope",),
+            role_claims=(("realm_access", "roles"),),
+            # DPoP-bound access tokens say typ "DPoP" (keycloak/keycloak#22244).
+            token_use=("typ", ("Bearer", "DPoP")),
+            # Keycloak copies the request's nonce into access tokens in some flows
+            # (keycloak/keycloak#26893); its ID tokens say typ "ID".
+            access_token_id_claims=frozenset({"nonce"}),
+            client_roles_per_audience=True,
+        ),
+        Provider("entra", role_claims=(("roles",),)),
+    )
+}

@@ -1,0 +1,1 @@
+"""API Gateway's side: its events in, its authorizer context and responses out."""

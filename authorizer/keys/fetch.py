@@ -1,0 +1,221 @@
+"""The only module that talks HTTP: fetch one small JSON document, defensively.
+
+A JSON fetch here is deliberately narrow, because the documents it reads (the
+discovery document and the key set) decide which tokens are trusted:
+
+* one GET, no redirects, no retries inside the call (the key cache decides
+  when to try again);
+* a hard wall-clock deadline covering connect, headers and body, so that a
+  server dripping one byte at a time cannot hold the invocation;
+* a size cap on the body, no content-encoding (so no decompression bombs);
+* only HTTP 200 whose body is a UTF-8 JSON object with no duplicate members.
+
+Failures raise :class:`~authorizer.errors.FetchError`; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from .. import __version__
+from ..errors import FetchError
+from ..strictjson import loads_object
+
+# urllib3 and ssl are imported by the first fetch, not at cold start: an environment
+# that never fetches (key prefetch off until a request needs keys) does not pay for them.
+if TYPE_CHECKING:
+    import ssl
+
+    import urllib3
+    from urllib3.connection import HTTPConnection
+
+USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3)"
+MAX_DOCUMENT_BYTES = 256 * 1024
+_CHUNK = 16 * 1024
+
+
+class JsonFetcher(Protocol):
+    """What the key cache needs from the network: one JSON object per URL."""
+
+    def get_json(self, url: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFetcher:
+    """Fetch JSON documents with urllib3 under a hard deadline.
+
+    ``timeout`` bounds the whole exchange (connect, request, headers, body).
+    ``ca_file`` overrides the system trust store (used by tests with a
+    loopback certificate authority).
+    """
+
+    timeout: float = 3.0
+    max_bytes: int = MAX_DOCUMENT_BYTES
+    ca_file: str | None = None
+    clock: Callable[[], float] = time.monotonic
+
+    def get_json(self, url: str) -> dict[str, Any]:
+        return self.get_json_dated(url)[0]
+
+    def get_json_dated(self, url: str) -> tuple[dict[str, Any], str | None]:
+        """:meth:`get_json`, with the response's ``Date`` header (``doctor`` checks clocks)."""
+        body, date = self._get(url)
+        return parse_json_object(body, url), date
+
+    def _get(self, url: str) -> tuple[bytes, str | None]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
+        import urllib3  # noqa: PLC0415 - see the imports: loaded by the first fetch
+
+        deadline = self.clock() + self.timeout
+        conn = self._connection(parts.scheme, parts.hostname, parts.port)
+        # The watchdog is what makes the deadline hard: socket timeouts only
+        # bound each recv, and a drip-feeding server never lets one expire.
+        watchdog = threading.Timer(self.timeout, _abort, (conn,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._exchange(conn, url, _path(parts.path, parts.query), deadline)
+        except FetchError:
+            raise
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if self.clock() >= deadline:
+                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline") from None
+            raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            watchdog.cancel()
+            conn.close()
+
+    def _connection(self, scheme: str, host: str, port: int | None) -> HTTPConnection:
+        from urllib3.connection import HTTPConnection, HTTPSConnection  # noqa: PLC0415
+
+        timeout = self.timeout  # per connect and per recv; the watchdog bounds the total
+        if scheme == "https":
+            context = tls_context(self.ca_file)
+            return HTTPSConnection(host, port or 443, timeout=timeout, ssl_context=context)
+        return HTTPConnection(host, port or 80, timeout=timeout)
+
+    def _exchange(
+        self, conn: HTTPConnection, url: str, path: str, deadline: float
+    ) -> tuple[bytes, str | None]:
+        conn.request(
+            "GET",
+            path,
+            headers={
+                "Accept": "application/json",
+                "Accept-Encoding": "identity",
+                "User-Agent": USER_AGENT,
+            },
+            preload_content=False,
+        )
+        response = conn.getresponse()
+        if response.status != 200:
+            where = response.headers.get("Location")
+            detail = f" (redirect to {where!r} not followed)" if where else ""
+            raise FetchError(f"GET {url} answered HTTP {response.status}{detail}")
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise FetchError(f"GET {url} answered with Content-Encoding {encoding!r}")
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(f"GET {url} body is {declared} bytes, over the {self.max_bytes} cap")
+        return self._read_body(response, url, deadline), response.headers.get("Date")
+
+    def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            chunk = response.read1(_CHUNK, decode_content=False)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"GET {url} body exceeds the {self.max_bytes} byte cap")
+            if self.clock() >= deadline:
+                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline")
+            chunks.append(chunk)
+
+
+@functools.cache
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """The one verifying TLS context for every fetch with this trust store, made once.
+
+    Loading a CA bundle takes tens of milliseconds; urllib3 would load it again
+    for each connection (two per issuer at a cold start). This is urllib3's own
+    default context (TLS 1.2 or newer, certificate and host name required),
+    with the system trust store or ``ca_file``, kept for the environment's life.
+    """
+    import ssl  # noqa: PLC0415 - see the imports
+
+    from urllib3.util import create_urllib3_context  # noqa: PLC0415
+
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if ca_file is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as an issuer, discovery or key-set URL, or ``None``.
+
+    ``https://`` only, or ``http://`` to a loopback host (local development);
+    no credentials, no fragment, a valid port.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
+    if parts.scheme not in ("https", "http") or not host:
+        return f"must be an absolute https:// URL, got {url!r}"
+    if parts.username is not None or parts.password is not None:
+        return "must not contain credentials"
+    if parts.fragment or url.endswith("#"):
+        return "must not contain a fragment"
+    if parts.scheme == "http" and not is_loopback_host(host):
+        return f"must use https:// (http:// only for loopback hosts), got {url!r}"
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost``, 127.0.0.0/8 and ::1 (the only hosts allowed over http)."""
+    if host.lower() == "localhost":
+        return True
+    import ipaddress  # noqa: PLC0415 - only http:// URLs get here; spared at cold start
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_json_object(body: bytes, source: str) -> dict[str, Any]:
+    """Decode ``body`` as a UTF-8 JSON object, refusing duplicates and NaN/Infinity."""
+    try:
+        return loads_object(body)
+    except ValueError as exc:
+        raise FetchError(f"{source} is not valid JSON: {exc}") from None
+
+
+def _path(path: str, query: str) -> str:
+    return (path or "/") + (f"?{query}" if query else "")
+
+
+def _abort(conn: HTTPConnection) -> None:
+    """Wake a blocked recv from the watchdog thread by shutting the socket down."""
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing left to wake
+            sock.shutdown(socket.SHUT_RDWR)
