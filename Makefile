@@ -13,7 +13,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
+.PHONY: help setup test lint unit quick fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -46,11 +46,15 @@ lint: $(STAMP)
 # The end-to-end tests run the artifacts in the Lambda runtime emulator, which SAM CLI ships.
 # Branch coverage of the whole suite, subprocesses included, with two floors: the runtime
 # package (what is deployed) and everything measured. A partial run checks neither.
+# The suite on two workers (pytest-xdist; CI has two cores); PARALLEL= runs it in one process.
+# Tests share nothing a worker could break for another: each finds its own runtimes, ports
+# and temporary folders, and builds of one artifact wait for each other (a file lock).
+PARALLEL ?= -n 2
 COVERAGE_FLOOR_RUNTIME := 97
 COVERAGE_FLOOR_ALL := 93
 unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
 	rm -f .coverage .coverage.*
-	$(BIN)/pytest --cov --cov-report=
+	$(BIN)/pytest $(PARALLEL) --cov --cov-report=
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR_ALL)
 	@printf 'runtime package (authorizer/) branch coverage, floor $(COVERAGE_FLOOR_RUNTIME)%%: '
 	@$(BIN)/coverage report --include='authorizer/*' --format=total --fail-under=$(COVERAGE_FLOOR_RUNTIME)
@@ -60,11 +64,15 @@ $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
 	touch $@
 
+## make quick: the fast loop: the runtime's and the tools' tests on both cores, without SAM CLI, npm or moto (about a minute)
+quick: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider $(PARALLEL) -m "not deployment and not integration"
+
 ## make fuzz: the property tests with thousands of examples each (about ten minutes)
 fuzz: $(STAMP) $(NODE_STAMP)
-	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/test_arbitrary_input.py \
-		tests/test_route_rules.py::test_a_cached_policy_answers_every_route_like_a_fresh_evaluation \
-		tests/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:cacheprovider tests/runtime/test_arbitrary_input.py \
+		tests/runtime/test_route_rules.py::test_a_cached_policy_answers_every_route_like_a_fresh_evaluation \
+		tests/runtime/test_rules_file.py::test_any_rules_document_gets_a_rule_set_or_one_config_error
 
 ## make dist: the wheel and sdist in dist/ (console script authorizer-tools), checked by twine
 # Only the previous wheel and sdist are removed: make package and make layer write their zips
@@ -124,12 +132,13 @@ PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/nul
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
 unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
 	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
-	test -x .venv-py313/bin/pytest || { $(PY313) -m venv .venv-py313 && \
+	test -f .venv-py313/.installed -a .venv-py313/.installed -nt requirements-dev.txt || { \
+		$(PY313) -m venv .venv-py313 && \
 		.venv-py313/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
-		-r requirements.txt -r requirements-dev.txt; }
+		-r requirements.txt -r requirements-dev.txt && touch .venv-py313/.installed; }
 	.venv-py313/bin/python -c '$(CHECKOUT_PTH)' "$(CURDIR)"
 	.venv-py313/bin/python --version
-	.venv-py313/bin/pytest -p no:cacheprovider -m "not deployment"
+	.venv-py313/bin/pytest -p no:cacheprovider $(PARALLEL) -m "not deployment"
 
 ## make runtime: Python 3.13 with awslambdaric (the Lambda runtime client) in .venv-runtime/
 runtime: .venv-runtime/.installed

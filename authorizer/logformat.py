@@ -9,7 +9,7 @@ own extension point (``Logger(logger_formatter=...)``), with a ``format`` that
 writes the same line for the records this authorizer logs, in about half the
 time. Whatever it does not cover (an exception or stack, ``%`` arguments, a
 message that is not plain text) goes to Powertools' ``format`` unchanged.
-``tests/test_log_format.py`` checks that both write the same bytes.
+``tests/runtime/test_log_format.py`` checks that both write the same bytes.
 """
 
 from __future__ import annotations

@@ -55,6 +55,26 @@ class FakeClock:
         self.now += seconds
 
 
+#: Fixtures that start something pip alone does not install (npm's oidc-provider).
+NEEDS_MORE_THAN_PIP = frozenset({"provider"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The folder says what a test checks, its fixtures what it needs.
+
+    ``tests/deployment/`` checks deployment artefacts (``deployment``: run once, on one
+    Python); a test using a fixture of :data:`NEEDS_MORE_THAN_PIP` is ``integration``
+    (``make quick`` leaves both out), and so is one marked ``runtime_emulator``.
+    """
+    for item in items:
+        if "deployment" in item.path.parent.parts[-1:]:
+            item.add_marker(pytest.mark.deployment)
+        if NEEDS_MORE_THAN_PIP & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("runtime_emulator"):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def key_pool() -> Iterator[None]:
     """Hand out pre-generated 2048-bit keys in rotation: RSA key generation dominates the suite.

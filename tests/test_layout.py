@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
+
 #: The request's stages, each a folder of ``authorizer/``, in the order they may import
 #: each other: a stage uses only those before it (tokens are verified with keys, a
 #: binding checks the request and the verified token, access rules stand alone).

@@ -10,6 +10,8 @@ from typing import Any
 
 from jwt.algorithms import get_default_algorithms
 
+from authorizer.pipeline import Authorizer
+from authorizer.tokens.verify import TokenVerifier
 from authorizer_tools.devissuer.issuer import DevIssuer
 from tests.conftest import AUDIENCE, FakeClock
 
@@ -70,3 +72,19 @@ def key_header(issuer: DevIssuer, **changes: Any) -> dict[str, Any]:
     header: dict[str, Any] = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
     header.update(changes)
     return _without_none(header)
+
+
+class SignatureChecks:
+    """The signature checks a verifier makes from now on (its ``signature_checks`` seam)."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self.verifier = verifier
+        self.start = verifier.signature_checks
+
+    @property
+    def calls(self) -> int:
+        return self.verifier.signature_checks - self.start
+
+
+def counted(authorizer: Authorizer) -> SignatureChecks:
+    return SignatureChecks(authorizer.issuers[0].verifier)

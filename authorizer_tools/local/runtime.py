@@ -12,6 +12,7 @@ with the Makefile's own build target (the one ``sam build`` runs).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -115,28 +116,44 @@ def find_python(explicit: str | None = None) -> str:
 def runtime_python(python: str) -> Path:
     """The interpreter of ``.venv-runtime`` (Python 3.13 with ``awslambdaric``), made if missing."""
     # make rebuilds it only when requirements-runtime.txt changed: a no-op otherwise.
-    _run(["make", "--no-print-directory", "runtime", f"PY313={python}"], "the runtime venv")
+    with _exclusive("runtime-venv"):
+        _run(["make", "--no-print-directory", "runtime", f"PY313={python}"], "the runtime venv")
     return RUNTIME_VENV / "bin" / "python"
 
 
+@contextlib.contextmanager
+def _exclusive(name: str) -> Iterator[None]:
+    """Held by one process at a time (two `serve`s, or the test suite's workers, at once)."""
+    LOCAL.mkdir(parents=True, exist_ok=True)
+    with (LOCAL / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
 def build_artifact(function: str) -> Path:
-    """The host-platform artifact of ``function``, built by the Makefile, reused while unchanged."""
+    """The host-platform artifact of ``function``, built by the Makefile, reused while unchanged.
+
+    One build at a time per function, across processes: the others wait for it and then
+    reuse what it built.
+    """
     if function not in SOURCES:
         raise RuntimeFailure(f"no such function in the template: {function}")
-    digest = _digest([CHECKOUT / path for path in SOURCES[function]])
     target = LOCAL / function
     stamp = LOCAL / f"{function}.source"
-    if stamp.is_file() and stamp.read_text() == digest and target.is_dir():
-        return target
-    tags = platform_flags(host_architecture() or "arm64")
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    _run(
-        ["make", "--no-print-directory", f"build-{function}", f"ARTIFACTS_DIR={target}",
-         f"LAMBDA_PLATFORM={tags}"],
-        f"the {function} artifact",
-    )  # fmt: skip
-    stamp.write_text(digest)
+    with _exclusive(function):
+        digest = _digest([CHECKOUT / path for path in SOURCES[function]])
+        if stamp.is_file() and stamp.read_text() == digest and target.is_dir():
+            return target
+        tags = platform_flags(host_architecture() or "arm64")
+        stamp.unlink(missing_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        _run(
+            ["make", "--no-print-directory", f"build-{function}", f"ARTIFACTS_DIR={target}",
+             f"LAMBDA_PLATFORM={tags}"],
+            f"the {function} artifact",
+        )  # fmt: skip
+        stamp.write_text(digest)
     return target
 
 

@@ -1,7 +1,7 @@
 # The authorizer from the zip `make package` builds, protecting a method of an existing REST API
 # and a route of an existing HTTP API, each calling a function that reads the verified claims
 # with authorizer.claims.claims_from_event (from the layer `make layer` builds). Checked by
-# tests/test_examples.py (parsed, not applied: no Terraform here).
+# tests/deployment/test_examples.py (parsed, not applied: no Terraform here).
 
 variable "issuer" {
   type        = string

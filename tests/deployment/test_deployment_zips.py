@@ -19,9 +19,7 @@ from authorizer_tools.package import package
 from tests.conftest import AUDIENCE
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = host_architecture() or "arm64"
 
 
@@ -56,6 +54,7 @@ def test_a_zip_built_twice_is_the_same_bytes(zips: dict[str, Path], tmp_path: Pa
     assert again.read_bytes() == zips["function"].read_bytes()
 
 
+@pytest.mark.runtime_emulator
 def test_the_function_zip_passes_the_artifact_check_and_answers_in_the_runtime(
     zips: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from authorizer.access.rules import (
 )
 from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
+from tests import ROOT
 
 BASE = {"JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": "api"}
 
@@ -157,7 +158,7 @@ def test_a_missing_file_or_an_unknown_format_is_named(tmp_path: Path) -> None:
 
 
 def test_relative_paths_start_at_the_function_root() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     settings = load_settings(
         {**BASE, "AUTHORIZER_RULES": "rules/example.toml", "AUTHORIZER_ROLES_CLAIMS": "roles"}
     )

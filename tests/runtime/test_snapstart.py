@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
+
+import pytest
 
 from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.local.runtime import build_artifact, find_python, runtime_python
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
-from tests.test_tokencache import counted
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.tokens import counted
 
 
 def test_after_restore_refetches_keys_and_reverifies_tokens(
@@ -56,6 +55,7 @@ print("RESULT", app.SNAPSTART, registered)
 """
 
 
+@pytest.mark.integration  # Python 3.13 with awslambdaric (make runtime)
 def test_the_runtime_runs_the_handler_modules_restore_hook_under_snapstart() -> None:
     python = runtime_python(find_python())  # Python 3.13 with awslambdaric and snapshot_restore_py
     artifact = build_artifact("AuthorizerFunction")

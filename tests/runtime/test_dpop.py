@@ -313,7 +313,7 @@ def test_a_shared_replay_store_is_loaded_from_its_factory(
 ) -> None:
     env = {
         "JWT_SENDER_CONSTRAINT": "either",
-        "AUTHORIZER_DPOP_REPLAY_STORE": "tests.test_dpop:make_shared_store",
+        "AUTHORIZER_DPOP_REPLAY_STORE": "tests.runtime.test_dpop:make_shared_store",
     }
     one = build_authorizer(issuer, clock, env=env)
     other = build_authorizer(issuer, clock, env=env)
@@ -332,9 +332,9 @@ def test_a_shared_replay_store_is_loaded_from_its_factory(
     [
         ("no_colon", "must be module:callable"),
         ("tests.no_such_module:make", "cannot load"),
-        ("tests.test_dpop:no_such_factory", "cannot load"),
-        ("tests.test_dpop:URL", "did not return a replay store"),
-        ("tests.test_dpop:SharedStore.first_use", "cannot load"),
+        ("tests.runtime.test_dpop:no_such_factory", "cannot load"),
+        ("tests.runtime.test_dpop:URL", "did not return a replay store"),
+        ("tests.runtime.test_dpop:SharedStore.first_use", "cannot load"),
     ],
 )
 def test_a_replay_store_that_cannot_be_loaded_fails_the_cold_start(spec: str, message: str) -> None:

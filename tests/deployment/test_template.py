@@ -12,8 +12,8 @@ from authorizer.config.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, loa
 from authorizer.errors import ConfigError
 from authorizer_tools.local.template import TemplateError, environment, parameters, read
 from authorizer_tools.local.template import deployed as is_deployed
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")
 ISSUER = {"Issuer": "https://idp.example.com", "Audience": "api"}
 

@@ -21,10 +21,10 @@ from authorizer.errors import ConfigError
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.doctor import run_doctor
 from authorizer_tools.eventgen import make_event
+from tests import ROOT
 from tests.answers import status
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for, mint
-from tests.test_cli import ROOT, run
-from tests.test_cold_start import results, run_handler
+from tests.processes import results, run, run_handler
 
 
 @pytest.fixture

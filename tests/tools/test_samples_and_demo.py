@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +15,10 @@ from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import KINDS
 from authorizer_tools.samples import NEGATIVES, PLACEHOLDER, render, render_negative, with_token
 from examples.whoami.app import lambda_handler as whoami
-from tests import readme
+from tests import ROOT, docs
 from tests.conftest import FakeClock, build_authorizer, mint
-from tests.readme import assert_shows
+from tests.docs import assert_shows
 
-ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
 
@@ -94,6 +92,7 @@ def test_the_example_function_refuses_requests_without_claims() -> None:
     assert whoami({"requestContext": {}}, None)["statusCode"] == 401
 
 
+@pytest.mark.runtime_emulator
 def test_make_demo_runs_every_sample_through_the_real_handler() -> None:
     process = subprocess.run(
         [sys.executable, "-m", "authorizer_tools.demo"],
@@ -133,6 +132,6 @@ def test_make_demo_runs_every_sample_through_the_real_handler() -> None:
     assert by_case[("http_v1", "rotated key (new kid)")] == "200 allowed as alice allowed"
     assert by_case[("rest_token", "withdrawn key")] == "401 Unauthorized unknown_kid"
     assert "key set fetched 2 time(s)" in process.stdout
-    assert_shows(readme.output("demo"), process.stdout)
+    assert_shows(docs.output("demo"), process.stdout)
     assert "[4/5] key rotation" in process.stdout  # progress is shown step by step
     assert "\x1b[" not in process.stdout  # plain when piped

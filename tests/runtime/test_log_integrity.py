@@ -26,10 +26,9 @@ from authorizer.config.settings import load_settings
 from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.dpopclient import DpopKey
 from authorizer_tools.eventgen import KINDS, dpop_event, make_event, request_url
+from tests import ROOT
 from tests.conftest import FakeClock, env_for
 from tests.tokens import access_claims, b64, segment, signed
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def utf8_authorizer(issuer: DevIssuer, clock: FakeClock, sink: io.BytesIO) -> Authorizer:

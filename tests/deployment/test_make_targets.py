@@ -9,12 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def make(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -16,27 +16,10 @@ import pytest
 from authorizer.config.settings import SETTING_PREFIXES
 from authorizer_tools.cli import main
 from authorizer_tools.eventgen import KINDS
+from tests import ROOT
+from tests.processes import run
 
-ROOT = Path(__file__).resolve().parent.parent
 AUDIENCE = "https://api.example.test"
-
-
-def run(*args: str, cwd: Path = ROOT, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("JWT_", "JWKS_", "AUTHORIZER_", "POWERTOOLS_"))
-    }
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "authorizer_tools", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def free_port() -> int:

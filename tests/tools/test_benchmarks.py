@@ -9,17 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.__main__ import NOT_OURS
 from benchmarks.budget import MARGIN, over_budget, read_recorded, record
 from benchmarks.measure import Figure, Floor, against_floor, read_figures, write_figures
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests import ROOT
 
 
 def figure(name: str, ratio: float) -> Figure:
     return Figure(name=name, micros=ratio * 20.0, floor_micros=20.0)
 
 
+@pytest.mark.runtime_emulator
 def test_every_benchmark_runs_and_the_page_shows_defaults_beside_the_peers(tmp_path: Path) -> None:
     page = tmp_path / "benchmarks.md"
     done = subprocess.run(

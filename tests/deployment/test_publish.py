@@ -23,11 +23,10 @@ import pytest
 from authorizer import __version__
 from authorizer_tools.local.runtime import free_port
 from authorizer_tools.local.template import read
+from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
 
-ROOT = Path(__file__).resolve().parent.parent
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 MOTO = ROOT / ".venv-moto" / "bin" / "moto_server"
 APPLICATION_ID = "arn:aws:serverlessrepo:us-east-1:123456789012:applications/apigw-oidc-authorizer"

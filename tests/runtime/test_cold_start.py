@@ -6,64 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
+from tests import ROOT
 from tests.conftest import AUDIENCE
-
-ROOT = Path(__file__).resolve().parent.parent
-
-# Reads events from stdin, loads the handler module, answers each event the way
-# API Gateway would see it, and prints one JSON line per event.
-RUNNER = """
-import json, sys
-from authorizer import app
-
-class Context:
-    function_name = "authorizer"; memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
-    aws_request_id = "req-1"
-
-for event in json.load(sys.stdin):
-    try:
-        print("RESULT " + json.dumps({"response": app.lambda_handler(event, Context())}))
-    except Exception as exc:
-        print("RESULT " + json.dumps({"raised": type(exc).__name__, "message": str(exc)}))
-"""
-
-
-def run_handler(
-    env: dict[str, str],
-    events: list[Any],
-    pythonpath: str = str(ROOT),
-    python_flags: tuple[str, ...] = (),
-) -> subprocess.CompletedProcess[str]:
-    clean = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("JWT_", "JWKS_", "AUTHORIZER_", "POWERTOOLS_"))
-    }
-    clean.update(env, PYTHONPATH=pythonpath)
-    return subprocess.run(
-        [sys.executable, *python_flags, "-c", RUNNER],
-        input=json.dumps(events),
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd="/",
-    )
-
-
-def results(process: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
-    return [
-        json.loads(line[7:]) for line in process.stdout.splitlines() if line.startswith("RESULT ")
-    ]
+from tests.processes import results, run_handler
 
 
 def test_a_missing_setting_fails_the_cold_start_naming_it() -> None:

@@ -13,13 +13,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 
 from authorizer_tools.devissuer.issuer import DevIssuer
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ISSUERS = 8
 COLD_STARTS = 12
 

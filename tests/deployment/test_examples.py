@@ -7,20 +7,17 @@ every permission. The Terraform example is parsed, not validated: there is no Te
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import hcl2
-import pytest
 
 from authorizer import __version__
 from authorizer_tools.local.runtime import HANDLERS
 from authorizer_tools.local.template import parameters, read
+from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = read(ROOT / "template.yaml")
 
 

@@ -12,7 +12,7 @@ from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.local.artifact import build, problems
 from tests.conftest import AUDIENCE
-from tests.test_cold_start import results, run_handler
+from tests.processes import results, run_handler
 
 TAG = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
 

@@ -11,11 +11,9 @@ import pytest
 
 from authorizer import __version__
 from authorizer_tools.devissuer.issuer import DevIssuer
+from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(*command: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

@@ -18,11 +18,10 @@ import pytest
 
 from authorizer.config.settings import load_settings
 from authorizer_tools.local.template import environment, read
+from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
-pytestmark = pytest.mark.deployment
 
-ROOT = Path(__file__).resolve().parent.parent
 SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
 
 

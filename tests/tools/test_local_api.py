@@ -36,8 +36,11 @@ from authorizer_tools.local.runtime import (
 from authorizer_tools.local.server import Served, serving
 from authorizer_tools.local.template import read
 from authorizer_tools.sharedanswers import serve_warnings
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+#: Every test here runs the template's functions in SAM CLI's runtime emulator.
+pytestmark = pytest.mark.runtime_emulator
+
 AUDIENCE = "https://api.example.test"
 TEMPLATE = read(ROOT / "template.yaml")
 HTTP = urllib3.PoolManager(retries=False, timeout=30)

@@ -5,27 +5,10 @@ from __future__ import annotations
 import pytest
 
 from authorizer.errors import TokenError
-from authorizer.pipeline import Authorizer
 from authorizer.tokens.cache import VerifiedTokenCache
-from authorizer.tokens.verify import TokenVerifier
 from authorizer_tools.devissuer.issuer import DevIssuer
 from tests.conftest import FakeClock, build_authorizer, mint
-
-
-class SignatureChecks:
-    """The signature checks a verifier makes from now on (its ``signature_checks`` seam)."""
-
-    def __init__(self, verifier: TokenVerifier) -> None:
-        self.verifier = verifier
-        self.start = verifier.signature_checks
-
-    @property
-    def calls(self) -> int:
-        return self.verifier.signature_checks - self.start
-
-
-def counted(authorizer: Authorizer) -> SignatureChecks:
-    return SignatureChecks(authorizer.issuers[0].verifier)
+from tests.tokens import counted
 
 
 def test_a_token_seen_before_skips_the_signature_check(issuer: DevIssuer, clock: FakeClock) -> None:

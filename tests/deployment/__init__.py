@@ -1,0 +1,1 @@
+"""Tests of what is deployed: the template, the zips and wheel, the examples, SAM CLI's reading."""

@@ -1,0 +1,1 @@
+"""Tests of the runtime package, authorizer/: what a deployed function does."""

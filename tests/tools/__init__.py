@@ -1,0 +1,1 @@
+"""Tests of the developer tools, authorizer_tools/, and the benchmarks."""
