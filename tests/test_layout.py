@@ -68,7 +68,7 @@ def runtime() -> dict[str, set[str]]:
     return _imports("authorizer")
 
 
-@pytest.mark.parametrize("package", ["authorizer", "authorizer_tools"])
+@pytest.mark.parametrize("package", ["authorizer", "authorizer_tools", "benchmarks", "tests"])
 def test_no_module_imports_one_that_imports_it_back(package: str) -> None:
     """Data flows one way, type-only and function-level imports included."""
     graph = {name: deps - {package} for name, deps in _imports(package).items()}
@@ -174,3 +174,15 @@ def test_the_layout_map_names_every_module_by_its_path(package: str) -> None:
         if path.name not in ("__init__.py", "__main__.py")
     )
     assert [path for path in paths if f"`{path}`" not in layout] == []
+
+
+def test_test_modules_share_helpers_through_helper_modules_only() -> None:
+    """A test module imported by another runs its tests twice and ties two folders together."""
+    graph = _imports("tests")
+    shared = [
+        f"{name} imports {dep}"
+        for name, deps in graph.items()
+        for dep in deps
+        if dep.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert shared == []
