@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from authorizer.config.bundledkeys import bundled_document
+from authorizer.config.bundledkeys import KeysFile, bundled_document
 from authorizer.config.settings import load_settings
+from authorizer.config.sources import is_remote
+from authorizer.config.values import function_root
 from authorizer.errors import ConfigError
 from authorizer.keys.cache import IssuerKeySource
 from authorizer.keys.fetch import HttpFetcher
@@ -40,7 +42,7 @@ def pin_keys(environ: Mapping[str, str], out: Path | None) -> list[str]:
         if out is not None:
             path = str(out)
         elif issuer.keys_file is not None:
-            path = issuer.keys_file.path
+            path = _local_file(issuer.keys_file)
         else:
             raise ConfigError(
                 f"issuer {issuer.issuer} names no key file: set JWT_KEYS_FILE (the template's"
@@ -59,6 +61,17 @@ def pin_keys(environ: Mapping[str, str], out: Path | None) -> list[str]:
         _write(Path(path), bundled_document(entries))
         lines.append(f"wrote {path} ({len(entries)} issuer(s))")
     return lines
+
+
+def _local_file(setting: KeysFile) -> str:
+    """Where `keys pin` writes the file ``setting`` names: a path; a parameter or object is
+    written by the user (``aws ssm put-parameter``, ``aws s3 cp``) from ``--out``."""
+    if is_remote(setting.source):
+        raise ConfigError(
+            f"{setting.where}: keys pin writes files only: pin with --out FILE, then upload"
+            " FILE to the parameter or object"
+        )
+    return os.path.join(function_root(), setting.source)  # an absolute path wins
 
 
 def _write(path: Path, document: dict[str, Any]) -> None:

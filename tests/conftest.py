@@ -27,6 +27,7 @@ from authorizer.config.settings import load_settings
 from authorizer.keys.fetch import HttpFetcher, JsonFetcher
 from authorizer_tools.devissuer import issuer as devissuer
 from authorizer_tools.devissuer.issuer import DevIssuer
+from tests.aws import CREDENTIALS, moto_server
 from tests.oidc import Provider
 
 # Property tests: a small budget in `make test`, a long run in `make fuzz`.
@@ -55,8 +56,8 @@ class FakeClock:
         self.now += seconds
 
 
-#: Fixtures that start something pip alone does not install (npm's oidc-provider).
-NEEDS_MORE_THAN_PIP = frozenset({"provider"})
+#: Fixtures that start something pip alone does not install (npm's oidc-provider, moto's server).
+NEEDS_MORE_THAN_PIP = frozenset({"provider", "aws_apis"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -168,6 +169,21 @@ def mint(issuer: DevIssuer, clock: FakeClock, **claims: Any) -> str:
     base: dict[str, Any] = {"aud": AUDIENCE}
     base.update(claims)
     return issuer.mint(base, now=clock.now)
+
+
+@pytest.fixture(scope="module")
+def aws_apis() -> Iterator[str]:
+    """SSM Parameter Store and S3 on loopback (moto's server), for one module: its endpoint."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(aws_apis: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """boto3 in this process pointed at :func:`aws_apis`, as the runtime's would be at AWS."""
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": aws_apis}.items():
+        monkeypatch.setenv(name, value)
+    yield aws_apis
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from ..errors import ConfigError, FetchError
 from ..keys.fetch import url_problem
 from ..keys.jwk import KeySet, parse_key_set
 from ..strictjson import NotAnObject, loads_object
-from .values import read_capped
+from .sources import read_source
 
 FORMAT = "apigw-oidc-authorizer/keys/1"
 MAX_FILE_BYTES = 1024 * 1024
@@ -42,8 +42,8 @@ MAX_CLOCK_AHEAD_SECONDS = 300
 class KeysFile:
     """Where an issuer's bundled key set is, and how long it may serve (the settings)."""
 
-    where: str  # the setting and the path as written, for messages
-    path: str  # resolved against the function's root
+    where: str  # the setting and the source as written, for messages
+    source: str  # a path (relative to the function root, or absolute), ssm:/name or s3://...
     fresh_seconds: float | None  # None: JWKS_CACHE_SECONDS
     max_age_seconds: float | None  # None: no limit
 
@@ -64,7 +64,7 @@ def read_bundled_keys(
 ) -> BundledKeys:
     """``issuer``'s entry of the file; a :class:`ConfigError` naming the file if it is unusable."""
     where, max_age_seconds = setting.where, setting.max_age_seconds
-    entries = _entries(where, setting.path)
+    entries = _entries(where, setting.source)
     found = [
         entry for entry in entries if isinstance(entry, dict) and entry.get("issuer") == issuer
     ]
@@ -108,8 +108,8 @@ def read_bundled_keys(
     )
 
 
-def _entries(where: str, path: str) -> list[Any]:
-    raw = read_capped(path, MAX_FILE_BYTES, where)
+def _entries(where: str, source: str) -> list[Any]:
+    raw = read_source(source, MAX_FILE_BYTES, where)
     try:
         document = loads_object(raw)
     except NotAnObject:

@@ -9,7 +9,6 @@ the variable or the table.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,6 @@ from .values import (
     algorithm_names,
     check_url,
     flag,
-    function_root,
     place,
     scope_list,
     split,
@@ -246,7 +244,7 @@ def _keys_file(values: Mapping[str, Any], label: Label) -> KeysFile | None:
         return None
     return KeysFile(
         where=f"{label('keys_file')} ({path})",
-        path=os.path.join(function_root(), path),  # an absolute path wins
+        source=path,
         fresh_seconds=fresh,
         max_age_seconds=max_age,
     )

@@ -30,7 +30,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .values import did_you_mean, function_root, read_capped
+from .sources import is_remote, read_source
+from .values import did_you_mean
 
 # The access rules and route patterns are imported where rules are parsed: a
 # deployment without a rules file does not pay for them at cold start.
@@ -54,13 +55,20 @@ TOP_KEYS = frozenset({"version", "default", "route", "issuer", "context"})
 
 
 def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:
-    """Read and parse the file; return its display name and its top-level table."""
-    path = os.path.join(function_root(), path_text)  # an absolute path_text wins
+    """Read and parse the rules document; return its display name and its top-level table.
+
+    ``path_text`` is a path (relative to the function root, or absolute: a layer) or a
+    parameter or object (:mod:`.sources`). A file's name says its format; a parameter's
+    or object's does too when it ends in ``.toml`` or ``.json``, and otherwise its text
+    does (JSON starts with ``{``).
+    """
     where = f"{VARIABLE} ({path_text})"
-    raw = read_capped(path, MAX_FILE_BYTES, where)
-    suffix = os.path.splitext(path)[1].lower()
+    raw = read_source(path_text, MAX_FILE_BYTES, where)
+    suffix = os.path.splitext(path_text)[1].lower()
     if suffix not in (".toml", ".json"):
-        raise ConfigError(f"{where}: the file name must end in .toml or .json")
+        if not is_remote(path_text):
+            raise ConfigError(f"{where}: the file name must end in .toml or .json")
+        suffix = ".json" if raw.lstrip().startswith(b"{") else ".toml"
     try:
         text = raw.decode("utf-8")
         if suffix == ".toml":

@@ -1,17 +1,19 @@
 """The authorizer's environment as `template.yaml` would give it, without deploying.
 
 Reads the template's parameters (defaults, overridden by ``--parameter``),
-evaluates the few intrinsic functions the function's environment uses
-(``Ref``, ``Fn::FindInMap``, ``Fn::If``, ``Fn::Equals``, ``Fn::Not``, ``Fn::And``,
-``Fn::Or``, ``AWS::NoValue``), and merges ``Globals`` with the function's own
-variables.
+evaluates the intrinsic functions its environment and grants use (``Ref``,
+``Fn::FindInMap``, ``Fn::If``, ``Fn::Split``, ``Fn::Select``, ``Fn::Join``,
+``Fn::Sub``, the conditions' ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
+``AWS::NoValue`` and :data:`PSEUDO_PARAMETERS`), and merges ``Globals`` with the
+function's own variables.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 FUNCTION = "AuthorizerFunction"
@@ -20,6 +22,16 @@ _NO_VALUE = object()
 
 class TemplateError(Exception):
     """The template cannot be read or evaluated; the message says why."""
+
+
+#: What the local tools take AWS's pseudo parameters to be (the sample events' account and region).
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "oidc-authorizer",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -152,25 +164,92 @@ class _Evaluator:
         if not isinstance(node, dict):
             return node
         if "Ref" in node:
-            name = node["Ref"]
-            if name == "AWS::NoValue":
-                return _NO_VALUE
-            if name not in self._parameters:
+            return self._ref(node["Ref"], where)
+        name = next(iter(node), "")
+        function = self._FUNCTIONS.get(name)
+        if function is not None:
+            return function(self, node[name], where)
+        if name.startswith("Fn::") or name == "Condition":
+            raise TemplateError(f"{where} uses {name}, which this tool cannot evaluate")
+        return self._document(node, where)
+
+    def _document(self, node: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """A plain mapping (a policy document), its members evaluated, ``AWS::NoValue`` dropped."""
+        evaluated = {key: self._item(item, where) for key, item in node.items()}
+        return {key: item for key, item in evaluated.items() if item is not _NO_VALUE}
+
+    def _item(self, item: Any, where: str) -> Any:
+        if isinstance(item, list):
+            values = [self._item(element, where) for element in item]
+            return [value for value in values if value is not _NO_VALUE]
+        return self.value(item, where)
+
+    def _ref(self, name: str, where: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        if name not in self._parameters:
+            raise TemplateError(
+                f"{where} needs the parameter {name}, which has no default: "
+                f"pass --parameter {name}=VALUE"
+            )
+        return self._parameters[name]
+
+    def _find_in_map(self, arguments: list[Any], where: str) -> Any:
+        name, first, second = (self.value(item, where) for item in arguments)
+        try:
+            return self._mappings[name][str(first)][str(second)]
+        except (KeyError, TypeError):
+            raise TemplateError(f"{where}: mapping {name} has no {first}/{second}") from None
+
+    def _if(self, arguments: list[Any], where: str) -> Any:
+        condition, then, otherwise = arguments
+        return self.value(then if self.condition(condition) else otherwise, where)
+
+    def _split(self, arguments: list[Any], where: str) -> list[str]:
+        delimiter, source = arguments
+        return str(self.value(source, where)).split(delimiter)
+
+    def _select(self, arguments: list[Any], where: str) -> Any:
+        index, items = arguments
+        chosen = self._list(self.value(items, where))
+        if not 0 <= int(index) < len(chosen):
+            raise TemplateError(f"{where}: Fn::Select {index} of {len(chosen)} item(s)")
+        return chosen[int(index)]
+
+    def _join(self, arguments: list[Any], where: str) -> str:
+        delimiter, items = arguments
+        return str(delimiter).join(str(item) for item in self._list(self.value(items, where)))
+
+    @staticmethod
+    def _list(value: Any) -> list[Any]:
+        """A list, or a parameter's comma-delimited text (a CommaDelimitedList's Ref)."""
+        return list(value) if isinstance(value, list) else str(value).split(",")
+
+    def _sub(self, spec: Any, where: str) -> str:
+        text, names = (spec, {}) if isinstance(spec, str) else (spec[0], spec[1])
+        known = {**PSEUDO_PARAMETERS, **self._parameters}
+        known.update({name: self.value(item, where) for name, item in names.items()})
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in known:
                 raise TemplateError(
-                    f"{where} needs the parameter {name}, which has no default: "
-                    f"pass --parameter {name}=VALUE"
+                    f"{where}: Fn::Sub names {name}, which this tool cannot resolve"
                 )
-            return self._parameters[name]
-        if "Fn::FindInMap" in node:
-            name, first, second = (self.value(item, where) for item in node["Fn::FindInMap"])
-            try:
-                return self._mappings[name][str(first)][str(second)]
-            except (KeyError, TypeError):
-                raise TemplateError(f"{where}: mapping {name} has no {first}/{second}") from None
-        if "Fn::If" in node:
-            condition, then, otherwise = node["Fn::If"]
-            return self.value(then if self.condition(condition) else otherwise, where)
-        raise TemplateError(f"{where} uses {next(iter(node))}, which this tool cannot evaluate")
+            return str(known[name])
+
+        return re.sub(r"\$\{([A-Za-z0-9:._]+)\}", substitute, text)
+
+    _FUNCTIONS: Mapping[str, Callable[[_Evaluator, Any, str], Any]] = MappingProxyType(
+        {
+            "Fn::FindInMap": _find_in_map,
+            "Fn::If": _if,
+            "Fn::Split": _split,
+            "Fn::Select": _select,
+            "Fn::Join": _join,
+            "Fn::Sub": _sub,
+        }
+    )
 
     def condition(self, node: Any) -> bool:
         if isinstance(node, str):

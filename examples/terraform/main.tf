@@ -27,6 +27,11 @@ variable "http_api_id" {
   description = "An existing aws_apigatewayv2_api (HTTP)"
 }
 
+variable "config_bucket" {
+  type        = string
+  description = "A bucket holding the route rules at authorizer/rules.toml (aws s3 cp rules.toml s3://BUCKET/authorizer/rules.toml)"
+}
+
 variable "package" {
   type    = string
   default = "../../dist/apigw-oidc-authorizer-0.1.0-arm64.zip"
@@ -57,6 +62,20 @@ resource "aws_iam_role_policy_attachment" "logs" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 }
 
+# The rules object, and nothing else: the authorizer reads it at each cold start.
+data "aws_iam_policy_document" "rules" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["arn:aws:s3:::${var.config_bucket}/authorizer/rules.toml"]
+  }
+}
+
+resource "aws_iam_role_policy" "rules" {
+  name   = "read-route-rules"
+  role   = aws_iam_role.authorizer.id
+  policy = data.aws_iam_policy_document.rules.json
+}
+
 resource "aws_lambda_function" "authorizer" {
   function_name    = "oidc-authorizer"
   role             = aws_iam_role.authorizer.arn
@@ -69,8 +88,9 @@ resource "aws_lambda_function" "authorizer" {
   timeout          = 10
   environment {
     variables = {
-      JWT_ISSUER   = var.issuer
-      JWT_AUDIENCE = var.audience
+      JWT_ISSUER       = var.issuer
+      JWT_AUDIENCE     = var.audience
+      AUTHORIZER_RULES = "s3://${var.config_bucket}/authorizer/rules.toml"
       # The HTTP API below caches simple responses by route key ($context.routeKey).
       AUTHORIZER_SIMPLE_RESPONSE_CACHE = "route"
       POWERTOOLS_SERVICE_NAME          = "oidc-authorizer"

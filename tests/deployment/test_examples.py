@@ -13,7 +13,7 @@ import hcl2
 
 from authorizer import __version__
 from authorizer_tools.local.runtime import HANDLERS
-from authorizer_tools.local.template import parameters, read
+from authorizer_tools.local.template import evaluate, parameters, read
 from tests import ROOT
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
@@ -33,7 +33,17 @@ def test_the_nested_application_passes_parameters_the_template_accepts() -> None
     application = resources["Authorizer"]["Properties"]
     assert application["Location"]["SemanticVersion"] == __version__
     given = {k: v for k, v in application["Parameters"].items() if isinstance(v, str)}
+    # The rules come from the stack's own SSM parameter, which the template grants alone.
+    default = _cfn("examples/sam-application/template.yaml")["Parameters"]["RulesParameter"]
+    rules = application["Parameters"]["RulesFile"]
+    assert rules == {"Fn::Sub": "ssm:${RulesParameter}"}
+    given["RulesFile"] = f"ssm:{default['Default']}"
     values = parameters(TEMPLATE, given)  # raises for a parameter or value the template refuses
+    function = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]
+    grants = [evaluate(TEMPLATE, values, policy, "Policies") for policy in function["Policies"]]
+    assert [g["Statement"][0]["Resource"] for g in grants if g is not None] == [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/orders-api/authorizer-rules"
+    ]
     assert values["CreateExampleApis"] == "false"
     assert set(application["Parameters"]) <= set(TEMPLATE["Parameters"])
     outputs = resources["Api"]["Properties"]["Auth"]["Authorizers"]["Oidc"]["FunctionArn"]
@@ -81,6 +91,16 @@ def _unquote(value: Any) -> Any:
     return value.strip('"') if isinstance(value, str) else value
 
 
+def _data(document: dict[str, Any], name: str) -> dict[str, Any]:
+    kind, _, label = name.partition(".")
+    for block in document["data"]:
+        for found_kind, named in block.items():
+            for found_name, body in named.items():
+                if (_unquote(found_kind), _unquote(found_name)) == (kind, label):
+                    return dict(body)
+    raise AssertionError(f"no data block {name}")
+
+
 def test_the_terraform_example_runs_the_packaged_zip_and_scopes_each_permission() -> None:
     document = hcl2.loads((ROOT / "examples/terraform/main.tf").read_text())
     resources: dict[str, dict[str, Any]] = {}
@@ -118,3 +138,10 @@ def test_the_terraform_example_runs_the_packaged_zip_and_scopes_each_permission(
     assert layer == f"../../dist/apigw-oidc-authorizer-layer-{__version__}-arm64.zip"
     env = function["environment"][0]["variables"]
     assert _unquote(env["AUTHORIZER_SIMPLE_RESPONSE_CACHE"]) == "route"
+    # The rules object: named in the environment, and the only thing the role may read.
+    rules = _unquote(env["AUTHORIZER_RULES"])
+    assert rules == "s3://${var.config_bucket}/authorizer/rules.toml"
+    (statement,) = _data(document, "aws_iam_policy_document.rules")["statement"]
+    assert [_unquote(action) for action in statement["actions"]] == ["s3:GetObject"]
+    resources_read = [_unquote(resource) for resource in statement["resources"]]
+    assert resources_read == ["arn:aws:s3:::" + rules.removeprefix("s3://")]

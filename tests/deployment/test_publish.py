@@ -21,34 +21,32 @@ from typing import Any
 import pytest
 
 from authorizer import __version__
-from authorizer_tools.local.runtime import free_port
 from authorizer_tools.local.template import read
 from tests import ROOT
+from tests.aws import CREDENTIALS, moto_server
 
 # The deployment artefacts: checked once (make unit), not again on each Python (unit-py313).
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
-MOTO = ROOT / ".venv-moto" / "bin" / "moto_server"
 APPLICATION_ID = "arn:aws:serverlessrepo:us-east-1:123456789012:applications/apigw-oidc-authorizer"
 
 
 @pytest.fixture(scope="module")
 def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """The environment that sends SAM CLI's S3 calls to moto and its SAR calls to a recorder."""
-    port = free_port()
-    moto = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with moto_server() as endpoint:
+        yield from _with_recorder(endpoint, tmp_path_factory)
+
+
+def _with_recorder(
+    endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     recorder = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=recorder.serve_forever, daemon=True).start()
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+        **CREDENTIALS,
+        "AWS_ENDPOINT_URL_S3": endpoint,
         # Every other service, the repository included, goes to the recorder: nothing leaves
         # loopback even if SAM CLI called something unexpected.
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{recorder.server_address[1]}",
@@ -61,8 +59,6 @@ def aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     finally:
         recorder.shutdown()
         recorder.server_close()
-        moto.terminate()
-        moto.wait(timeout=10)
     _RECORDED.clear()
 
 

@@ -10,7 +10,7 @@ import pytest
 from authorizer import __version__
 from authorizer.config.settings import KNOWN_VARIABLES, TEMPLATE_PARAMETERS, load_settings
 from authorizer.errors import ConfigError
-from authorizer_tools.local.template import TemplateError, environment, parameters, read
+from authorizer_tools.local.template import TemplateError, environment, evaluate, parameters, read
 from authorizer_tools.local.template import deployed as is_deployed
 from tests import ROOT
 
@@ -229,3 +229,61 @@ def test_simple_responses_answer_for_their_request_alone_only_with_the_cache_off
     env = environment(TEMPLATE, {**examples, "AuthorizerCacheSeconds": "0"})
     assert load_settings(env).simple_response_cache == "off"
     assert environment(TEMPLATE, {**ISSUER, "SimpleResponseCache": "off"})  # APIs elsewhere
+
+
+@pytest.mark.parametrize(
+    ("overrides", "grants"),
+    [
+        ({}, []),
+        ({"RulesFile": "rules/example.toml", "RolesClaims": "roles"}, []),
+        ({"RulesFile": "/opt/rules/api.toml"}, []),
+        (
+            {"RulesFile": "ssm:/orders-api/rules"},
+            [("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/orders-api/rules")],
+        ),
+        (
+            {"RulesFile": "s3://orders-config/authorizer/rules.toml",
+             "KeysFile": "ssm:/orders-api/keys"},
+            [("s3:GetObject", "arn:aws:s3:::orders-config/authorizer/rules.toml"),
+             ("ssm:GetParameter", "arn:aws:ssm:us-east-1:123456789012:parameter/orders-api/keys")],
+        ),
+        (
+            {"KeysFile": "s3://orders-config/keys.json"},
+            [("s3:GetObject", "arn:aws:s3:::orders-config/keys.json")],
+        ),
+    ],
+)  # fmt: skip
+def test_the_function_may_read_exactly_the_parameter_or_object_it_is_given(
+    overrides: dict[str, str], grants: list[tuple[str, str]]
+) -> None:
+    values = parameters(TEMPLATE, {**ISSUER, **overrides})
+    properties = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]
+    policies = [evaluate(TEMPLATE, values, policy, "Policies") for policy in properties["Policies"]]
+    granted = [
+        (statement["Action"], statement["Resource"])
+        for policy in policies
+        if policy is not None
+        for statement in policy["Statement"]
+    ]
+    assert granted == grants
+    assert environment(TEMPLATE, {**ISSUER, **overrides}).get(
+        "AUTHORIZER_RULES", ""
+    ) == overrides.get("RulesFile", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RulesFile", "ssm:orders-api/rules"), ("RulesFile", "s3://bucket-only"),
+     ("RulesFile", "rules/api.yaml"), ("KeysFile", "ssm:/keys/"), ("KeysFile", "s3:/b/k")],
+)  # fmt: skip
+def test_a_malformed_source_fails_the_deployment(name: str, value: str) -> None:
+    with pytest.raises(TemplateError, match=f"parameter {name}"):
+        environment(TEMPLATE, {**ISSUER, name: value})
+
+
+def test_extra_layers_reach_the_function_only_when_given() -> None:
+    properties = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]
+    layers = "arn:aws:lambda:us-east-1:123456789012:layer:rules:3"
+    given = parameters(TEMPLATE, {**ISSUER, "ExtraLayers": layers})
+    assert evaluate(TEMPLATE, given, properties["Layers"], "Layers") == layers
+    assert evaluate(TEMPLATE, parameters(TEMPLATE, ISSUER), properties["Layers"], "Layers") is None

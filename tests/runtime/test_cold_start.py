@@ -117,11 +117,16 @@ def test_without_prefetch_the_cold_start_does_not_load_the_http_client() -> None
 def test_a_cold_start_loads_the_dpop_and_rules_modules_only_where_configured(
     extra: dict[str, str], loaded: list[str]
 ) -> None:
-    """Empty subpackage __init__ files keep it so: importing a stage loads nothing beside it."""
+    """Empty subpackage __init__ files keep it so: importing a stage loads nothing beside it.
+
+    Nor do boto3, botocore (beyond the package Powertools touches for its user agent) or
+    Powertools' Parameters load without a rules or key source in SSM or S3.
+    """
     probe = (
         "import json, sys; from authorizer import app; print(json.dumps(sorted("
         "m.removeprefix('authorizer.') for m in sys.modules if m.startswith("
-        "('authorizer.access.', 'authorizer.binding.dpop', 'authorizer.binding.replay')))))"
+        "('authorizer.access.', 'authorizer.binding.dpop', 'authorizer.binding.replay',"
+        " 'boto3', 'botocore.', 'aws_lambda_powertools.utilities.parameters')))))"
     )
     env = {**os.environ, "JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": AUDIENCE}
     env.update(JWKS_PREFETCH="false", PYTHONPATH=str(ROOT), **extra)
