@@ -2,15 +2,16 @@
 
 One log line per decision, with a fixed reason code, that also carries the
 decision's metric (CloudWatch Embedded Metric Format: the ``_aws`` block makes
-CloudWatch count ``Decisions`` by ``Outcome`` and ``Reason`` from the log line
-itself), so a decision costs one serialisation, not two. When INFO logging is
-off the metric goes out alone through Powertools Metrics. Key-set fetches are
+CloudWatch count ``Decisions`` by ``Outcome`` and ``Reason``, and by ``Outcome``
+alone, from the log line itself), so a decision costs one serialisation, not
+two. When INFO logging is off the same block goes out alone. Key-set fetches are
 logged and counted on their own lines. Never the token: callers pass only
 reason codes, claims they verified, and bounded header facts.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -94,11 +95,11 @@ class Telemetry:
         level = logging.ERROR if outcome == "error" else logging.INFO
         if not self._std_logger.isEnabledFor(level):
             if self._metrics_on:
+                # The same EMF block a decision line carries, alone on its line, as
+                # Powertools' flush writes it (both dimension sets: the alarms need them).
+                line = json.dumps(self._emf(outcome, reason), separators=(",", ":"))
                 with self._writing:
-                    self._metrics.add_dimension(name="Outcome", value=outcome)
-                    self._metrics.add_dimension(name="Reason", value=reason)
-                    self._metrics.add_metric(name="Decisions", unit=MetricUnit.Count, value=1)
-                    self._metrics.flush_metrics()
+                    print(line, flush=True)
             return
         fields: dict[str, Any] = {
             "decision": outcome,
@@ -125,17 +126,19 @@ class Telemetry:
 
     def _emf(self, outcome: str, reason: str) -> dict[str, Any]:
         """The Embedded Metric Format members that make a log line count one decision."""
-        dimensions = ["Outcome", "Reason"]
+        # Two dimension sets: by reason, and by outcome alone (what the alarms watch: every
+        # error, whatever its reason). One line, one serialisation, both metrics.
+        service = ["service"] if self._service else []
+        dimensions = [["Outcome", "Reason", *service], ["Outcome", *service]]
         members: dict[str, Any] = {"Outcome": outcome, "Reason": reason, "Decisions": 1}
         if self._service:
-            dimensions.append("service")
             members["service"] = self._service
         members["_aws"] = {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": self._namespace,
-                    "Dimensions": [dimensions],
+                    "Dimensions": dimensions,
                     "Metrics": [{"Name": "Decisions", "Unit": "Count"}],
                 }
             ],
@@ -150,6 +153,8 @@ class Telemetry:
             "detail": loggable(outcome.detail, 4096),
             "issuer": issuer,
         }
+        if outcome.added:
+            fields["added"] = outcome.added
         with self._writing:  # one fetch: its line and its counts, whole, and flushed alone
             if outcome.ok:
                 self.logger.info("issuer keys fetched", extra=fields)
@@ -161,7 +166,24 @@ class Telemetry:
                     self._metrics.add_metric(
                         name="JwksFetchFailures", unit=MetricUnit.Count, value=1
                     )
+                if outcome.added:  # a rotation; after a pinned set, keys the pin lacks
+                    self._metrics.add_metric(
+                        name="JwksKeysAdded", unit=MetricUnit.Count, value=outcome.added
+                    )
                 # Flushed at once so these counts never carry a decision's dimensions.
+                self._metrics.flush_metrics()
+
+    def pinned_keys(self, issuer: str, *, age: float, fresh_seconds: float) -> None:
+        """At cold start: a pinned key set past its freshness is refetched at once; say so."""
+        if age <= fresh_seconds:
+            return
+        with self._writing:
+            self.logger.warning(
+                "pinned key set is past its freshness: pin it again (keys pin)",
+                extra={"issuer": issuer, "age_seconds": round(age), "fresh_seconds": fresh_seconds},
+            )
+            if self._metrics_on:
+                self._metrics.add_metric(name="PinnedKeysStale", unit=MetricUnit.Count, value=1)
                 self._metrics.flush_metrics()
 
     def warning(self, message: str, **fields: Any) -> None:

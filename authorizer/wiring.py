@@ -111,8 +111,10 @@ def trust(
         on_refresh=functools.partial(telemetry.refresh, issuer.issuer),
     )
     if bundled is not None:
-        keys.seed(
-            bundled.keys, age=clock() - bundled.fetched_at, fresh_seconds=bundled.fresh_seconds
+        age, fresh = clock() - bundled.fetched_at, bundled.fresh_seconds
+        keys.seed(bundled.keys, age=age, fresh_seconds=fresh)
+        telemetry.pinned_keys(
+            issuer.issuer, age=age, fresh_seconds=fresh or settings.jwks_cache_seconds
         )
     verifier = TokenVerifier(
         keys=keys,

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 from tests import ROOT
+from tests.ports import child_port
 
 MOTO = ROOT / ".venv-moto" / "bin" / "moto_server"
 #: What boto3 needs besides the endpoint; moto accepts any key.
@@ -26,9 +27,7 @@ CREDENTIALS = {
 @contextlib.contextmanager
 def moto_server() -> Iterator[str]:
     """moto's server on a free loopback port, answering; its endpoint URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = child_port()
     process = subprocess.Popen(
         [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,

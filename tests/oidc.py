@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import IO
+
+from tests.ports import child_port
 
 PROVIDER_DIR = Path(__file__).resolve().parent / "oidc_provider"
 ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
@@ -27,9 +28,7 @@ class Provider:
     def __init__(self) -> None:
         if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError("oidc-provider is not installed: run `make setup`")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = child_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen[str] | None = None
 

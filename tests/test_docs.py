@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from authorizer_tools.local import cfnyaml
 from tests import ROOT, docs
 from tests.conftest import FakeClock, build_authorizer, mint
 from tests.docs import ALL, PAGES, README, assert_shows, fenced, section
+from tests.ports import child_port
 
 #: The README is the landing page: read in five minutes, the details on the docs/ pages.
 MAX_README_LINES = 450
@@ -95,9 +95,7 @@ def run_example(script: str, tmp_path: Path) -> str:
     ``tmp_path/bin`` leads the block's ``PATH``, which the runtimes it starts inherit:
     :func:`runtime_processes` tells them apart from other tests' by it.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = str(probe.getsockname()[1])
+    port = str(child_port())
     shutil.copy(ROOT / "template.yaml", tmp_path / "template.yaml")
     env = {
         k: v
@@ -261,27 +259,13 @@ def test_every_command_of_the_authgear_walkthrough_sets_the_authgear_preset() ->
 @pytest.mark.runtime_emulator
 def test_the_serve_example_prints_what_the_docs_show(tmp_path: Path) -> None:
     script = docs.example("serve")
-    rest = _two_free_ports()
+    rest = child_port(2)  # serve takes the port and the next one
     script = script.replace("3000", str(rest)).replace("3001", str(rest + 1))
     assert_shows(docs.output("serve"), run_example(script, tmp_path))
     deadline = time.monotonic() + 15
     while runtime_processes(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.2)  # serve stops its runtimes once killed
     assert not runtime_processes(tmp_path)  # `kill` left no runtime behind
-
-
-def _two_free_ports() -> int:
-    """A port such that it and the next one are free (serve takes both); tries until one is."""
-    for _ in range(50):
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            try:
-                second.bind(("127.0.0.1", first.getsockname()[1] + 1))
-            except OSError:
-                continue  # the next port is taken: pick another pair
-            port: int = first.getsockname()[1]
-            return port
-    raise AssertionError("no two consecutive free ports on loopback")
 
 
 def runtime_processes(started_in: Path) -> set[int]:

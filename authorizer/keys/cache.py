@@ -110,6 +110,8 @@ class RefreshOutcome:
     key_count: int
     detail: str
     seconds: float
+    #: Keys the new set has that the one it replaced had not (0 for a first fetch or a failure).
+    added: int = 0
 
 
 class KeyCache:
@@ -245,10 +247,15 @@ class KeyCache:
             self._last_error = str(exc)
             self._report(False, trigger, 0, str(exc), now)
             return False
+        before = self._keys
+        added = 0 if before is None else len(keys.keys.keys() - before.keys.keys())
         self._keys = keys
         self._fresh_until = now + self._fresh
-        self._report(True, trigger, len(keys.keys), "; ".join(keys.skipped), now)
+        self._report(True, trigger, len(keys.keys), "; ".join(keys.skipped), now, added=added)
         return True
 
-    def _report(self, ok: bool, trigger: str, count: int, detail: str, started: float) -> None:
-        self._on_refresh(RefreshOutcome(ok, trigger, count, detail, self._clock() - started))
+    def _report(
+        self, ok: bool, trigger: str, count: int, detail: str, started: float, *, added: int = 0
+    ) -> None:
+        seconds = self._clock() - started
+        self._on_refresh(RefreshOutcome(ok, trigger, count, detail, seconds, added))

@@ -24,12 +24,12 @@ class TemplateError(Exception):
     """The template cannot be read or evaluated; the message says why."""
 
 
-#: What the local tools take AWS's pseudo parameters to be (the sample events' account and region).
+#: What the local tools take AWS's pseudo parameters to be: SAM CLI's own local values.
 PSEUDO_PARAMETERS = {
     "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
-    "AWS::StackName": "oidc-authorizer",
+    "AWS::StackName": "local",
     "AWS::URLSuffix": "amazonaws.com",
 }
 
@@ -161,6 +161,8 @@ class _Evaluator:
         self._mappings = mappings
 
     def value(self, node: Any, where: str) -> Any:
+        if isinstance(node, list):
+            return self._item(node, where)
         if not isinstance(node, dict):
             return node
         if "Ref" in node:
@@ -187,6 +189,8 @@ class _Evaluator:
     def _ref(self, name: str, where: str) -> Any:
         if name == "AWS::NoValue":
             return _NO_VALUE
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
         if name not in self._parameters:
             raise TemplateError(
                 f"{where} needs the parameter {name}, which has no default: "

@@ -213,7 +213,7 @@ def test_messages_name_the_template_parameter_of_each_variable() -> None:
     ]
     wired = {}
     for variable, value in variables.items():
-        if "Ref" in value:
+        if "Ref" in value and not value["Ref"].startswith("AWS::"):  # a pseudo parameter: ours
             wired[variable] = value["Ref"]
         elif "Fn::FindInMap" in value:
             wired[variable] = value["Fn::FindInMap"][2]["Ref"]

@@ -267,7 +267,7 @@ def test_every_reason_code_is_logged_and_counted_without_the_token(
     assert record["Outcome"] == ("deny" if reason == "insufficient_scope" else "unauthorized")
     (directive,) = record["_aws"]["CloudWatchMetrics"]
     assert directive["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
-    assert directive["Dimensions"] == [["Outcome", "Reason", "service"]]
+    assert directive["Dimensions"] == [["Outcome", "Reason", "service"], ["Outcome", "service"]]
     emitted = capsys.readouterr().out
     everything = log.getvalue() + emitted
     assert token not in everything

@@ -498,7 +498,7 @@ def test_each_sender_constraint_refusal_is_counted_under_its_reason(
         line = json.loads(setup[1].getvalue().splitlines()[-1])
         metric = line["_aws"]["CloudWatchMetrics"][0]
         assert (line["Reason"], line["Outcome"], line["Decisions"]) == (reason, "unauthorized", 1)
-        assert metric["Dimensions"] == [["Outcome", "Reason"]]
+        assert metric["Dimensions"] == [["Outcome", "Reason"], ["Outcome"]]
         assert metric["Metrics"] == [{"Name": "Decisions", "Unit": "Count"}]
 
 

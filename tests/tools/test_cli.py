@@ -17,15 +17,10 @@ from authorizer.config.settings import SETTING_PREFIXES
 from authorizer_tools.cli import main
 from authorizer_tools.eventgen import KINDS
 from tests import ROOT
+from tests.ports import child_port
 from tests.processes import run
 
 AUDIENCE = "https://api.example.test"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class DevIssuerProcess:
@@ -63,7 +58,7 @@ class DevIssuerProcess:
 
 @pytest.fixture
 def dev_issuer(tmp_path: Path) -> Iterator[DevIssuerProcess]:
-    running = DevIssuerProcess(tmp_path / "state", free_port())
+    running = DevIssuerProcess(tmp_path / "state", child_port())
     try:
         assert running.banner.startswith(f"dev issuer {running.issuer}"), running.banner
         yield running
@@ -207,7 +202,7 @@ def test_rotation_publishes_a_new_key_to_the_running_issuer(dev_issuer: DevIssue
 
 
 def test_keys_are_kept_between_runs(tmp_path: Path) -> None:
-    state, port = tmp_path / "state", free_port()
+    state, port = tmp_path / "state", child_port()
     first = DevIssuerProcess(state, port)
     first.stop()
     second = DevIssuerProcess(state, port)

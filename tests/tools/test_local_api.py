@@ -30,13 +30,13 @@ from authorizer_tools.local.runtime import (
     _run,
     build_artifact,
     find_python,
-    free_port,
     runtime_python,
 )
 from authorizer_tools.local.server import Served, serving
 from authorizer_tools.local.template import read
 from authorizer_tools.sharedanswers import serve_warnings
 from tests import ROOT
+from tests.ports import child_port
 
 #: Every test here runs the template's functions in SAM CLI's runtime emulator.
 pytestmark = pytest.mark.runtime_emulator
@@ -267,7 +267,7 @@ def _command(*args: str) -> list[str]:
 
 
 def test_serve_stops_every_process_it_started_on_ctrl_c(issuer: DevIssuer) -> None:
-    port = free_port()
+    port = child_port(2)  # serve takes the port and the next one
     process = subprocess.Popen(
         _command("serve", "--port", str(port), "--parameter", f"Issuer={issuer.issuer}",
                  "--parameter", f"Audience={AUDIENCE}"),
