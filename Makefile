@@ -13,7 +13,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit quick fuzz bench keys dist package layer examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
+.PHONY: help setup test lint unit quick fuzz bench keys dist package layer release examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -42,6 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # The end-to-end tests run the artifacts in the Lambda runtime emulator, which SAM CLI ships.
 # Branch coverage of the whole suite, subprocesses included, with two floors: the runtime
@@ -85,11 +86,19 @@ dist: $(STAMP)
 
 ## make package: the function's deployment zips for arm64 and x86_64 in dist/ (3.13 bytecode, .sha256 beside)
 package: $(STAMP)
-	$(BIN)/python -m authorizer_tools.package function --out dist
+	$(BIN)/python -m authorizer_tools.package function --out $(DIST)
 
 ## make layer: a Lambda layer per architecture in dist/ (python/authorizer: the claims reader and the verifier)
 layer: $(STAMP)
-	$(BIN)/python -m authorizer_tools.package layer --out dist
+	$(BIN)/python -m authorizer_tools.package layer --out $(DIST)
+
+## make release: every artefact of this version in release/VERSION/ (zips and layers for both architectures, wheel, sdist), with SHA256SUMS and a CycloneDX SBOM
+VERSION = $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' authorizer/__init__.py)
+RELEASE_DIR ?= release/$(VERSION)
+release: $(STAMP)
+	rm -rf $(RELEASE_DIR)
+	$(MAKE) --no-print-directory package layer dist DIST=$(RELEASE_DIR)
+	$(BIN)/python -m authorizer_tools.release $(RELEASE_DIR)
 
 # jsii silences its end-of-life banner only for the Node.js major versions this lists.
 NODE_MAJOR = $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null)
