@@ -17,11 +17,12 @@ from aws_lambda_powertools import Logger, Metrics
 from .config.settings import load_settings
 from .logformat import LeanFormatter
 from .pipeline import SERVICE, Authorizer, AuthorizerUnavailable
+from .reload import Reloader
 
 if TYPE_CHECKING:  # only for annotations: not worth its import time at cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["AUTHORIZER", "Authorizer", "AuthorizerUnavailable", "lambda_handler"]
+__all__ = ["AUTHORIZER", "RELOADER", "Authorizer", "AuthorizerUnavailable", "lambda_handler"]
 
 
 def create_authorizer(environ: Mapping[str, str], logger: Logger, metrics: Metrics) -> Authorizer:
@@ -39,6 +40,12 @@ metrics = Metrics(
 AUTHORIZER = create_authorizer(os.environ, logger, metrics)
 if AUTHORIZER.settings.jwks_prefetch:
     AUTHORIZER.prefetch()
+#: AUTHORIZER, or (AUTHORIZER_CONFIG_REFRESH_SECONDS) the one built from changed documents.
+RELOADER = Reloader(AUTHORIZER, lambda: create_authorizer(os.environ, logger, metrics))
+
+
+def _after_restore() -> None:
+    RELOADER.current.after_restore()  # the authorizer in use then, reloaded or not
 
 
 def _register_snapstart_hook() -> bool:
@@ -47,7 +54,7 @@ def _register_snapstart_hook() -> bool:
         from snapshot_restore_py import register_after_restore  # noqa: PLC0415
     except ImportError:  # not running under SnapStart (or not on Lambda at all)
         return False
-    register_after_restore(AUTHORIZER.after_restore)
+    register_after_restore(_after_restore)
     return True
 
 
@@ -61,5 +68,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     puts it there (see :meth:`Telemetry.invocation`), at a tenth of its cost. The event
     is never logged, whatever ``POWERTOOLS_LOGGER_LOG_EVENT`` says: it holds the token.
     """
-    AUTHORIZER.telemetry.invocation(context)
-    return AUTHORIZER.handle(event)
+    authorizer = RELOADER.authorizer()  # one authorizer answers the whole request
+    authorizer.telemetry.invocation(context)
+    return authorizer.handle(event)

@@ -186,6 +186,24 @@ class Telemetry:
                 self._metrics.add_metric(name="PinnedKeysStale", unit=MetricUnit.Count, value=1)
                 self._metrics.flush_metrics()
 
+    def config_reloaded(self, documents: tuple[str, ...]) -> None:
+        """The configuration's documents changed: a new authorizer serves from now on."""
+        with self._writing:
+            self.logger.info("configuration reloaded", extra={"documents": list(documents)})
+
+    def config_refresh_failed(self, detail: str) -> None:
+        """A refresh could not read or accept the documents: the version in use stays."""
+        with self._writing:
+            self.logger.warning(
+                "configuration refresh failed: the version in use stays",
+                extra={"detail": loggable(detail, 1024)},
+            )
+            if self._metrics_on:
+                self._metrics.add_metric(
+                    name="ConfigRefreshFailures", unit=MetricUnit.Count, value=1
+                )
+                self._metrics.flush_metrics()
+
     def warning(self, message: str, **fields: Any) -> None:
         """A warning line (a configuration that works, but not as its author may think)."""
         with self._writing:

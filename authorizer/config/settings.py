@@ -83,6 +83,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWKS_MAX_STALE_SECONDS",
         "JWKS_FETCH_TIMEOUT_SECONDS",
         "JWKS_PREFETCH",
+        "AUTHORIZER_CONFIG_REFRESH_SECONDS",
         *DPOP_VARIABLES,
     }
 )
@@ -98,6 +99,7 @@ _NOT_OURS = ("AWS_", "LAMBDA_", "_", "POWERTOOLS_", "PYTHON")
 #: Each variable's template parameter, for messages (what a `sam deploy` user typed).
 TEMPLATE_PARAMETERS: dict[str, str] = {
     "JWT_ISSUER": "Issuer",
+    "AUTHORIZER_CONFIG_REFRESH_SECONDS": "ConfigRefreshSeconds",
     "JWT_PROVIDER": "Provider",
     "JWT_AUDIENCE": "Audience",
     "JWT_JWKS_URI": "JwksUri",
@@ -162,6 +164,10 @@ class Settings:
     jwks_fetch_timeout_seconds: float = 3.0
     jwks_prefetch: bool = True
     dpop: DpopSettings = field(default_factory=DpopSettings)
+    #: The documents the settings were read from: the rules and pinned key sets, as named.
+    documents: tuple[str, ...] = ()
+    #: How often those are read again (None: never; each environment keeps what it read).
+    refresh_seconds: int | None = None
 
 
 def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> Settings:
@@ -236,7 +242,26 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
         dpop=_dpop_settings(env, issuers),
+        documents=_documents(rules_path, issuers),
+        refresh_seconds=_refresh_seconds(env, rules_path, issuers),
     )
+
+
+def _documents(rules_path: str | None, issuers: tuple[IssuerSettings, ...]) -> tuple[str, ...]:
+    keys = [issuer.keys_file.source for issuer in issuers if issuer.keys_file is not None]
+    return tuple(dict.fromkeys([*([rules_path] if rules_path else []), *keys]))
+
+
+def _refresh_seconds(
+    env: Env, rules_path: str | None, issuers: tuple[IssuerSettings, ...]
+) -> int | None:
+    name = "AUTHORIZER_CONFIG_REFRESH_SECONDS"
+    seconds = env.integer(name, 0, 0, 86400) or None
+    if seconds is not None and seconds < 60:
+        raise ConfigError(f"{name} must be 0 (never) or from 60 to 86400, got {seconds}")
+    if seconds is not None and not _documents(rules_path, issuers):
+        raise ConfigError(f"{name} is set, but there are no rules or pinned keys to read again")
+    return seconds
 
 
 def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSettings:

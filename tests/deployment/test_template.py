@@ -77,6 +77,7 @@ def test_sender_constrained_tokens_are_refused_with_api_gateways_cache_on() -> N
 
 #: A value for each parameter that differs from its default and passes its own checks.
 NON_DEFAULTS = {
+    "ConfigRefreshSeconds": "300",
     "Provider": "authgear",
     "JwksUri": "https://idp.example.com/keys",
     "Algorithms": "ES256",
@@ -151,6 +152,8 @@ def test_every_setting_the_authorizer_reads_is_a_template_parameter() -> None:
         ("JwksCacheSeconds", "5"),
         ("JwksFetchTimeoutSeconds", "soon"),
         ("HttpApiResponse", "json"),
+        ("ConfigRefreshSeconds", "30"),
+        ("ConfigRefreshSeconds", "86401"),
         ("Provider", "google"),
     ],
 )

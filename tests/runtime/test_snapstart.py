@@ -74,5 +74,5 @@ def test_the_runtime_runs_the_handler_modules_restore_hook_under_snapstart() -> 
         )
         fetches = issuer.fetches()
     assert result.returncode == 0, result.stderr
-    assert "RESULT True ['after_restore']" in result.stdout
+    assert "RESULT True ['_after_restore']" in result.stdout
     assert fetches == 2  # the prefetch at init, and again after the restore
