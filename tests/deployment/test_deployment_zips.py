@@ -94,3 +94,30 @@ def test_the_layer_puts_the_claims_reader_and_the_verifier_under_python(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(str(layer / "python"))
+
+
+@pytest.mark.runtime_emulator
+def test_rules_from_a_layer_path_outside_the_artifact_decide_in_the_runtime(
+    zips: dict[str, Path], tmp_path: Path
+) -> None:
+    """As a layer mounts them under /opt: an absolute path the function's own code never held."""
+    artifact = _unzip(zips["function"], tmp_path / "function")
+    layer = tmp_path / "opt" / "rules"
+    layer.mkdir(parents=True)
+    (layer / "api.toml").write_text(
+        '[[route]]\nmatch = "GET /orders/{id}"\nscopes_any = ["orders:read"]\n'
+    )
+    python = runtime_python(find_python(None))
+    with DevIssuer() as issuer:
+        env = {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE,
+               "AUTHORIZER_RULES": str(layer / "api.toml")}  # fmt: skip
+        with LambdaRuntime("AuthorizerFunction", artifact, env, python=python) as runtime:
+            reader = issuer.mint({"aud": AUDIENCE, "scope": "orders:read"})
+            writer = issuer.mint({"aud": AUDIENCE, "scope": "orders:write"})
+            events = [
+                make_event("rest_request", f"Bearer {token}", method="GET", path="/orders/7")
+                for token in (reader, writer)
+            ]
+            answers = [runtime.invoke(event).payload for event in events]
+    effects = [answer["policyDocument"]["Statement"][0]["Effect"] for answer in answers]
+    assert effects == ["Allow", "Deny"]
