@@ -85,11 +85,14 @@ class Telemetry:
         if self.logger.sampling_rate and warm_again:
             self.logger.refresh_sample_rate_calculation()  # as Powertools does per invocation
 
-    def decision(self, decision: Decision, *, with_route: bool) -> None:
+    def decision(
+        self, decision: Decision, *, with_route: bool, request_id: str | None = None
+    ) -> None:
         """One decision's log line, carrying its metric; its metric alone below INFO.
 
         Nothing is prepared when neither would be written. ``with_route`` adds the
-        requested route (where route rules decided it).
+        requested route (where route rules decided it); ``request_id`` is API Gateway's
+        id of the request (``api_request_id``), the integration's join key.
         """
         outcome, reason = decision.outcome, decision.reason
         level = logging.ERROR if outcome == "error" else logging.INFO
@@ -107,6 +110,8 @@ class Telemetry:
             "event_kind": decision.kind.value if decision.kind else None,
             "issuer": decision.issuer,
         }
+        if request_id is not None:
+            fields["api_request_id"] = loggable(request_id)
         fields.update({key: loggable(value) for key, value in decision.details.items()})
         token = decision.token
         if token is not None:

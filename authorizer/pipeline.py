@@ -41,7 +41,7 @@ from .config.issuers import IssuerSettings
 from .config.settings import Settings
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
 from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError
-from .gateway.events import AuthRequest, EventKind, to_request
+from .gateway.events import AuthRequest, EventKind, api_request_id, to_request
 from .keys.fetch import JsonFetcher
 from .observe import Telemetry
 from .respond import AuthorizerUnavailable
@@ -128,7 +128,9 @@ class Authorizer:
         except Exception as exc:  # noqa: BLE001 - a bug must fail closed, as a 500
             self.telemetry.unexpected()
             decision = Failed(reason="internal_error", message=type(exc).__name__)
-        self.telemetry.decision(decision, with_route=self.route_rules is not None)
+        self.telemetry.decision(
+            decision, with_route=self.route_rules is not None, request_id=api_request_id(event)
+        )
         if self.on_decision is not None:
             self.on_decision(decision)
         return self._responder.respond(decision)

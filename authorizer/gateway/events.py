@@ -162,6 +162,17 @@ def _credential(
     raise MissingToken(f"no {header} header")
 
 
+def api_request_id(event: object) -> str | None:
+    """API Gateway's id of the request (``requestContext.requestId``), which the integration's
+    event carries too: the key that joins its logs to the decision line. TOKEN events have none.
+    """
+    if not isinstance(event, dict):
+        return None
+    context = event.get("requestContext")
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return request_id if isinstance(request_id, str) and request_id else None
+
+
 def header_values(event: Mapping[str, Any], name: str) -> list[str]:
     """Distinct values of header ``name`` (any case), from ``headers`` and ``multiValueHeaders``."""
     wanted = name.lower()

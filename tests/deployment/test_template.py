@@ -290,3 +290,13 @@ def test_extra_layers_reach_the_function_only_when_given() -> None:
     given = parameters(TEMPLATE, {**ISSUER, "ExtraLayers": layers})
     assert evaluate(TEMPLATE, given, properties["Layers"], "Layers") == layers
     assert evaluate(TEMPLATE, parameters(TEMPLATE, ISSUER), properties["Layers"], "Layers") is None
+
+
+def test_tracing_is_off_unless_asked_for_and_then_lambdas_own() -> None:
+    properties = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]
+    default = parameters(TEMPLATE, ISSUER)
+    assert evaluate(TEMPLATE, default, properties["Tracing"], "Tracing") == "PassThrough"
+    active = parameters(TEMPLATE, {**ISSUER, "Tracing": "Active"})
+    assert evaluate(TEMPLATE, active, properties["Tracing"], "Tracing") == "Active"
+    with pytest.raises(TemplateError, match="parameter Tracing"):
+        parameters(TEMPLATE, {**ISSUER, "Tracing": "On"})

@@ -424,3 +424,22 @@ def test_a_verified_tokens_claims_are_read_only_for_every_request_that_shares_it
         first.claims["sub"] = "mallory"  # type: ignore[index]
     again = authorizer.decide(event).token
     assert again is first and again.claims["sub"] == "alice"
+
+
+@pytest.mark.parametrize("kind", ["rest_request", "http_v1", "http_v2", "websocket"])
+def test_the_decision_line_names_the_api_request_the_integration_sees(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
+    """API Gateway's requestContext.requestId reaches the integration too: the join key."""
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log)
+    event = make_event(kind, f"Bearer {mint(issuer, clock)}")
+    authorizer.handle(event)
+    assert decisions(log)[-1]["api_request_id"] == event["requestContext"]["requestId"]
+
+
+def test_a_token_event_has_no_api_request_to_name(issuer: DevIssuer, clock: FakeClock) -> None:
+    log = io.StringIO()
+    authorizer = build_authorizer(issuer, clock, log=log)
+    authorizer.handle(make_event("rest_token", f"Bearer {mint(issuer, clock)}"))
+    assert "api_request_id" not in decisions(log)[-1]
