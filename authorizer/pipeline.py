@@ -1,10 +1,11 @@
 """One configured authorizer: event -> request -> verified claims -> decision -> response.
 
-:class:`Authorizer` wires the key cache, the verifier and the rules together
-and turns each event into an answer API Gateway understands. A verified token
-must then pass its binding (:mod:`authorizer.binding.confirmation`: a DPoP proof or a client
-certificate, as its issuer's policy says), on every request. It holds no
-global state: :mod:`authorizer.app` creates the one the Lambda uses.
+:class:`Authorizer` runs the parts :func:`authorizer.wiring.assemble` builds (key
+caches, verifiers, rules, the response shaper) and turns each event into an answer
+API Gateway understands. A verified token must then pass its binding
+(:mod:`authorizer.binding.confirmation`: a DPoP proof or a client certificate, as its
+issuer's policy says), on every request. It holds no global state: :mod:`authorizer.app`
+creates the one the Lambda uses.
 
 Outcomes and what API Gateway makes of them:
 

@@ -21,6 +21,7 @@ from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests import ROOT
 from tests.answers import status
+from tests.aws import CREDENTIALS
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.processes import run
 
@@ -174,6 +175,5 @@ def env_for_rules(source: str) -> dict[str, Any]:
 
 
 def _credentials() -> list[str]:
-    from tests.aws import CREDENTIALS
 
     return [part for name, value in CREDENTIALS.items() for part in ("--env", f"{name}={value}")]
