@@ -27,36 +27,36 @@ Outcome = Literal["allow", "deny", "unauthorized", "error"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Allowed:
-    """A verified token allowed on the requested route (IAM Allow, or ``isAuthorized``)."""
+class _Answer:
+    """What an allow and a deny both carry: a policy is built from these."""
 
-    outcome: ClassVar[Literal["allow"]] = "allow"
-    reason: ClassVar[str] = "allowed"
-    message: ClassVar[str] = ""
     kind: EventKind
     arn: ApiArn
     token: VerifiedToken
     issuer: str
     #: How the token was bound to its sender (``{"binding": "dpop"}``), if it was.
     details: Mapping[str, str] = field(default_factory=dict)
-    #: The route rules' verdicts for this token (None: no route rules).
+    #: The route rules' verdicts on every route (None: no route rules, or an issuer-wide
+    #: rule denied the whole stage).
     verdicts: Verdicts | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Denied:
+class Allowed(_Answer):
+    """A verified token allowed on the requested route (IAM Allow, or ``isAuthorized``)."""
+
+    outcome: ClassVar[Literal["allow"]] = "allow"
+    reason: ClassVar[str] = "allowed"
+    message: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Denied(_Answer):
     """A verified token refused by the rules (403): for its route, or on every route."""
 
     outcome: ClassVar[Literal["deny"]] = "deny"
     reason: str
     message: str
-    kind: EventKind
-    arn: ApiArn
-    token: VerifiedToken
-    issuer: str
-    details: Mapping[str, str] = field(default_factory=dict)
-    #: The verdicts on every route (None: an issuer-wide rule denied the whole stage).
-    verdicts: Verdicts | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

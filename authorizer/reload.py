@@ -3,31 +3,29 @@
 Each execution environment reads its configuration documents at cold start. With a
 refresh interval, the first request after each interval reads them again (an SSM
 parameter or an S3 object costs that one request a round trip); when their bytes
-changed, a new :class:`Authorizer` is built from them and serves the requests that
-follow. A request is answered by one authorizer from start to end, so no decision
+changed (against the digests the settings recorded as they read them: nothing is
+read twice at cold start), a new :class:`Authorizer` is built from them and serves the
+requests that follow. A request is answered by one authorizer from start to end, so no decision
 mixes two versions. A document that cannot be read, or that no longer checks out,
 leaves the version in use in place: logged, and counted as ``ConfigRefreshFailures``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 
 from .config.bundledkeys import MAX_FILE_BYTES
-from .config.sources import read_source
+from .config.sources import Document, read_source
 from .errors import ConfigError
 from .pipeline import Authorizer
 
 
-def fingerprint(documents: tuple[str, ...]) -> str:
-    """A digest of the documents' current bytes; raises :class:`ConfigError` as a read would."""
-    digest = hashlib.sha256()
-    for spec in documents:
-        digest.update(read_source(spec, MAX_FILE_BYTES, spec))
-        digest.update(b"\0")
-    return digest.hexdigest()
+def reread(documents: tuple[Document, ...]) -> tuple[Document, ...]:
+    """The same documents as they are now; raises :class:`ConfigError` as a read would."""
+    return tuple(
+        Document.of(source, read_source(source, MAX_FILE_BYTES, source)) for source, _ in documents
+    )
 
 
 class Reloader:
@@ -46,9 +44,6 @@ class Reloader:
         self._clock = monotonic
         self._seconds = current.settings.refresh_seconds
         self._due = monotonic() + (self._seconds or 0)
-        # The bytes to compare with, read again at cold start (only where a refresh is asked
-        # for): the settings keep what they made of the documents, not the documents.
-        self._fingerprint = fingerprint(current.settings.documents) if self._seconds else ""
 
     @property
     def current(self) -> Authorizer:
@@ -60,14 +55,16 @@ class Reloader:
         if self._seconds is None or self._clock() < self._due:
             return self._current
         self._due = self._clock() + self._seconds
+        in_use = self._current.settings.documents  # with the digests of the bytes it was built from
         try:
-            now = fingerprint(self._current.settings.documents)
-            if now == self._fingerprint:
+            if reread(in_use) == in_use:
                 return self._current
             rebuilt = self._build()
         except ConfigError as exc:
             self._current.telemetry.config_refresh_failed(str(exc))
             return self._current
-        self._current, self._fingerprint = rebuilt, now
-        rebuilt.telemetry.config_reloaded(rebuilt.settings.documents)
+        self._current = rebuilt
+        rebuilt.telemetry.config_reloaded(
+            tuple(document.source for document in rebuilt.settings.documents)
+        )
         return rebuilt

@@ -30,7 +30,7 @@ from ..errors import ConfigError, FetchError
 from ..keys.fetch import url_problem
 from ..keys.jwk import KeySet, parse_key_set
 from ..strictjson import NotAnObject, loads_object
-from .sources import read_source
+from .sources import Document, read_source
 
 FORMAT = "apigw-oidc-authorizer/keys/1"
 MAX_FILE_BYTES = 1024 * 1024
@@ -57,6 +57,7 @@ class BundledKeys:
     fetched_at: float
     fresh_seconds: float | None  # None: JWKS_CACHE_SECONDS
     keys: KeySet
+    document: Document  # the file, parameter or object as read (for a refresh to compare)
 
 
 def read_bundled_keys(
@@ -64,7 +65,7 @@ def read_bundled_keys(
 ) -> BundledKeys:
     """``issuer``'s entry of the file; a :class:`ConfigError` naming the file if it is unusable."""
     where, max_age_seconds = setting.where, setting.max_age_seconds
-    entries = _entries(where, setting.source)
+    entries, document = _entries(where, setting.source)
     found = [
         entry for entry in entries if isinstance(entry, dict) and entry.get("issuer") == issuer
     ]
@@ -105,10 +106,11 @@ def read_bundled_keys(
         fetched_at=fetched_at,
         fresh_seconds=setting.fresh_seconds,
         keys=keys,
+        document=document,
     )
 
 
-def _entries(where: str, source: str) -> list[Any]:
+def _entries(where: str, source: str) -> tuple[list[Any], Document]:
     raw = read_source(source, MAX_FILE_BYTES, where)
     try:
         document = loads_object(raw)
@@ -121,7 +123,7 @@ def _entries(where: str, source: str) -> list[Any]:
     entries = document.get("issuers")
     if not isinstance(entries, list):
         raise ConfigError(f"{where}: 'issuers' must be a list")
-    return entries
+    return entries, Document.of(source, raw)
 
 
 def bundled_document(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .sources import is_remote, read_source
+from .sources import Document, is_remote, read_source
 from .values import did_you_mean
 
 # The access rules and route patterns are imported where rules are parsed: a
@@ -54,8 +54,8 @@ ROUTE_KEYS = REQUIREMENT_KEYS | {"match", "name"}
 TOP_KEYS = frozenset({"version", "default", "route", "issuer", "context"})
 
 
-def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:
-    """Read and parse the rules document; return its display name and its top-level table.
+def read_rules_file(path_text: str) -> tuple[str, dict[str, Any], Document]:
+    """Read and parse the rules document: its display name, its top-level table, what was read.
 
     ``path_text`` is a path (relative to the function root, or absolute: a layer) or a
     parameter or object (:mod:`.sources`). A file's name says its format; a parameter's
@@ -88,7 +88,7 @@ def read_rules_file(path_text: str) -> tuple[str, dict[str, Any]]:
     version = document.get("version", 1)
     if version != 1 or isinstance(version, bool):
         raise ConfigError(f"{where}: version must be 1, got {version!r}")
-    return where, document
+    return where, document, Document.of(path_text, raw)
 
 
 def parse_rule_set(document: Mapping[str, Any], where: str) -> RuleSet | None:

@@ -26,6 +26,7 @@ from .contextsettings import read_context_settings
 from .issuers import ISSUER_VARIABLES, IssuerSettings, env_issuers, file_issuers
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import parse_rule_set, read_rules_file
+from .sources import Document
 from .values import Env, algorithm_names, did_you_mean, split
 
 if TYPE_CHECKING:  # the rule classes load only where rules are configured (cold start)
@@ -164,8 +165,8 @@ class Settings:
     jwks_fetch_timeout_seconds: float = 3.0
     jwks_prefetch: bool = True
     dpop: DpopSettings = field(default_factory=DpopSettings)
-    #: The documents the settings were read from: the rules and pinned key sets, as named.
-    documents: tuple[str, ...] = ()
+    #: The documents the settings were read from (rules, pinned key sets), with their digests.
+    documents: tuple[Document, ...] = ()
     #: How often those are read again (None: never; each environment keeps what it read).
     refresh_seconds: int | None = None
 
@@ -196,9 +197,11 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
     env = Env(environ)
     document: dict[str, Any] = {}
     where = ""
+    read: list[Document] = []
     rules_path = env.optional(RULES_VARIABLE)
     if rules_path is not None:
-        where, document = read_rules_file(rules_path)
+        where, document, rules_read = read_rules_file(rules_path)
+        read.append(rules_read)
     if "issuer" in document:
         for name in ISSUER_VARIABLES.values():
             if env.optional(name) is not None:
@@ -242,14 +245,14 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
         jwks_fetch_timeout_seconds=env.number("JWKS_FETCH_TIMEOUT_SECONDS", 3.0, 0.1, 10.0),
         jwks_prefetch=env.boolean("JWKS_PREFETCH", True),
         dpop=_dpop_settings(env, issuers),
-        documents=_documents(rules_path, issuers),
+        documents=_documents(read, issuers),
         refresh_seconds=_refresh_seconds(env, rules_path, issuers),
     )
 
 
-def _documents(rules_path: str | None, issuers: tuple[IssuerSettings, ...]) -> tuple[str, ...]:
-    keys = [issuer.keys_file.source for issuer in issuers if issuer.keys_file is not None]
-    return tuple(dict.fromkeys([*([rules_path] if rules_path else []), *keys]))
+def _documents(rules: list[Document], issuers: tuple[IssuerSettings, ...]) -> tuple[Document, ...]:
+    keys = [issuer.bundled_keys.document for issuer in issuers if issuer.bundled_keys is not None]
+    return tuple({document.source: document for document in [*rules, *keys]}.values())
 
 
 def _refresh_seconds(
@@ -259,7 +262,7 @@ def _refresh_seconds(
     seconds = env.integer(name, 0, 0, 86400) or None
     if seconds is not None and seconds < 60:
         raise ConfigError(f"{name} must be 0 (never) or from 60 to 86400, got {seconds}")
-    if seconds is not None and not _documents(rules_path, issuers):
+    if seconds is not None and not rules_path and all(i.keys_file is None for i in issuers):
         raise ConfigError(f"{name} is set, but there are no rules or pinned keys to read again")
     return seconds
 

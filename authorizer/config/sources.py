@@ -17,8 +17,9 @@ configured: a cold start that reads files loads neither.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ConfigError
 from .values import function_root, read_capped
@@ -31,6 +32,17 @@ S3 = "s3://"
 #: The longest an SSM or S3 read may take, connection and answer (the init has 10 s).
 CONNECT_SECONDS = 2.0
 READ_SECONDS = 3.0
+
+
+class Document(NamedTuple):
+    """A document as it was read: its source as named, and the SHA-256 of its bytes."""
+
+    source: str
+    sha256: str
+
+    @classmethod
+    def of(cls, source: str, raw: bytes) -> Document:
+        return cls(source, hashlib.sha256(raw).hexdigest())
 
 
 def is_remote(spec: str) -> bool:
