@@ -7,6 +7,7 @@ over HTTP as AWS does, and nothing leaves the machine.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -25,11 +26,19 @@ CREDENTIALS = {
 
 
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port, answering; its endpoint URL."""
+def moto_server(unchecked_calls: int | None = None) -> Iterator[str]:
+    """moto's server on a free loopback port, answering; its endpoint URL.
+
+    With ``unchecked_calls``, moto enforces IAM after that many calls: the first
+    ones set up users and data, every later one is allowed or refused by policy.
+    """
     port = child_port()
+    env = dict(os.environ)
+    if unchecked_calls is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(unchecked_calls)
     process = subprocess.Popen(
         [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

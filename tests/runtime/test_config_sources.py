@@ -21,7 +21,7 @@ from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from tests import ROOT
 from tests.answers import status
-from tests.aws import CREDENTIALS
+from tests.aws import CREDENTIALS, moto_server
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, mint
 from tests.processes import run
 
@@ -115,6 +115,47 @@ def test_a_missing_source_fails_the_cold_start_naming_it(aws: str, source: str, 
         load_settings(env_for_rules(source))
     assert str(caught.value).startswith(f"AUTHORIZER_RULES ({source}): {why}")
     assert str(caught.value).endswith("[template parameter RulesFile]")
+
+
+@pytest.mark.integration
+def test_a_role_that_may_not_read_the_source_fails_the_cold_start_saying_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # moto enforces IAM after the seven set-up calls below: the "function" is a user
+    # allowed to read only another parameter and another object, as a template
+    # granting the wrong resource would leave it.
+    with moto_server(unchecked_calls=7) as endpoint:
+        for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+            monkeypatch.setenv(name, value)
+        iam = boto3.client("iam")
+        iam.create_user(UserName="authorizer")
+        iam.put_user_policy(UserName="authorizer", PolicyName="reads-another",
+                            PolicyDocument=json.dumps(_READS_ANOTHER))  # fmt: skip
+        key = iam.create_access_key(UserName="authorizer")["AccessKey"]
+        put_parameter("/orders-api/rules", RULES)
+        put_object("orders-config", "rules.toml", RULES.encode())  # three calls
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it keeps the first credentials
+        for source, what in [("ssm:/orders-api/rules", "parameter"),
+                             ("s3://orders-config/rules.toml", "object")]:  # fmt: skip
+            with pytest.raises(ConfigError) as caught:
+                load_settings(env_for_rules(source))
+            assert str(caught.value).startswith(
+                f"AUTHORIZER_RULES ({source}): cannot read the {what}: "
+                "the function's role may not read it (see the template's grants)"
+            )
+
+
+_READS_ANOTHER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "ssm:GetParameter",
+         "Resource": "arn:aws:ssm:us-east-1:123456789012:parameter/orders-api/other"},
+        {"Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::orders-config/other.toml"},
+    ],
+}  # fmt: skip
 
 
 def test_an_oversized_object_fails_the_cold_start_without_being_read_whole(aws: str) -> None:
