@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from authorizer import errors
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.doctor import Presented, run_doctor
 from authorizer_tools.dpopclient import DpopKey, client_certificate
 from tests.conftest import AUDIENCE, FakeClock, build_authorizer, env_for
+from tests.docs import section
 
 
 def doctor(  # type: ignore[no-untyped-def]
@@ -154,3 +159,101 @@ def test_doctor_says_when_the_policy_refuses_bound_tokens(
     passed, out = doctor(env_for(issuer), capsys, token)
     assert not passed
     assert "JWT_SENDER_CONSTRAINT is bearer: set it to either" in out
+
+
+# --- every code the reason-code reference sends to doctor, named by doctor ---------------------
+
+#: Codes that are only the root of more specific ones: doctor names the specific code.
+ROOTS = {"invalid_token": "TokenError", "sender_constraint": "SenderConstraintError",
+         "forbidden": "AccessDenied"}  # fmt: skip
+
+RULES = """default = "deny"
+[[route]]
+match = "GET /admin"
+roles_any = ["admin"]
+[[route]]
+match = "POST /payments"
+max_auth_age = 300
+[[route]]
+match = "GET /profile"
+claims = [{ claim = "email_verified", equals = true }]
+[[route]]
+match = "GET /partners"
+issuers = ["https://partners.example"]
+"""
+
+
+def test_doctor_names_every_code_the_reference_sends_to_it(
+    issuer: DevIssuer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sent = _codes_sent_to_doctor()
+    assert set(ROOTS) <= sent and "wrong_audience" in sent and "missing_role" in sent
+    for code, name in ROOTS.items():  # a root: raised only as one of its subclasses
+        root = getattr(errors, name)
+        assert root.reason == code and root.__subclasses__(), code
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    cases = _cases(issuer, str(rules))
+    assert set(cases) == sent - set(ROOTS), "a code in the reference without its case here"
+    for code, (env, presented) in cases.items():
+        passed, out = doctor(env_for(issuer, **env), capsys, **presented)
+        assert not passed or "AUTHORIZER_RULES" in env, (code, out)
+        named: tuple[str, ...] = (f"FAIL  token: refused ({code}): ", f"denied ({code}: ")
+        if code == "no_matching_route":
+            named = ("any other route: denied (default = deny)",)
+        assert any(text in out for text in named), (code, out)
+
+
+def _codes_sent_to_doctor() -> set[str]:
+    rows = re.findall(r"^\| `([a-z_]+)` \|.*\| ([^|]*) \|$", section("Reason codes"), re.M)
+    return {code for code, ask in rows if "`doctor --token T" in ask}
+
+
+def _cases(issuer: DevIssuer, rules: str) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+    """Per code: the settings and what the client sends, such that this code refuses it."""
+    good = issuer.mint({"aud": AUDIENCE})
+    head, body, _ = good.split(".")
+    kid = next(iter(issuer.keys))
+    forged = issuer.mint({"aud": AUDIENCE, "sub": "someone-else"}).split(".")[2]
+    key = DpopKey.generate()
+    bound = issuer.mint({"aud": AUDIENCE, "cnf": {"jkt": key.thumbprint}})
+    _, thumbprint = client_certificate()
+    other, _ = client_certificate("other")
+    wrong_method = key.proof("POST", API, bound)
+    other_key = DpopKey.generate().proof("GET", API, bound)
+    dpop = {"JWT_SENDER_CONSTRAINT": "either"}
+    routes = {"AUTHORIZER_RULES": rules, "AUTHORIZER_ROLES_CLAIMS": "roles"}
+
+    def token(claims: dict[str, object], **options: Any) -> dict[str, str]:
+        return {"token": issuer.mint({"aud": AUDIENCE, **claims}, **options)}
+
+    return {
+        "malformed": ({}, {"token": "an-opaque-token"}),
+        "disallowed_algorithm": ({}, {"token": f"{_part({'alg': 'HS256', 'kid': kid})}.{body}.AA"}),
+        "unknown_kid": ({}, token({}, headers={"kid": "withdrawn"})),
+        "incompatible_key": (
+            {"JWT_ALGORITHMS": "RS256,ES256"},
+            {"token": f"{_part({'alg': 'ES256', 'kid': kid, 'typ': 'at+jwt'})}.{body}.AA"},
+        ),
+        "bad_signature": ({}, {"token": f"{head}.{body}.{forged}"}),
+        "invalid_claims": ({}, token({"sub": None})),
+        "expired": ({}, token({}, now=time.time() - 3600)),
+        "not_yet_valid": ({}, token({"nbf": int(time.time()) + 3600})),
+        "wrong_issuer": ({}, token({"iss": "https://other.example"})),
+        "wrong_audience": ({}, token({"aud": "https://another-api.example"})),
+        "wrong_token_type": ({}, token({"nonce": "n-0S6_WzA2Mj"})),
+        "dpop_missing": (dpop, {"token": bound}),
+        "dpop_invalid": (dpop, {"token": bound, "url": API, "proof": wrong_method}),
+        "dpop_binding": (dpop, {"token": bound, "url": API, "proof": other_key}),
+        "cert_binding": (dpop, {**token({"cnf": {"x5t#S256": thumbprint}}), "certificate": other}),
+        "insufficient_scope": ({"JWT_REQUIRED_SCOPES": "orders:read"}, {"token": good}),
+        "missing_role": (routes, {"token": good}),
+        "claim_mismatch": (routes, {"token": good}),
+        "authentication_too_old": (routes, {"token": good}),
+        "issuer_not_allowed": (routes, {"token": good}),
+        "no_matching_route": (routes, {"token": good}),
+    }
+
+
+def _part(document: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
