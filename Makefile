@@ -111,8 +111,8 @@ examples: $(STAMP) $(SAMVENV)/.installed $(CDKVENV)/.installed
 	rm -rf .aws-sam/cdk.out
 	cd examples/cdk && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(NODE_MAJOR) JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 CDK_OUTDIR=$(CURDIR)/.aws-sam/cdk.out \
 		$(CURDIR)/$(CDKVENV)/bin/python app.py
-	$(BIN)/cfn-lint .aws-sam/cdk.out/ProtectedApis.template.json --ignore-checks=W3005  # W3005: a DependsOn CDK writes
-	$(BIN)/python examples/cdk/check.py .aws-sam/cdk.out/ProtectedApis.template.json
+	$(BIN)/cfn-lint .aws-sam/cdk.out/*.template.json --ignore-checks=W3005  # W3005: a DependsOn CDK writes
+	$(BIN)/python examples/cdk/check.py .aws-sam/cdk.out
 
 # A local S3 for the sam package test (moto's server, on loopback).
 $(MOTOVENV)/.installed: requirements-moto.txt

@@ -1,6 +1,10 @@
-"""Check the synthesised CDK template: three authorizers on the imported function, each API scoped.
+"""Check the synthesised CDK templates.
 
-python examples/cdk/check.py .aws-sam/cdk.out/ProtectedApis.template.json
+ProtectedApis: three authorizers on the imported function, each API scoped. OrdersWithRules:
+the published application given only parameters template.yaml declares, its rules file the
+SSM parameter the stack creates, holding the example rules.
+
+python examples/cdk/check.py .aws-sam/cdk.out
 """
 
 from __future__ import annotations
@@ -43,8 +47,44 @@ def problems(template: dict[str, Any]) -> list[str]:
     return found
 
 
+def rules_problems(template: dict[str, Any], root: Path) -> list[str]:
+    resources = template["Resources"].values()
+    found = []
+    declared = set(_parameters(root / "template.yaml"))
+    applications = [r for r in resources if r["Type"] == "AWS::Serverless::Application"]
+    parameters = [r["Properties"] for r in resources if r["Type"] == "AWS::SSM::Parameter"]
+    if len(applications) != 1 or len(parameters) != 1:
+        return [f"expected one application and one parameter, got {applications} {parameters}"]
+    if not applications[0].get("DependsOn"):
+        found.append("the application does not wait for its rules parameter")
+    given = applications[0]["Properties"]["Parameters"]
+    unknown = sorted(set(given) - declared)
+    found += [f"the application has no parameter {name!r}" for name in unknown]
+    if given.get("RulesFile") != f"ssm:{parameters[0]['Name']}":
+        found.append(f"RulesFile {given.get('RulesFile')!r} is not the stack's parameter")
+    rules = (root / "rules" / "example.toml").read_text(encoding="utf-8")
+    if parameters[0].get("Value") != rules:
+        found.append("the parameter does not hold rules/example.toml")
+    return found
+
+
+def _parameters(template: Path) -> list[str]:
+    """The names under template.yaml's Parameters (its tags need no YAML loader to be read)."""
+    lines = template.read_text(encoding="utf-8").split("\nParameters:\n", 1)[1].splitlines()
+    names = []
+    for line in lines:
+        if line and not line.startswith(" "):
+            break
+        if line.startswith("  ") and not line.startswith("   ") and line.rstrip().endswith(":"):
+            names.append(line.strip().rstrip(":"))
+    return names
+
+
 if __name__ == "__main__":
-    found = problems(json.loads(Path(sys.argv[1]).read_text()))
+    out = Path(sys.argv[1])
+    root = Path(__file__).resolve().parents[2]
+    found = problems(json.loads((out / "ProtectedApis.template.json").read_text()))
+    found += rules_problems(json.loads((out / "OrdersWithRules.template.json").read_text()), root)
     for problem in found:
         print(f"examples/cdk: {problem}", file=sys.stderr)
     sys.exit(1 if found else 0)
