@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from .errors import AccessDenied
 from .gateway.arn import ApiArn
 from .gateway.events import EventKind
 from .tokens.verify import VerifiedToken
@@ -57,6 +58,8 @@ class Denied(_Answer):
     outcome: ClassVar[Literal["deny"]] = "deny"
     reason: str
     message: str
+    #: The rule that refused (its scopes or age go into the 403's challenge).
+    failure: AccessDenied | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -161,7 +161,13 @@ class AccessDenied(AuthorizerError):
 
 
 class InsufficientScope(AccessDenied):
+    """``scopes``: what would satisfy the rule (the challenge's ``scope``, RFC 6750 section 3)."""
+
     reason = "insufficient_scope"
+
+    def __init__(self, message: str, *, scopes: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        self.scopes = scopes
 
 
 class MissingRole(AccessDenied):
@@ -175,9 +181,16 @@ class ClaimMismatch(AccessDenied):
 
 
 class AuthenticationTooOld(AccessDenied):
-    """``auth_time`` is missing or older than the route's maximum authentication age."""
+    """``auth_time`` is missing or older than the route's maximum authentication age.
+
+    ``max_age``: that age in seconds (the step-up challenge's ``max_age``, RFC 9470).
+    """
 
     reason = "authentication_too_old"
+
+    def __init__(self, message: str, *, max_age: int | None = None) -> None:
+        super().__init__(message)
+        self.max_age = max_age
 
 
 class IssuerNotAllowed(AccessDenied):

@@ -213,13 +213,14 @@ class Authorizer:
                 arn=arn,
                 message=str(exc),
                 details=details,
+                failure=exc,
             )
         verdicts = self._verdicts(subject, now)
         failure = None if verdicts is None else self._failure(verdicts, request)
         if failure is not None:
             return Denied(
                 kind=kind, token=verified, issuer=issuer, reason=failure.reason, arn=arn,
-                message=str(failure), details=details, verdicts=verdicts,
+                message=str(failure), details=details, verdicts=verdicts, failure=failure,
             )  # fmt: skip
         return Allowed(
             kind=kind, token=verified, issuer=issuer, arn=arn, details=details, verdicts=verdicts

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
+from .gateway.challenges import CONTEXT_KEY, MAX_CHALLENGE, Challenges
 from .gateway.context import MAX_CONTEXT_BYTES, ContextSettings, build_context
 from .gateway.events import EventKind
 from .gateway.responses import iam_response, simple_response
@@ -43,13 +44,19 @@ class Responder:
         usage_identifier_claim: str | None,
         context: ContextSettings,
         route_rules: RuleSet | None,
+        challenges: Challenges | None = None,
     ) -> None:
-        """``simple_responses``: HTTP API 2.0 events get ``isAuthorized`` (else IAM policies)."""
+        """``simple_responses``: HTTP API 2.0 events get ``isAuthorized`` (else IAM policies).
+
+        With ``challenges`` (a protected resource), every policy that can deny a route
+        carries the 403's ``WWW-Authenticate`` value in its context, for the gateway response.
+        """
         self._simple = simple_responses
         self._principal_claims = principal_claims
         self._usage_claim = usage_identifier_claim
-        self._context_bytes = context_budget(route_rules)
+        self._context_bytes = context_budget(route_rules, challenges=challenges is not None)
         self._selection = context if context.active else None
+        self._challenges = challenges
 
     def respond(self, decision: Decision) -> dict[str, Any]:
         """Shape an allow or a deny into a new response; raise for a 401 or a 500.
@@ -76,12 +83,16 @@ class Responder:
             # The whole policy, even when this route is denied: API Gateway
             # caches it for the token and applies it to the other routes too.
             allow, deny = verdicts.allowed_suffixes(), verdicts.denied_suffixes()
+        context = self._context(token) if allow else None
+        challenges = self._challenges
+        if challenges is not None and (not allowed or verdicts is not None):
+            context = {**(context or {}), CONTEXT_KEY: _challenge(challenges, decision)}
         return iam_response(
             self._principal(token),
             arn,
             allow=allow,
             deny=deny,
-            context=self._context(token) if allow else None,
+            context=context,
             usage_identifier_key=self._usage_key(decision) if allow else None,
         )
 
@@ -103,9 +114,21 @@ class Responder:
         return value if isinstance(value, str) and value else None
 
 
-def context_budget(route_rules: RuleSet | None) -> int:
-    """Bytes the claims context may take, leaving room in the response for the policy."""
+def _challenge(challenges: Challenges, decision: Allowed | Denied) -> str:
+    """The 403 challenge for whichever route of this cached policy API Gateway denies."""
+    verdicts = decision.verdicts
+    if verdicts is not None:
+        failures = [failure for failure in verdicts.failures if failure is not None]
+    else:
+        failure = decision.failure if isinstance(decision, Denied) else None
+        failures = [failure] if failure is not None else []
+    return challenges.denied(failures)
+
+
+def context_budget(route_rules: RuleSet | None, *, challenges: bool = False) -> int:
+    """Bytes the claims context may take, leaving room for the policy and the challenge."""
+    challenge = MAX_CHALLENGE + len(CONTEXT_KEY) + 8 if challenges else 0
     if route_rules is None:
-        return MAX_CONTEXT_BYTES
-    room = MAX_RESPONSE_BYTES - 1024 - route_rules.worst_case_policy_bytes()
-    return max(1024, min(MAX_CONTEXT_BYTES, room))
+        return MAX_CONTEXT_BYTES - challenge
+    room = MAX_RESPONSE_BYTES - 1024 - challenge - route_rules.worst_case_policy_bytes()
+    return max(1024, min(MAX_CONTEXT_BYTES - challenge, room))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .config.issuers import IssuerSettings
 from .config.settings import Settings
+from .gateway.challenges import Challenges
 from .keys.cache import IssuerKeySource, KeyCache
 from .keys.fetch import HttpFetcher, JsonFetcher
 from .observe import Telemetry
@@ -78,6 +79,7 @@ def assemble(
             usage_identifier_claim=settings.usage_identifier_claim,
             context=settings.context,
             route_rules=settings.route_rules,
+            challenges=challenges(settings),
         ),
         shared=shared_answers(settings),
         proofs=proof_verifier(settings, clock, replay_store),
@@ -176,4 +178,16 @@ def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
         id_token_audiences=frozenset(issuer.id_token_audiences),
         token_use=issuer.token_use,
         access_token_id_claims=issuer.access_token_id_claims,
+    )
+
+
+def challenges(settings: Settings) -> Challenges | None:
+    """The challenges of a protected resource (``AUTHORIZER_RESOURCE``), with its schemes."""
+    if settings.resource is None:
+        return None
+    constraints = {issuer.binding.constraint for issuer in settings.issuers}
+    return Challenges(
+        metadata_url=settings.resource.metadata_url,
+        bearer=constraints != {"dpop"},
+        dpop_algorithms=settings.dpop.algorithms if constraints != {"bearer"} else None,
     )

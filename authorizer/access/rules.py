@@ -118,7 +118,9 @@ class ScopesAll:
     def check(self, subject: Subject, now: float) -> None:
         missing = self.scopes - subject.scopes
         if missing:
-            raise InsufficientScope(f"missing required scopes: {' '.join(sorted(missing))}")
+            raise InsufficientScope(
+                f"missing required scopes: {' '.join(sorted(missing))}", scopes=self.scopes
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,9 @@ class ScopesAny:
 
     def check(self, subject: Subject, now: float) -> None:
         if self.scopes.isdisjoint(subject.scopes):
-            raise InsufficientScope(f"needs one of the scopes: {' '.join(sorted(self.scopes))}")
+            raise InsufficientScope(
+                f"needs one of the scopes: {' '.join(sorted(self.scopes))}", scopes=self.scopes
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +219,11 @@ class MaxAuthAge:
     def check(self, subject: Subject, now: float) -> None:
         value = subject.claims.get("auth_time")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AuthenticationTooOld("auth_time is required on this route")
+            raise AuthenticationTooOld("auth_time is required on this route", max_age=self.seconds)
         if now - value > self.seconds:
-            raise AuthenticationTooOld(f"authenticated more than {self.seconds} seconds ago")
+            raise AuthenticationTooOld(
+                f"authenticated more than {self.seconds} seconds ago", max_age=self.seconds
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..tokens.verify import normalize_typ
 from .bundledkeys import BundledKeys, KeysFile
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
+from .resource import ResourceSettings, audiences_for
 from .rulesfile import REQUIREMENT_KEYS, claim_path, numbered_tables, only_keys, parse_requirements
 from .values import (
     Env,
@@ -99,8 +100,13 @@ class IssuerSettings:
         return f"{base}/.well-known/openid-configuration"
 
 
-def env_issuers(env: Env) -> tuple[IssuerSettings, ...]:
-    """Issuers from ``JWT_ISSUER`` (comma-separated), all sharing the other JWT_* settings."""
+def env_issuers(
+    env: Env, *, resource: ResourceSettings | None = None
+) -> tuple[IssuerSettings, ...]:
+    """Issuers from ``JWT_ISSUER`` (comma-separated), all sharing the other JWT_* settings.
+
+    With a protected ``resource``, each accepts tokens for that resource alone.
+    """
     issuers = split(env.required("JWT_ISSUER"))
     if not issuers:
         raise ConfigError("JWT_ISSUER must name at least one issuer")
@@ -127,14 +133,19 @@ def env_issuers(env: Env) -> tuple[IssuerSettings, ...]:
         )
     label = ISSUER_VARIABLES.get
     built = [
-        build_issuers({**values, "issuer": issuer}, lambda key: label(key, key))
+        build_issuers({**values, "issuer": issuer}, lambda key: label(key, key), resource)
         for issuer in issuers
     ]
     return _at_most(_with_siblings(built), "JWT_ISSUER")
 
 
-def file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
-    """Issuers from the rules file's ``[[issuer]]`` tables, each with its own settings."""
+def file_issuers(
+    tables: object, where: str, *, resource: ResourceSettings | None = None
+) -> tuple[IssuerSettings, ...]:
+    """Issuers from the rules file's ``[[issuer]]`` tables, each with its own settings.
+
+    With a protected ``resource``, each accepts tokens for that resource alone.
+    """
     built: list[list[IssuerSettings]] = []
     key_sets: dict[object, str] = {}
     for here, table in numbered_tables(tables, where, "issuer"):
@@ -145,7 +156,7 @@ def file_issuers(tables: object, where: str) -> tuple[IssuerSettings, ...]:
                 f"{here}: jwks_uri is also {key_sets[jwks_uri].rsplit(': ', 1)[-1]}'s;"
                 " each issuer's keys must be its own"
             )
-        built.append(build_issuers(table, place(here)))
+        built.append(build_issuers(table, place(here), resource))
     return _at_most(_with_siblings(built), where)
 
 
@@ -163,7 +174,9 @@ def _at_most(issuers: tuple[IssuerSettings, ...], where: str) -> tuple[IssuerSet
     return issuers
 
 
-def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSettings]:
+def build_issuers(
+    values: Mapping[str, Any], label: Label, resource: ResourceSettings | None = None
+) -> list[IssuerSettings]:
     """One issuer's settings (plus its provider's sibling issuers) from raw ``values``.
 
     ``values`` uses the rules-file keys; ``label(key)`` names a key in errors
@@ -183,6 +196,8 @@ def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSetting
     if jwks_uri is not None:
         check_url(label("jwks_uri"), jwks_uri)
     audiences = texts(values, "audiences", label)
+    if audiences is None and resource is not None:
+        audiences = (resource.resource,)
     if audiences is None:
         if not provider.issuer_is_default_audience:
             raise ConfigError(f"{label('audiences')} is required but not set")
@@ -193,6 +208,8 @@ def build_issuers(values: Mapping[str, Any], label: Label) -> list[IssuerSetting
             f"{label('audience_claim')} must be one of {', '.join(AUDIENCE_CLAIMS)},"
             f" got {audience_claim!r}"
         )
+    if resource is not None:
+        audiences = audiences_for(resource, audiences, label("audiences"), claim=audience_claim)
     reject_id_tokens = flag(values, "reject_id_tokens", label, True)
     role_claims = values.get("role_claims")
     settings = IssuerSettings(

@@ -24,6 +24,7 @@ from .bundledkeys import read_bundled_keys
 from .contextsettings import VARIABLES as CONTEXT_VARIABLES
 from .contextsettings import read_context_settings
 from .issuers import ISSUER_VARIABLES, IssuerSettings, env_issuers, file_issuers
+from .resource import RESOURCE_VARIABLES, ResourceSettings, read_resource
 from .rulesfile import VARIABLE as RULES_VARIABLE
 from .rulesfile import parse_rule_set, read_rules_file
 from .sources import Document
@@ -86,6 +87,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWKS_PREFETCH",
         "AUTHORIZER_CONFIG_REFRESH_SECONDS",
         *DPOP_VARIABLES,
+        *RESOURCE_VARIABLES,
     }
 )
 #: The first words of every setting's name (the tools clear these before setting their own).
@@ -140,6 +142,8 @@ TEMPLATE_PARAMETERS: dict[str, str] = {
     "JWKS_MAX_STALE_SECONDS": "JwksMaxStaleSeconds",
     "JWKS_FETCH_TIMEOUT_SECONDS": "JwksFetchTimeoutSeconds",
     "JWKS_PREFETCH": "JwksPrefetch",
+    "AUTHORIZER_RESOURCE": "Resource",
+    "AUTHORIZER_RESOURCE_METADATA_URL": "ResourceMetadataUrl",
 }
 
 
@@ -169,6 +173,8 @@ class Settings:
     documents: tuple[Document, ...] = ()
     #: How often those are read again (None: never; each environment keeps what it read).
     refresh_seconds: int | None = None
+    #: The API as an OAuth protected resource (RFC 9728): tokens must be for it alone.
+    resource: ResourceSettings | None = None
 
 
 def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> Settings:
@@ -195,6 +201,7 @@ def with_parameter(message: str) -> str:
 def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Settings:
     _reject_unknown_variables(environ)
     env = Env(environ)
+    resource = read_resource(env)
     document: dict[str, Any] = {}
     where = ""
     read: list[Document] = []
@@ -209,9 +216,9 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
                     f"{name} is set, but {RULES_VARIABLE} lists the issuers:"
                     " set it per issuer there"
                 )
-        issuers = file_issuers(document["issuer"], where)
+        issuers = file_issuers(document["issuer"], where, resource=resource)
     else:
-        issuers = env_issuers(env)
+        issuers = env_issuers(env, resource=resource)
     if len({issuer.issuer for issuer in issuers}) != len(issuers):
         source = f"{RULES_VARIABLE} ({rules_path})" if "issuer" in document else "JWT_ISSUER"
         raise ConfigError(f"{source} lists the same issuer twice")
@@ -247,6 +254,7 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
         dpop=_dpop_settings(env, issuers),
         documents=_documents(read, issuers),
         refresh_seconds=_refresh_seconds(env, rules_path, issuers),
+        resource=resource,
     )
 
 
