@@ -13,7 +13,7 @@ NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 LAMBDA_PYTHON   ?= 3.13
 LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64
 
-.PHONY: help setup test lint unit quick fuzz bench keys dist package layer release examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer
+.PHONY: help setup test lint unit quick fuzz bench keys dist package layer release examples unit-py313 demo serve events lock sam sam-build clean artifacts-dir runtime build-AuthorizerFunction build-ResourceMetadataFunction build-WhoAmIFunction build-ClaimsLayer
 
 ## make help: every target with its one-line description (the ## lines of this file)
 help:
@@ -213,7 +213,7 @@ LAMBDA_COMPILER ?= $(shell for p in $$(PYENV_VERSION=$(LAMBDA_PYTHON).0 pyenv wh
 # the bytecode instead of the build folder's, so that the same sources give the same bytes.
 LAMBDA_CODE_ROOT ?= /var/task
 # Run by `sam build`, which sets ARTIFACTS_DIR; without it these would write into /.
-build-AuthorizerFunction build-WhoAmIFunction build-ClaimsLayer: | artifacts-dir
+build-AuthorizerFunction build-ResourceMetadataFunction build-WhoAmIFunction build-ClaimsLayer: | artifacts-dir
 
 artifacts-dir:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "make: ARTIFACTS_DIR is not set: sam build runs this target (or: make $(MAKECMDGOALS) ARTIFACTS_DIR=/some/empty/dir)" >&2; exit 1; }
@@ -231,6 +231,9 @@ build-AuthorizerFunction:
 	else echo "note: no Python $(LAMBDA_PYTHON) here: shipping without bytecode (slower cold starts)"; fi
 
 # The claims reader as a layer for downstream functions (python/authorizer on the path).
+# The metadata function runs the same artifact (its second entry point, authorizer.wellknown).
+build-ResourceMetadataFunction: build-AuthorizerFunction
+
 build-ClaimsLayer:
 	mkdir -p "$(ARTIFACTS_DIR)/python/authorizer"
 	cp authorizer/__init__.py authorizer/claims.py "$(ARTIFACTS_DIR)/python/authorizer/"

@@ -64,10 +64,27 @@ SNAPSTART = _register_snapstart_hook()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Entry point named by ``Handler: authorizer.app.lambda_handler``.
 
+    Every authorizer event (REST, HTTP API, WebSocket) is decided. An event without a
+    ``type`` comes from a proxy integration, not an authorizer: the API routes its
+    ``/.well-known/oauth-protected-resource`` path here, and gets the metadata (RFC 9728).
+
     The Lambda context goes into the log keys as Powertools' ``inject_lambda_context``
     puts it there (see :meth:`Telemetry.invocation`), at a tenth of its cost. The event
     is never logged, whatever ``POWERTOOLS_LOGGER_LOG_EVENT`` says: it holds the token.
     """
     authorizer = RELOADER.authorizer()  # one authorizer answers the whole request
+    if _is_integration(event):
+        return authorizer.metadata(event)  # the protected resource's well-known route
     authorizer.telemetry.invocation(context)
     return authorizer.handle(event)
+
+
+def _is_integration(event: object) -> bool:
+    """A proxy integration's event: no ``type`` (every authorizer event has one), no ARN."""
+    return (
+        isinstance(event, dict)
+        and "type" not in event
+        and "methodArn" not in event
+        and "routeArn" not in event
+        and ("httpMethod" in event or "rawPath" in event)
+    )

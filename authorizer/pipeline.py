@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -52,6 +52,7 @@ from .wiring import TrustedIssuer, assemble
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
     from .access.rules import Reach, Subject, Verdicts
     from .binding.replay import ReplayStore
+    from .wellknown import MetadataServer
 
 __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
 
@@ -91,6 +92,7 @@ class Authorizer:
         self.route_rules = settings.route_rules
         #: Called with every decision before it is shaped (for local tools that show why).
         self.on_decision: Callable[[Decision], None] | None = None
+        self._metadata: MetadataServer | None = None  # built on the first metadata request
 
     def prefetch(self, budget: float = PREFETCH_BUDGET_SECONDS) -> bool:
         """Warm every issuer's key cache at init, concurrently, within ``budget`` seconds in all.
@@ -121,6 +123,14 @@ class Authorizer:
         for trusted in self.issuers:
             trusted.keys.expire()
             trusted.verifier.forget()
+
+    def metadata(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Answer a proxy integration's event: the resource's metadata route (RFC 9728)."""
+        if self._metadata is None:
+            from .wellknown import MetadataServer  # noqa: PLC0415 - served rarely, cached by clients
+
+            self._metadata = MetadataServer(self.settings)
+        return self._metadata.answer(event)
 
     def handle(self, event: object) -> dict[str, Any]:
         """Answer one authorizer event (see the module docstring for the mapping)."""

@@ -9,11 +9,16 @@ is compared with it exactly, as RFC 9728 section 7.3 and RFC 3986 section 6.2.1
 compare identifiers: a near miss here would refuse every token for a reason no
 one could see, so the cold start refuses it and names the canonical form.
 
-``AUTHORIZER_RESOURCE_METADATA_URL`` is where the metadata is served. By default
-it is the RFC 9728 section 3.1 form: the well-known path inserted between the
-host and the resource's path. Behind a REST API's default endpoint, whose paths
-all start with the stage, that URL cannot reach the API: there, the template
-sets it to the path under the stage, which clients take from the challenge.
+``AUTHORIZER_RESOURCE_METADATA_URL`` is where the metadata is served, and what
+every challenge names. By default it is the well-known path appended to the
+resource (``https://host/mcp/.well-known/oauth-protected-resource``), not the
+RFC 9728 section 3.1 form that inserts it before the resource's path
+(``https://host/.well-known/oauth-protected-resource/mcp``): behind a REST API's
+default endpoint every path starts with the stage, and behind a custom domain
+with a base path mapping with that path, so only a URL under the resource is
+sure to reach the API that serves it. Clients take it from the challenge (RFC
+9728 section 5); the metadata route answers the section 3.1 form too, where
+that reaches it. For a resource at the root of its host the two are the same.
 """
 
 from __future__ import annotations
@@ -61,10 +66,8 @@ def read_resource(env: Env) -> ResourceSettings | None:
 
 
 def default_metadata_url(resource: str) -> str:
-    """RFC 9728 section 3.1: ``https://host/.well-known/oauth-protected-resource/path``."""
-    parts = urlsplit(resource)
-    path = "" if parts.path == "/" else parts.path
-    return f"{parts.scheme}://{parts.netloc}{WELL_KNOWN}{path}"
+    """The well-known path under the resource: ``https://host/path/.well-known/...``."""
+    return f"{resource}{WELL_KNOWN}"
 
 
 def audiences_for(

@@ -7,6 +7,7 @@ gives, and the context a gateway response maps into ``WWW-Authenticate``.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,17 @@ from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError, InsufficientScope
 from authorizer.gateway.challenges import MAX_CHALLENGE, Challenges
 from authorizer.pipeline import Authorizer
+from authorizer.wellknown import MetadataServer, metadata_document
 from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
 from authorizer_tools.local.gateway import status_of
 from tests import ROOT
 from tests.answers import answer
 from tests.conftest import FakeClock, build_authorizer, mint
+from tests.processes import results, run_handler
 
 RESOURCE = "https://api.example.com/mcp"
-METADATA = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
+METADATA = "https://api.example.com/mcp/.well-known/oauth-protected-resource"
 AS_RESOURCE = {"JWT_AUDIENCE": "", "AUTHORIZER_RESOURCE": RESOURCE}
 RULES = str(ROOT / "rules" / "example.toml")
 
@@ -74,12 +77,14 @@ def test_a_resource_that_is_no_resource_identifier_fails_the_cold_start(
         settings_for(AUTHORIZER_RESOURCE=written)
 
 
-def test_the_metadata_url_defaults_to_the_rfc_9728_form() -> None:
+def test_the_metadata_url_defaults_to_the_well_known_path_under_the_resource() -> None:
+    # Under the resource, it reaches the API behind any stage or base path; at the root of
+    # a host it is RFC 9728's own form.
     assert settings_for(AUTHORIZER_RESOURCE=RESOURCE).resource.metadata_url == METADATA
     root = settings_for(AUTHORIZER_RESOURCE="https://api.example.com").resource
     assert root.metadata_url == "https://api.example.com/.well-known/oauth-protected-resource"
     local = settings_for(AUTHORIZER_RESOURCE="http://127.0.0.1:3000/mcp").resource
-    assert local.metadata_url == "http://127.0.0.1:3000/.well-known/oauth-protected-resource/mcp"
+    assert local.metadata_url == "http://127.0.0.1:3000/mcp/.well-known/oauth-protected-resource"
 
 
 def test_a_metadata_url_is_checked_like_the_resource() -> None:
@@ -261,3 +266,72 @@ def test_a_quote_in_a_url_is_escaped_and_a_control_character_refused() -> None:
     )
     with pytest.raises(ValueError, match="control characters"):
         Challenges("https://a.example/\n").unauthorized()
+
+
+# --- the metadata document and its route ----------------------------------------------------
+
+
+def test_the_metadata_says_what_the_authorizer_enforces() -> None:
+    settings = settings_for(AUTHORIZER_RESOURCE=RESOURCE, AUTHORIZER_RULES=RULES,
+                            AUTHORIZER_ROLES_CLAIMS="roles", JWT_REQUIRED_SCOPES="mcp")  # fmt: skip
+    assert metadata_document(settings) == {
+        "resource": RESOURCE,
+        "authorization_servers": ["https://idp.example"],
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": ["mcp", "orders:admin", "orders:read", "orders:write"],
+    }
+    dpop = settings_for(AUTHORIZER_RESOURCE=RESOURCE, JWT_SENDER_CONSTRAINT="dpop",
+                        AUTHORIZER_DPOP_ALGORITHMS="ES256")  # fmt: skip
+    document = metadata_document(dpop)
+    assert document["dpop_signing_alg_values_supported"] == ["ES256"]
+    assert document["dpop_bound_access_tokens_required"] is True
+    assert "scopes_supported" not in document  # no rule asks for one
+    with pytest.raises(ConfigError, match="AUTHORIZER_RESOURCE is required to serve"):
+        metadata_document(settings_for(JWT_AUDIENCE="api://x"))
+
+
+@pytest.mark.parametrize("kind", ["rest_request", "http_v1", "http_v2"])
+def test_the_metadata_route_answers_get_on_both_well_known_forms(kind: str) -> None:
+    server = MetadataServer(settings_for(AUTHORIZER_RESOURCE=RESOURCE))
+    for path in ("/.well-known/oauth-protected-resource",
+                 "/.well-known/oauth-protected-resource/mcp"):  # fmt: skip
+        response = server.answer(proxy_event(kind, "GET", path))
+        assert response["statusCode"] == 200
+        assert json.loads(response["body"])["resource"] == RESOURCE
+        assert response["headers"] == {"Content-Type": "application/json",
+                                       "Cache-Control": "public, max-age=3600"}  # fmt: skip
+    head = server.answer(proxy_event(kind, "HEAD", "/.well-known/oauth-protected-resource"))
+    assert (head["statusCode"], head["body"]) == (200, "")
+    post = server.answer(proxy_event(kind, "POST", "/.well-known/oauth-protected-resource"))
+    assert (post["statusCode"], post["headers"]["Allow"]) == (405, "GET, HEAD")
+    other = server.answer(proxy_event(kind, "GET", "/.well-known/openid-configuration"))
+    assert other["statusCode"] == 404
+
+
+def proxy_event(kind: str, method: str, path: str) -> dict[str, Any]:
+    """A proxy integration's event, as API Gateway sends it for ``method path``."""
+    if kind == "http_v2":
+        return {"version": "2.0", "rawPath": path, "requestContext": {"http": {"method": method}}}
+    version = {"version": "1.0"} if kind == "http_v1" else {}
+    return {**version, "httpMethod": method, "path": path, "requestContext": {"path": path}}
+
+
+def test_the_authorizer_function_serves_its_metadata_beside_its_decisions(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    # An API attached to the function routes its well-known path to it as a proxy
+    # integration: one process answers the metadata, then decides, then answers again.
+    env = {"JWT_ISSUER": issuer.issuer, "AUTHORIZER_RESOURCE": RESOURCE,
+           "JWT_REQUIRED_SCOPES": "tools:call"}  # fmt: skip
+    token = issuer.mint({"aud": RESOURCE, "scope": "tools:call"})
+    well_known = proxy_event("http_v2", "GET", "/.well-known/oauth-protected-resource/mcp")
+    process = run_handler(env, [well_known, make_event("rest_token", f"Bearer {token}"),
+                                proxy_event("rest_request", "GET", "/orders")])  # fmt: skip
+    served, decided, other = results(process)
+    assert served["response"]["statusCode"] == 200
+    document = json.loads(served["response"]["body"])
+    assert document["resource"] == RESOURCE and document["scopes_supported"] == ["tools:call"]
+    assert decided["response"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert other["response"]["statusCode"] == 404
+    lines = [line for line in process.stdout.splitlines() if "authorization decision" in line]
+    assert len(lines) == 1  # the metadata requests are no decisions: no line, no metric
