@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from authorizer.access.rules import Verdicts
 from authorizer.config.bundledkeys import BundledKeys
 from authorizer.config.issuers import IssuerSettings
+from authorizer.config.resource import ResourceSettings
 from authorizer.config.rulesfile import VARIABLE as RULES_VARIABLE
 from authorizer.config.settings import Settings, load_settings
 from authorizer.errors import ConfigError, FetchError
@@ -111,6 +112,8 @@ def run_doctor(
                 " Gateway's authorizer cache must be off (AuthorizerCacheSeconds=0)"
             )
         usable = _check_issuer(issuer, settings, report) and usable
+    if settings.resource is not None:
+        _resource(settings.resource, presented, report)
     rules = settings.route_rules
     if rules is not None:
         default = "allowed" if rules.default_allow else "denied"
@@ -122,6 +125,32 @@ def run_doctor(
     if usable and presented is not None:
         _explain(presented, settings, report)
     return not report.failed
+
+
+def _resource(resource: ResourceSettings, presented: Presented | None, report: Report) -> None:
+    """The protected resource: tokens must name it in aud; the URL called must be under it."""
+    report.ok(
+        f"protected resource: {resource.resource} (every token's aud must name exactly this);"
+        f" metadata at {resource.metadata_url}"
+    )
+    url = presented.url if presented is not None else None
+    if url is not None and not _under(url, resource.resource):
+        report.warn(
+            f"the request went to {url}, which is not under the resource {resource.resource}:"
+            " a client that finds the resource through the metadata will ask for tokens for"
+            " the resource, and MCP clients refuse metadata whose resource is not a prefix of"
+            " the URL they call (RFC 9728 section 3.3)"
+        )
+
+
+def _under(url: str, resource: str) -> bool:
+    """Whether ``url`` is ``resource`` or below it, path segment by path segment."""
+    base = urlsplit(resource)
+    called = urlsplit(url)
+    if (called.scheme, called.netloc.lower()) != (base.scheme, base.netloc):
+        return False
+    prefix = base.path.rstrip("/")
+    return called.path == prefix or called.path.startswith(f"{prefix}/") or not prefix
 
 
 def _check_issuer(issuer: IssuerSettings, settings: Settings, report: Report) -> bool:
@@ -426,10 +455,7 @@ def _why(
             f"it expired {now - float(claims['exp']):.0f} s ago "
             f"(leeway {settings.leeway_seconds} s)"
         ),
-        "wrong_audience": lambda: (
-            f"its {issuer.audience_claim} is {claims.get(issuer.audience_claim)!r}, but the"
-            f" accepted audiences are {', '.join(issuer.audiences)}"
-        ),
+        "wrong_audience": lambda: _wrong_audience(claims, issuer, settings),
         "wrong_issuer": lambda: (
             f"its iss is {claims.get('iss')!r}, but the configured issuers are "
             f"{', '.join(sorted(by_name))}"
@@ -455,6 +481,36 @@ def _why(
         return explain() if explain else message
     except (KeyError, TypeError, ValueError):
         return message
+
+
+def _wrong_audience(claims: dict[str, Any], issuer: IssuerSettings, settings: Settings) -> str:
+    """Which audience the token names, which are accepted, and what a near miss is missing."""
+    named = claims.get(issuer.audience_claim)
+    text = (
+        f"its {issuer.audience_claim} is {named!r}, but the accepted audiences are"
+        f" {', '.join(issuer.audiences)}"
+    )
+    if settings.resource is None:
+        return text
+    resource = settings.resource.resource
+    values = named if isinstance(named, list) else [named]
+    for value in (value for value in values if isinstance(value, str)):
+        if value.rstrip("/").lower() == resource.lower() or value == f"{resource}/":
+            return (
+                f"{text}: {value!r} differs from the resource only in its spelling (a trailing"
+                " slash, or the case): aud is compared exactly, so the client must ask for"
+                f" resource={resource} exactly as written (RFC 8707)"
+            )
+        if _under(resource, value) or _under(value, resource):
+            return (
+                f"{text}: the token is for {value!r}, another resource on the same host; the"
+                f" client must ask the authorization server for resource={resource} (RFC 8707)"
+            )
+    return (
+        f"{text}: this API is the protected resource {resource}; the client must ask the"
+        f" authorization server for a token with resource={resource} (RFC 8707), and the"
+        " authorization server must put it in aud"
+    )
 
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

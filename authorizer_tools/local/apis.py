@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .template import TemplateError, deployed, evaluate
@@ -22,6 +22,7 @@ class Route:
     method: str  # GET ..., or ANY
     path: str  # /orders/{id}
     function: str
+    authorized: bool = True  # False: the event says Auth: {Authorizer: NONE}
 
     @property
     def key(self) -> str:
@@ -55,6 +56,15 @@ class Api:
     simple_responses: bool
     cache_seconds: int
     routes: tuple[Route, ...]
+    #: REST APIs: per response type (UNAUTHORIZED, ACCESS_DENIED, DEFAULT_4XX...), the status
+    #: code it sets (or None) and its header mappings ('static', context.authorizer.key...).
+    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int | None
+    headers: Mapping[str, str]
 
 
 def with_examples(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
@@ -72,13 +82,17 @@ def apis_of(template: Mapping[str, Any], values: Mapping[str, str]) -> list[Api]
     for name, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
+        if not deployed(template, values, name):  # its routes exist only with it
+            continue
         for event in resource.get("Properties", {}).get("Events", {}).values():
             props = event.get("Properties", {})
             api = props.get("RestApiId") or props.get("ApiId") or {}
             target = api.get("Ref") if isinstance(api, dict) else None
             if event.get("Type") in ("Api", "HttpApi") and target:
                 method = str(props.get("Method", "ANY")).upper()
-                routes.setdefault(target, []).append(Route(method, props["Path"], name))
+                authorized = (props.get("Auth") or {}).get("Authorizer") != "NONE"
+                route = Route(method, props["Path"], name, authorized)
+                routes.setdefault(target, []).append(route)
     found: list[Api] = []
     for name, resource in resources.items():
         kind = {"AWS::Serverless::Api": "rest", "AWS::Serverless::HttpApi": "http"}.get(
@@ -113,8 +127,28 @@ def apis_of(template: Mapping[str, Any], values: Mapping[str, str]) -> list[Api]
                 simple_responses=bool(config.get("EnableSimpleResponses", False)),
                 cache_seconds=int(cache),
                 routes=tuple(routes.get(name, [])),
+                gateway_responses=_gateway_responses(template, values, name, props),
             )
         )
     if not found:
         raise TemplateError("the template has no REST or HTTP API to serve")
+    return found
+
+
+def _gateway_responses(
+    template: Mapping[str, Any], values: Mapping[str, str], name: str, props: Mapping[str, Any]
+) -> dict[str, GatewayResponse]:
+    """A REST API's ``GatewayResponses``, their intrinsic functions resolved."""
+    found = {}
+    for kind, spec in (props.get("GatewayResponses") or {}).items():
+        where = f"{name} GatewayResponses {kind}"
+        status = spec.get("StatusCode")
+        headers = (spec.get("ResponseParameters") or {}).get("Headers") or {}
+        found[kind] = GatewayResponse(
+            status=int(evaluate(template, values, status, where)) if status is not None else None,
+            headers={
+                header: str(evaluate(template, values, value, f"{where} {header}"))
+                for header, value in headers.items()
+            },
+        )
     return found

@@ -43,10 +43,12 @@ LAMBDA_PYTHON = "3.13"
 SOURCES: Mapping[str, tuple[str, ...]] = {
     "AuthorizerFunction": ("authorizer", "rules", "requirements.txt", "Makefile"),
     "WhoAmIFunction": ("authorizer/__init__.py", "authorizer/claims.py", "examples/whoami"),
+    "ResourceMetadataFunction": ("authorizer", "rules", "requirements.txt", "Makefile"),
 }
 HANDLERS: Mapping[str, str] = {
     "AuthorizerFunction": "authorizer.app.lambda_handler",
     "WhoAmIFunction": "whoami.lambda_handler",
+    "ResourceMetadataFunction": "authorizer.wellknown.lambda_handler",
 }
 _PLATFORM_LINE = re.compile(r"^(START|END|REPORT) RequestId: |^\d\d \w{3} \d{4} [\d:,]+ \[\w+\] \(")
 _INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([\d.]+)\)")

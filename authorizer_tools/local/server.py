@@ -14,7 +14,10 @@ APIs that share a path):
 * ``Unauthorized`` is a 401, a Deny or no matching Allow a 403, any other error
   or a malformed answer a 500;
 * the context reaches the function where API Gateway puts it for that API kind
-  (``requestContext.authorizer``, stringified, or ``requestContext.authorizer.lambda``).
+  (``requestContext.authorizer``, stringified, or ``requestContext.authorizer.lambda``);
+* a REST API's gateway responses shape its refusals (status code and header
+  mappings: static, request headers, the denying answer's ``context.authorizer``);
+* a route whose event says ``Auth: {Authorizer: NONE}`` is not authorized.
 
 WebSocket APIs are not served.
 """
@@ -91,25 +94,49 @@ class Gateway:
              if (params := route.matches(method, path)) is not None),
             None,
         )  # fmt: skip
+        lowered = {name.lower(): value for name, value in headers.items()}
         if found is None:
             if self.api.kind == "rest":
-                return _gateway_error(403, "Missing Authentication Token", "no such route")
+                missing = _gateway_error(403, "Missing Authentication Token", "no such route")
+                return self._styled("MISSING_AUTHENTICATION_TOKEN", missing, lowered, {})
             return _gateway_error(404, "Not Found", "no such route")
         route, params = found
-        lowered = {name.lower(): value for name, value in headers.items()}
         request = _Request(method, path, query, lowered, body, route, params, self.api)
         context: dict[str, Any] = {}
         principal = None
         decided = Answer(200, b"", reason="no authorizer")
-        if self.api.authorizer_function is not None:
+        if self.api.authorizer_function is not None and route.authorized:
             decided, response = self._authorize(request)
             if decided.status != 200:
-                return decided
+                kind = _RESPONSE_TYPES.get(decided.status, "DEFAULT_5XX")
+                return self._styled(kind, decided, lowered, response.get("context") or {})
             context = dict(response.get("context") or {})
             principal = response.get("principalId")
         integrated = self._integrate(request, context, principal)
         integrated.authorizer, integrated.reason = decided.authorizer, decided.reason
         return integrated
+
+    def _styled(
+        self, kind: str, answer: Answer, headers: Mapping[str, str], context: Mapping[str, Any]
+    ) -> Answer:
+        """``answer`` as the API's gateway response of ``kind`` (or its default) shapes it.
+
+        Its status code, and its header mappings: a static ``'value'``, a request
+        header (``method.request.header.name``) or a value of the authorizer's context
+        (``context.authorizer.key``, from the answer that denied: fresh or cached).
+        A mapping with no value leaves its header out.
+        """
+        default = "DEFAULT_4XX" if answer.status < 500 else "DEFAULT_5XX"
+        response = self.api.gateway_responses.get(kind) or self.api.gateway_responses.get(default)
+        if response is None:
+            return answer
+        if response.status is not None:
+            answer.status = response.status
+        for header, mapping in response.headers.items():
+            value = _mapped(mapping, headers, context)
+            if value:
+                answer.headers[header] = value
+        return answer
 
     # -- the authorizer ------------------------------------------------------------
 
@@ -216,6 +243,22 @@ class Gateway:
             for line in invocation.logs:
                 self._function_log(f"  {function}: {line}")
         return invocation
+
+
+#: The gateway response type of an authorizer's refusal, by status.
+_RESPONSE_TYPES = {401: "UNAUTHORIZED", 403: "ACCESS_DENIED", 500: "AUTHORIZER_CONFIGURATION_ERROR"}
+
+
+def _mapped(mapping: str, headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
+    """The value of a gateway response's header mapping expression for this request."""
+    if len(mapping) >= 2 and mapping.startswith("'") and mapping.endswith("'"):
+        return mapping[1:-1]
+    if mapping.startswith("method.request.header."):
+        return headers.get(mapping.removeprefix("method.request.header.").lower(), "")
+    if mapping.startswith("context.authorizer."):
+        value = context.get(mapping.removeprefix("context.authorizer."))
+        return "" if value is None else _stringified(value)
+    return ""
 
 
 def _stringified(value: Any) -> str:
@@ -396,6 +439,8 @@ def serving(
                 env.update(authorizer_env)
                 for line in warnings(template, values, env) if warnings else ():
                     log(f"warning: {line}")
+            else:  # the metadata function reads some of the authorizer's settings: the same
+                env.update({k: v for k, v in authorizer_env.items() if k in env})
             runtimes[function] = LambdaRuntime(
                 function, artifacts[function], env, python=interpreter
             ).start()

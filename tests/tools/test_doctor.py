@@ -257,3 +257,41 @@ def _cases(issuer: DevIssuer, rules: str) -> dict[str, tuple[dict[str, str], dic
 
 def _part(document: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+
+# --- a protected resource's audience, explained ---------------------------------------------
+
+MCP = "https://api.example.com/mcp"
+
+
+@pytest.mark.parametrize(
+    ("aud", "explained"),
+    [
+        (f"{MCP}/", "differs from the resource only in its spelling (a trailing slash, or the"),
+        ("https://API.example.com/mcp", "differs from the resource only in its spelling"),
+        ("https://api.example.com", "the token is for 'https://api.example.com', another"),
+        ("https://api.example.test", f"the client must ask the authorization server for a "
+                                     f"token with resource={MCP} (RFC 8707)"),
+    ],
+)  # fmt: skip
+def test_doctor_explains_a_token_for_another_resource(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str], aud: str, explained: str
+) -> None:
+    env = env_for(issuer, JWT_AUDIENCE="", AUTHORIZER_RESOURCE=MCP)
+    passed, out = doctor(env, capsys, issuer.mint({"aud": aud}))
+    assert not passed
+    assert f"ok    protected resource: {MCP} (every token's aud must name exactly this)" in out
+    assert "FAIL  token: refused (wrong_audience): " in out and explained in out, out
+    passed, out = doctor(env, capsys, issuer.mint({"aud": MCP}))
+    assert passed, out
+
+
+def test_doctor_warns_when_the_url_called_is_not_under_the_resource(
+    issuer: DevIssuer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = env_for(issuer, JWT_AUDIENCE="", AUTHORIZER_RESOURCE=MCP)
+    token = issuer.mint({"aud": MCP})
+    passed, out = doctor(env, capsys, token, url="https://api.example.com/mcpx/tools")
+    assert passed and "which is not under the resource" in out
+    passed, out = doctor(env, capsys, token, url=f"{MCP}/tools")
+    assert passed and "not under the resource" not in out
