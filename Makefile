@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 SAMVENV := .venv-sam
 CDKVENV := .venv-cdk
 MOTOVENV := .venv-moto
+MCPVENV := .venv-mcp
 OIDC_PROVIDER := tests/oidc_provider
 NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
 
@@ -37,10 +38,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## make test: lint, type-check, template lint, a real `sam build`, the examples, then the whole pytest suite with branch-coverage floors
 test: lint sam-build examples unit
 
-lint: $(STAMP)
+lint: $(STAMP) $(MCPVENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --strict --python-executable $(MCPVENV)/bin/python tests/mcp/server.py tests/mcp/client.py
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
@@ -53,7 +55,7 @@ lint: $(STAMP)
 PARALLEL ?= -n 2
 COVERAGE_FLOOR_RUNTIME := 97
 COVERAGE_FLOOR_ALL := 93
-unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
+unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest $(PARALLEL) --cov --cov-report=
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR_ALL)
@@ -121,6 +123,13 @@ $(MOTOVENV)/.installed: requirements-moto.txt
 		-r requirements-moto.txt || { rm -rf $(MOTOVENV); exit 1; }
 	touch $@
 
+# The official MCP SDK, as the OAuth client of the protected-resource tests (#24).
+$(MCPVENV)/.installed: requirements-mcp.txt
+	$(PYTHON) -m venv $(MCPVENV)
+	$(MCPVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements-mcp.txt || { rm -rf $(MCPVENV); exit 1; }
+	touch $@
+
 $(CDKVENV)/.installed: requirements-cdk.txt
 	$(PYTHON) -m venv $(CDKVENV)
 	$(CDKVENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
@@ -139,7 +148,7 @@ bench: $(STAMP)
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime, less the deployment artefacts' tests (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
-unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed
+unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
 	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
 	test -f .venv-py313/.installed -a .venv-py313/.installed -nt requirements-dev.txt || { \
 		$(PY313) -m venv .venv-py313 && \
@@ -185,6 +194,7 @@ lock:
 	uv pip compile requirements-runtime.in --universal --python-version 3.13 --generate-hashes -o requirements-runtime.txt
 	uv pip compile requirements-cdk.in --python-version 3.11 --generate-hashes -o requirements-cdk.txt
 	uv pip compile requirements-moto.in --python-version 3.11 --generate-hashes -o requirements-moto.txt
+	uv pip compile requirements-mcp.in --universal --python-version 3.11 --generate-hashes --no-strip-extras -o requirements-mcp.txt
 
 ## make sam-build: the real SAM CLI builds the template; the artifact is then inspected
 sam-build: export SAM_CLI_TELEMETRY = 0
@@ -245,4 +255,4 @@ build-WhoAmIFunction:
 	cp examples/whoami/app.py "$(ARTIFACTS_DIR)/whoami.py"
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) $(CDKVENV) $(MOTOVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAMVENV) $(CDKVENV) $(MOTOVENV) $(MCPVENV) .venv-py313 .venv-runtime .aws-sam .mypy_cache .pytest_cache .ruff_cache .hypothesis

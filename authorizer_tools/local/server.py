@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -407,6 +408,7 @@ def serving(
     log: Callable[[str], None] = print,
     function_logs: bool = False,
     warnings: Warnings | None = None,
+    prebuilt: Mapping[str, tuple[Path, str]] | None = None,
 ) -> Iterator[Served]:
     """Every API of ``template`` on ``port``, ``port + 1``...; every function in its runtime.
 
@@ -415,7 +417,9 @@ def serving(
     The template's example APIs are what it serves: ``CreateExampleApis`` is true unless
     ``overrides`` says otherwise. ``warnings`` says what is wrong with the authorizer's
     environment for these APIs (the caller's knowledge of the authorizer: this package
-    never imports it); each line is logged before the runtimes start.
+    never imports it); each line is logged before the runtimes start. ``prebuilt`` gives
+    functions this checkout does not build (another integration behind the same APIs) as
+    their artifact folder and handler.
     """
     overrides = with_examples(template, overrides)
     values = parameters(template, overrides)
@@ -429,7 +433,11 @@ def serving(
         | {route.function for api in apis for route in api.routes}
     )
     interpreter = runtime_python(find_python(python))
-    artifacts = {function: build_artifact(function) for function in functions}
+    given = dict(prebuilt or {})
+    artifacts = {
+        function: given[function][0] if function in given else build_artifact(function)
+        for function in functions
+    }
     runtimes: dict[str, LambdaRuntime] = {}
     servers: list[ThreadingHTTPServer] = []
     try:
@@ -441,8 +449,9 @@ def serving(
                     log(f"warning: {line}")
             else:  # the metadata function reads some of the authorizer's settings: the same
                 env.update({k: v for k, v in authorizer_env.items() if k in env})
+            handler = given[function][1] if function in given else None
             runtimes[function] = LambdaRuntime(
-                function, artifacts[function], env, python=interpreter
+                function, artifacts[function], env, python=interpreter, handler=handler
             ).start()
         gateways = [Gateway(api, runtimes, log if function_logs else None) for api in apis]
         for chosen, gateway in zip(ports, gateways, strict=True):

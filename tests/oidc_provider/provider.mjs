@@ -12,6 +12,9 @@
 // certificate-bound ones (cnf x5t#S256, RFC 8705). TLS is terminated in front
 // of the provider, as API Gateway does for the API: the client certificate
 // arrives URL-encoded in the X-Client-Certificate header.
+// MCP servers behind the local API (#24): any http://127.0.0.1:<port> resource gets
+// RS256 tokens for it; "mcp-client" may ask for mcp:tools and read:orders, and
+// "mcp-expiring-client" gets tokens that expire after one second.
 // Prints "READY <issuer>" once listening.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import Provider from "oidc-provider";
@@ -33,15 +36,24 @@ function signingKey(alg) {
   return { ...pair.privateKey.export({ format: "jwk" }), kid, alg, use: "sig" };
 }
 
-function machineClient(clientId) {
+function machineClient(clientId, scope = "read:orders write:orders") {
   return {
     client_id: clientId,
     client_secret: `${clientId}-secret-for-loopback-tests`,
     grant_types: ["client_credentials"],
     redirect_uris: [],
     response_types: [],
-    scope: "read:orders write:orders",
+    scope,
   };
+}
+
+function loopbackResource(resource) {
+  try {
+    const url = new URL(resource);
+    return url.protocol === "http:" && url.hostname === "127.0.0.1";
+  } catch {
+    return false;
+  }
 }
 
 const provider = new Provider(issuer, {
@@ -49,8 +61,10 @@ const provider = new Provider(issuer, {
     machineClient("m2m-client"),
     { ...machineClient("dpop-client"), dpop_bound_access_tokens: true },
     { ...machineClient("mtls-client"), tls_client_certificate_bound_access_tokens: true },
+    machineClient("mcp-client", "mcp:tools read:orders"),
+    machineClient("mcp-expiring-client", "mcp:tools"),
   ],
-  scopes: ["openid", "read:orders", "write:orders"],
+  scopes: ["openid", "read:orders", "write:orders", "mcp:tools"],
   jwks: { keys: ALGORITHMS.map(signingKey) },
   features: {
     clientCredentials: { enabled: true },
@@ -68,7 +82,16 @@ const provider = new Provider(issuer, {
       enabled: true,
       defaultResource: () => "https://api.example.test/RS256",
       useGrantedResource: () => true,
-      getResourceServerInfo: (ctx, resource) => {
+      getResourceServerInfo: (ctx, resource, client) => {
+        if (loopbackResource(resource)) {
+          return {
+            scope: "mcp:tools read:orders",
+            audience: resource,
+            accessTokenTTL: client.clientId === "mcp-expiring-client" ? 1 : 300,
+            accessTokenFormat: "jwt",
+            jwt: { sign: { alg: "RS256" } },
+          };
+        }
         const alg = resource.split("/").pop();
         if (!ALGORITHMS.includes(alg)) {
           throw new Error(`unknown resource ${resource}`);

@@ -36,7 +36,7 @@ def issuer() -> Iterator[DevIssuer]:
 
 @pytest.fixture(scope="module")
 def served(issuer: DevIssuer) -> Iterator[tuple[Served, str]]:
-    port = child_port()
+    port = child_port(2)  # the REST API, then the HTTP API
     resource = f"http://127.0.0.1:{port}"  # the REST API: the first API gets the first port
     with serving(
         TEMPLATE,
