@@ -21,12 +21,19 @@ package; it imports nothing outside the standard library.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 JSON_CLAIMS_KEY = "jsonClaims"
 DROPPED_CLAIMS_KEY = "droppedClaims"
-_NOT_CLAIMS = frozenset({"principalId", "integrationLatency", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY})
+#: A protected resource's (AUTHORIZER_RESOURCE): the 403 challenge a cached policy carries,
+#: and, for the integration's own challenges, where the resource's metadata is.
+CHALLENGE_KEY = "wwwAuthenticate"
+RESOURCE_METADATA_KEY = "resourceMetadata"
+_NOT_CLAIMS = frozenset(
+    {"principalId", "integrationLatency", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY, CHALLENGE_KEY,
+     RESOURCE_METADATA_KEY}
+)  # fmt: skip
 
 
 class NoClaims(LookupError):
@@ -57,6 +64,45 @@ def claims_from_event(event: Mapping[str, Any]) -> dict[str, Any]:
         decode = name in json_names and isinstance(value, str)
         claims[name] = json.loads(value) if decode else value
     return claims
+
+
+def challenge(
+    event: Mapping[str, Any],
+    *,
+    scopes: Iterable[str] = (),
+    error: str = "insufficient_scope",
+) -> dict[str, str]:
+    """The ``WWW-Authenticate`` header of a 403 the integration answers itself (RFC 6750).
+
+    For what the authorizer cannot decide: a route that serves several operations
+    (an MCP server's ``POST /mcp`` calls every tool), each needing its own
+    ``scopes``. The challenge names the resource's metadata where the authorizer
+    passed it (``AUTHORIZER_RESOURCE`` set), as the authorizer's own challenges do.
+    On an HTTP API, which has no gateway responses, this is the only challenge there is.
+
+        return {"statusCode": 403, "headers": challenge(event, scopes=["tools:admin"]),
+                "body": '{"error": "insufficient_scope"}'}
+    """
+    params = [("error", error)]
+    wanted = " ".join(dict.fromkeys(scopes))
+    if wanted:
+        params.append(("scope", wanted))
+    try:
+        metadata = authorizer_context(event).get(RESOURCE_METADATA_KEY)
+    except NoClaims:
+        metadata = None
+    if isinstance(metadata, str) and metadata:
+        params.append(("resource_metadata", metadata))
+    quoted = ", ".join(f"{name}={quoted_string(value)}" for name, value in params)
+    return {"WWW-Authenticate": f"Bearer {quoted}"}
+
+
+def quoted_string(value: str) -> str:
+    """``value`` as an RFC 9110 quoted-string: backslash and quote escaped, controls refused."""
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ValueError("a challenge parameter cannot hold control characters")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def dropped_claims(event: Mapping[str, Any]) -> list[str]:

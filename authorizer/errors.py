@@ -175,9 +175,17 @@ class MissingRole(AccessDenied):
 
 
 class ClaimMismatch(AccessDenied):
-    """A claim a rule constrains is absent or holds a value the rule does not accept."""
+    """A claim a rule constrains is absent or holds a value the rule does not accept.
+
+    ``acr_values``: where the claim is ``acr``, the classes that would satisfy the rule
+    (the step-up challenge's ``acr_values``, RFC 9470).
+    """
 
     reason = "claim_mismatch"
+
+    def __init__(self, message: str, *, acr_values: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.acr_values = acr_values
 
 
 class AuthenticationTooOld(AccessDenied):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .claims import RESOURCE_METADATA_KEY
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
 from .gateway.challenges import CONTEXT_KEY, MAX_CHALLENGE, Challenges
 from .gateway.context import MAX_CONTEXT_BYTES, ContextSettings, build_context
@@ -54,9 +55,11 @@ class Responder:
         self._simple = simple_responses
         self._principal_claims = principal_claims
         self._usage_claim = usage_identifier_claim
-        self._context_bytes = context_budget(route_rules, challenges=challenges is not None)
+        self._context_bytes = context_budget(route_rules, challenges=challenges)
         self._selection = context if context.active else None
         self._challenges = challenges
+        #: For the integration's own challenges (``authorizer.claims.challenge``).
+        self._metadata_url = challenges.metadata_url if challenges is not None else None
 
     def respond(self, decision: Decision) -> dict[str, Any]:
         """Shape an allow or a deny into a new response; raise for a 401 or a 500.
@@ -97,7 +100,10 @@ class Responder:
         )
 
     def _context(self, token: VerifiedToken) -> dict[str, Any]:
-        return build_context(token.claims, self._context_bytes, self._selection)
+        context = build_context(token.claims, self._context_bytes, self._selection)
+        if self._metadata_url is not None:
+            context[RESOURCE_METADATA_KEY] = self._metadata_url
+        return context
 
     def _principal(self, token: VerifiedToken) -> str:
         # TokenClaims.check made sure one of the principal claims is a non-empty string.
@@ -118,16 +124,19 @@ def _challenge(challenges: Challenges, decision: Allowed | Denied) -> str:
     """The 403 challenge for whichever route of this cached policy API Gateway denies."""
     verdicts = decision.verdicts
     if verdicts is not None:
-        failures = [failure for failure in verdicts.failures if failure is not None]
+        failures = verdicts.refusals()
     else:
         failure = decision.failure if isinstance(decision, Denied) else None
         failures = [failure] if failure is not None else []
     return challenges.denied(failures)
 
 
-def context_budget(route_rules: RuleSet | None, *, challenges: bool = False) -> int:
-    """Bytes the claims context may take, leaving room for the policy and the challenge."""
-    challenge = MAX_CHALLENGE + len(CONTEXT_KEY) + 8 if challenges else 0
+def context_budget(route_rules: RuleSet | None, *, challenges: Challenges | None = None) -> int:
+    """Bytes the claims context may take, leaving room for the policy and the challenges."""
+    challenge = 0
+    if challenges is not None:  # the 403's challenge, and the metadata URL for the integration
+        challenge = MAX_CHALLENGE + len(CONTEXT_KEY) + 8
+        challenge += len(challenges.metadata_url) + len(RESOURCE_METADATA_KEY) + 8
     if route_rules is None:
         return MAX_CONTEXT_BYTES - challenge
     room = MAX_RESPONSE_BYTES - 1024 - challenge - route_rules.worst_case_policy_bytes()

@@ -166,6 +166,13 @@ def same_json(left: Any, right: Any) -> bool:
     return type(left) is type(right) and left == right
 
 
+def _acr_values(path: ClaimPath, values: tuple[Any, ...]) -> tuple[str, ...]:
+    """The authentication context classes a rule on ``acr`` accepts (none for other claims)."""
+    if path != ("acr",):
+        return ()
+    return tuple(value for value in values if isinstance(value, str))
+
+
 def _path_text(path: ClaimPath) -> str:
     return ".".join(path) if len(path) > 1 else path[0]
 
@@ -179,7 +186,10 @@ class ClaimEquals:
 
     def check(self, subject: Subject, now: float) -> None:
         if not same_json(claim_at(subject.claims, self.path), self.value):
-            raise ClaimMismatch(f"{_path_text(self.path)} is not {json.dumps(self.value)}")
+            raise ClaimMismatch(
+                f"{_path_text(self.path)} is not {json.dumps(self.value)}",
+                acr_values=_acr_values(self.path, (self.value,)),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +217,10 @@ class ClaimIn:
         if value is _MISSING or not any(
             same_json(item, allowed) for item in candidates for allowed in self.values
         ):
-            raise ClaimMismatch(f"{_path_text(self.path)} holds none of the accepted values")
+            raise ClaimMismatch(
+                f"{_path_text(self.path)} holds none of the accepted values",
+                acr_values=_acr_values(self.path, self.values),
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +248,19 @@ class IssuerIn:
     def check(self, subject: Subject, now: float) -> None:
         if subject.issuer not in self.issuers:
             raise IssuerNotAllowed("this issuer's tokens are not accepted on this route")
+
+
+def _step_up(route: RouteRule) -> list[AccessDenied]:
+    """The step-up requirements of ``route``, as the refusals they would give."""
+    found: list[AccessDenied] = []
+    for rule in route.requirements:
+        if isinstance(rule, MaxAuthAge):
+            found.append(AuthenticationTooOld("step-up", max_age=rule.seconds))
+        elif isinstance(rule, ClaimIn | ClaimEquals):
+            values = rule.values if isinstance(rule, ClaimIn) else (rule.value,)
+            if acr := _acr_values(rule.path, values):
+                found.append(ClaimMismatch("step-up", acr_values=acr))
+    return found
 
 
 def check_access(subject: Subject, rules: Sequence[AccessRule], now: float) -> None:
@@ -317,6 +343,24 @@ class Verdicts:
             for pattern in route.patterns
         ]
         return list(dict.fromkeys(suffixes))
+
+    def refusals(self) -> list[AccessDenied]:
+        """Why each denied route is denied, for a challenge that must hold for all of them.
+
+        A route refused for a step-up rule (``max_auth_age``, a rule on ``acr``) adds its
+        other step-up rules too: its first failure alone would ask for a new sign-in that
+        the next rule refuses again.
+        """
+        found: list[AccessDenied] = []
+        for route, failure in zip(self.rule_set.routes, self.failures, strict=True):
+            if failure is None:
+                continue
+            found.append(failure)
+            if isinstance(failure, AuthenticationTooOld) or (
+                isinstance(failure, ClaimMismatch) and failure.acr_values
+            ):
+                found.extend(_step_up(route))
+        return found
 
     def for_route(self, route: str) -> AccessDenied | None:
         """Why ``route`` is denied (the first failing rule that matches it), or None if allowed."""

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..errors import AccessDenied, AuthenticationTooOld, InsufficientScope
+from ..claims import CHALLENGE_KEY, quoted_string
+from ..errors import AccessDenied, AuthenticationTooOld, ClaimMismatch, InsufficientScope
 
 #: The authorizer context key the ACCESS_DENIED gateway response reads.
-CONTEXT_KEY = "wwwAuthenticate"
+CONTEXT_KEY = CHALLENGE_KEY
 #: At most this many characters of challenge in a context (room for claims stays).
 MAX_CHALLENGE = 1024
 
@@ -43,42 +44,42 @@ class Challenges:
         """The 403 challenge for every route a policy with these ``failures`` denies."""
         scopes: set[str] = set()
         ages: list[int] = []
+        classes: dict[str, None] = {}  # acr values, in the rules' order
         for failure in failures:
             if isinstance(failure, InsufficientScope):
                 scopes.update(failure.scopes)
             elif isinstance(failure, AuthenticationTooOld) and failure.max_age is not None:
                 ages.append(failure.max_age)
-        if scopes or not ages:
-            params = [("error", _quoted("insufficient_scope"))]
+            elif isinstance(failure, ClaimMismatch):
+                classes.update(dict.fromkeys(failure.acr_values))
+        if scopes or not (ages or classes):
+            params = [("error", quoted_string("insufficient_scope"))]
             if scopes:
-                params.append(("scope", _quoted(" ".join(sorted(scopes)))))
+                params.append(("scope", quoted_string(" ".join(sorted(scopes)))))
         else:
-            # RFC 9470 section 3: the client must authenticate the user again, recently enough.
-            params = [("error", _quoted("insufficient_user_authentication")),
-                      ("max_age", str(min(ages)))]  # fmt: skip
+            # RFC 9470 section 3: the client must authenticate the user again: with one of
+            # these authentication classes, recently enough.
+            params = [("error", quoted_string("insufficient_user_authentication"))]
+            if classes:
+                params.append(("acr_values", quoted_string(" ".join(classes))))
+            if ages:
+                params.append(("max_age", str(min(ages))))
         text = self._join(params)
         if len(text) > MAX_CHALLENGE:
-            text = self._join([param for param in params if param[0] != "scope"])
+            kept = ("error", "max_age")
+            text = self._join([param for param in params if param[0] in kept])
         return text
 
     def _join(self, params: list[tuple[str, str]]) -> str:
-        metadata = ("resource_metadata", _quoted(self.metadata_url))
+        metadata = ("resource_metadata", quoted_string(self.metadata_url))
         challenges = []
         if self.bearer:
             challenges.append(_challenge("Bearer", [*params, metadata]))
         if self.dpop_algorithms:
-            algs = ("algs", _quoted(" ".join(self.dpop_algorithms)))
+            algs = ("algs", quoted_string(" ".join(self.dpop_algorithms)))
             challenges.append(_challenge("DPoP", [algs, *params, metadata]))
         return ", ".join(challenges)
 
 
 def _challenge(scheme: str, params: list[tuple[str, str]]) -> str:
     return f"{scheme} " + ", ".join(f"{name}={value}" for name, value in params)
-
-
-def _quoted(value: str) -> str:
-    """An RFC 9110 quoted-string: backslash and double quote escaped, controls refused."""
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise ValueError("a challenge parameter cannot hold control characters")
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'

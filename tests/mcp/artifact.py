@@ -1,4 +1,4 @@
-"""The MCP server's Lambda artifact: ``server.py`` and the locked SDK, for the runtime's Python.
+"""The MCP server's Lambda artifact: ``server.py``, the locked SDK and the claims reader.
 
 Built into ``.aws-sam/local/McpFunction`` from ``requirements-mcp.txt`` (hash-checked
 wheels for Python 3.13 on this machine's architecture) and rebuilt only when the lock
@@ -21,12 +21,14 @@ HERE = Path(__file__).resolve().parent
 FUNCTION = "McpFunction"
 HANDLER = "server.lambda_handler"
 LOCK = ROOT / "requirements-mcp.txt"
+READER = (ROOT / "authorizer" / "__init__.py", ROOT / "authorizer" / "claims.py")
 
 
 def mcp_server_artifact() -> Path:
     """The artifact folder, built if the lock or the server changed since the last build."""
     target, stamp = LOCAL / FUNCTION, LOCAL / f"{FUNCTION}.source"
-    digest = hashlib.sha256(LOCK.read_bytes() + (HERE / "server.py").read_bytes()).hexdigest()
+    sources = [LOCK, HERE / "server.py", *READER]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()
     with _exclusive(FUNCTION):
         if stamp.is_file() and stamp.read_text() == digest and target.is_dir():
             return target
@@ -41,5 +43,8 @@ def mcp_server_artifact() -> Path:
             check=True, capture_output=True, text=True,
         )  # fmt: skip
         shutil.copy(HERE / "server.py", target / "server.py")
+        (target / "authorizer").mkdir()
+        for path in READER:  # the claims reader, as the claims layer ships it
+            shutil.copy(path, target / "authorizer" / path.name)
         stamp.write_text(digest)
     return target

@@ -6,7 +6,13 @@ as a Lambda integration has) answers each API Gateway proxy event, REST (payload
 already verified the token; the server reads who called from the authorizer's
 context and never sees the token's checks.
 
-Handler: ``server.lambda_handler`` (the artifact holds this file and the SDK).
+Every tool call comes to one route, ``POST /mcp``, so the route rules cannot give
+each tool its own scope: a tool that needs more than the route (``orders`` needs
+``read:orders``) is refused here, with the challenge ``authorizer.claims.challenge``
+builds from the authorizer's context, and a client steps up to a token that has it.
+
+Handler: ``server.lambda_handler`` (the artifact holds this file, the SDK and the
+claims reader ``authorizer.claims``).
 """
 
 from __future__ import annotations
@@ -19,14 +25,25 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
+from authorizer.claims import challenge, claims_from_event
+
 server = MCPServer("orders")
 CALLER: dict[str, Any] = {}  # the authorizer's context of the request being answered
+#: The scopes every call needs (the route rule's), and what each tool needs beyond them.
+ROUTE_SCOPES = ["mcp:tools"]
+TOOL_SCOPES = {"orders": ["read:orders"]}
 
 
 @server.tool()
 def add(a: int, b: int) -> int:
     """Add two numbers."""
     return a + b
+
+
+@server.tool()
+def orders() -> list[str]:
+    """The caller's orders (needs read:orders)."""
+    return ["order-7"]
 
 
 @server.tool()
@@ -40,6 +57,9 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 
 
 async def _answer(event: dict[str, Any]) -> dict[str, Any]:
+    refused = _tool_refused(event)
+    if refused is not None:
+        return refused
     request = event.get("requestContext") or {}
     authorizer = request.get("authorizer") or {}
     CALLER.clear()
@@ -86,6 +106,24 @@ async def _answer(event: dict[str, Any]) -> dict[str, Any]:
         "body": b"".join(chunks).decode(),
         "isBase64Encoded": False,
     }
+
+
+def _tool_refused(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A 403 with the challenge for a tool call whose token lacks the tool's scopes."""
+    try:
+        message = json.loads(event.get("body") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    needed = TOOL_SCOPES.get(str((message.get("params") or {}).get("name")), [])
+    granted = str(claims_from_event(event).get("scope", "")).split()
+    if set(needed) <= set(granted):
+        return None
+    headers = {"Content-Type": "application/json"}
+    headers.update(challenge(event, scopes=[*ROUTE_SCOPES, *needed]))
+    body = json.dumps({"error": "insufficient_scope"})
+    return {"statusCode": 403, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
 if __name__ == "__main__":  # a quick look: python server.py < event.json

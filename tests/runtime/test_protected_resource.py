@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from authorizer.claims import challenge, claims_from_event
 from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError, InsufficientScope
 from authorizer.gateway.challenges import MAX_CHALLENGE, Challenges
@@ -210,6 +211,26 @@ def test_a_step_up_rule_alone_asks_for_a_recent_authentication(
     )
 
 
+def test_an_acr_rule_asks_for_one_of_its_authentication_classes(
+    issuer: DevIssuer, clock: FakeClock, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text('default = "deny"\n[[route]]\nmatch = "POST /payments"\nmax_auth_age = 300\n'
+                     'claims = [{ claim = "acr", in = ["urn:mfa", "urn:phr"] }]\n')  # fmt: skip
+    env = {**AS_RESOURCE, "AUTHORIZER_RULES": str(rules)}
+    authorizer = build_authorizer(issuer, clock, env=env)
+    token = mint(issuer, clock, aud=RESOURCE, auth_time=int(clock.now), acr="urn:pwd")
+    event = make_event("rest_request", f"Bearer {token}", method="POST", path="/payments")
+    assert answer(authorizer, event).status == 403
+    assert challenge_of(authorizer, event) == (
+        f'Bearer error="insufficient_user_authentication", acr_values="urn:mfa urn:phr", '
+        f'max_age=300, resource_metadata="{METADATA}"'
+    )  # the class failed first; the new sign-in must also be recent enough for the route
+    recent = mint(issuer, clock, aud=RESOURCE, auth_time=int(clock.now) - 900, acr="urn:mfa")
+    event = make_event("rest_request", f"Bearer {recent}", method="POST", path="/payments")
+    assert 'acr_values="urn:mfa urn:phr", max_age=300' in str(challenge_of(authorizer, event))
+
+
 def test_where_dpop_is_taken_the_challenge_offers_both_schemes(
     issuer: DevIssuer, clock: FakeClock
 ) -> None:
@@ -335,3 +356,42 @@ def test_the_authorizer_function_serves_its_metadata_beside_its_decisions(
     assert other["response"]["statusCode"] == 404
     lines = [line for line in process.stdout.splitlines() if "authorization decision" in line]
     assert len(lines) == 1  # the metadata requests are no decisions: no line, no metric
+
+
+# --- the integration's own challenges -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rest_request", "http_v1", "http_v2"])
+def test_an_integration_challenges_with_the_metadata_the_authorizer_passed(
+    issuer: DevIssuer, clock: FakeClock, kind: str
+) -> None:
+    authorizer = build_authorizer(issuer, clock, env=AS_RESOURCE)
+    token = mint(issuer, clock, aud=RESOURCE, scope="tools:call")
+    context = answer(authorizer, make_event(kind, f"Bearer {token}")).response["context"]
+    assert context["resourceMetadata"] == METADATA
+    event = downstream_event(kind, context)
+    assert "resourceMetadata" not in claims_from_event(event)  # not a claim
+    assert challenge(event, scopes=["tools:call", "tools:admin", "tools:call"]) == {
+        "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="tools:call tools:admin", '
+        f'resource_metadata="{METADATA}"'
+    }
+
+
+def test_without_a_resource_an_integration_challenges_without_metadata(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    authorizer = build_authorizer(issuer, clock)
+    context = answer(authorizer, make_event("http_v2", f"Bearer {mint(issuer, clock)}")).response
+    event = downstream_event("http_v2", context["context"])
+    assert challenge(event) == {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+    assert challenge({}, scopes=["a"]) == {
+        "WWW-Authenticate": 'Bearer error="insufficient_scope", scope="a"'
+    }
+
+
+def downstream_event(kind: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The integration's event for an allowed request, as API Gateway passes the context."""
+    if kind == "http_v2":
+        return {"requestContext": {"authorizer": {"lambda": context}}}
+    stringified = {k: v if isinstance(v, str) else json.dumps(v) for k, v in context.items()}
+    return {"requestContext": {"authorizer": stringified}}

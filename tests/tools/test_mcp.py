@@ -131,6 +131,19 @@ def test_the_tool_sees_the_caller_the_authorizer_verified(
     assert answer["result"]["content"][0]["text"] == "mcp-client"
 
 
+def test_a_tool_that_needs_more_than_its_route_makes_the_sdk_step_up(
+    served: Served, provider: Provider
+) -> None:
+    # POST /mcp needs mcp:tools (the route rule); the orders tool also needs read:orders,
+    # which only the server can tell: it answers 403 with the challenge the claims reader
+    # builds, on either API kind, and the SDK asks for a token with both scopes.
+    answer = sdk_client(f"{served.url}/mcp", provider.issuer, "mcp-client", "orders", {})
+    assert "error" not in answer, answer
+    assert answer["result"]["structured_content"] == {"result": ["order-7"]}
+    assert set(answer["scope"].split()) == {"mcp:tools", "read:orders"}
+    assert sum(line == f"POST {provider.issuer}/token" for line in answer["requests"]) == 2
+
+
 def test_tokens_that_must_not_be_served_get_the_status_and_challenge_of_their_api(
     served: Served, provider: Provider
 ) -> None:
