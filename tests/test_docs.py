@@ -336,3 +336,31 @@ def test_the_log_line_in_the_operations_page_has_the_fields_a_deny_is_logged_wit
     assert denied["reason"] == shown["reason"] == "insufficient_scope"
     context_keys = {"cold_start", "function_request_id"}  # added per invocation by app.py
     assert sorted(set(shown) - set(denied) - context_keys) == []
+
+
+def test_the_integration_challenge_snippet_refuses_a_tool_its_token_lacks_the_scope_for(
+    issuer: DevIssuer, clock: FakeClock
+) -> None:
+    (snippet,) = fenced(section("Challenges from the integration"), "python")
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)  # noqa: S102 - the page's own example, as a user would paste it
+    resource = "https://mcp.example.com/mcp"
+    authorizer = build_authorizer(issuer, clock, JWT_AUDIENCE="", AUTHORIZER_RESOURCE=resource)
+
+    def call(scope: str, tool: str) -> dict[str, Any]:
+        token = mint(issuer, clock, aud=resource, scope=scope)
+        decided = authorizer.handle(make_event("http_v2", f"Bearer {token}"))
+        event = make_event("http_v2", f"Bearer {token}", method="POST", path="/mcp")
+        event["requestContext"]["authorizer"] = {"lambda": decided["context"]}
+        event["body"] = json.dumps({"method": "tools/call", "params": {"name": tool}})
+        answer: dict[str, Any] = namespace["lambda_handler"](event, None)
+        return answer
+
+    refused = call("mcp:tools", "cancel_order")
+    assert refused["statusCode"] == 403
+    assert refused["headers"]["WWW-Authenticate"] == (
+        'Bearer error="insufficient_scope", scope="mcp:tools orders:admin", resource_metadata='
+        f'"{resource}/.well-known/oauth-protected-resource"'
+    )
+    assert call("mcp:tools orders:admin", "cancel_order")["statusCode"] == 200
+    assert call("mcp:tools", "list_orders")["statusCode"] == 200
