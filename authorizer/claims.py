@@ -30,9 +30,11 @@ DROPPED_CLAIMS_KEY = "droppedClaims"
 #: and, for the integration's own challenges, where the resource's metadata is.
 CHALLENGE_KEY = "wwwAuthenticate"
 RESOURCE_METADATA_KEY = "resourceMetadata"
+#: The tenant in ``iss``, for a token of an issuer template (a multi-tenant application).
+TENANT_KEY = "issuerTenant"
 _NOT_CLAIMS = frozenset(
     {"principalId", "integrationLatency", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY, CHALLENGE_KEY,
-     RESOURCE_METADATA_KEY}
+     RESOURCE_METADATA_KEY, TENANT_KEY}
 )  # fmt: skip
 
 
@@ -103,6 +105,16 @@ def quoted_string(value: str) -> str:
         raise ValueError("a challenge parameter cannot hold control characters")
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def issuer_tenant(event: Mapping[str, Any]) -> str | None:
+    """The caller's tenant, where the authorizer trusts an issuer template; else None.
+
+    The tenant is the one in the token's ``iss``, which the provider's tenant claim
+    (Entra: ``tid``) was checked to name too.
+    """
+    tenant = authorizer_context(event).get(TENANT_KEY)
+    return tenant if isinstance(tenant, str) and tenant else None
 
 
 def dropped_claims(event: Mapping[str, Any]) -> list[str]:

@@ -40,6 +40,8 @@ class _Answer:
     #: The route rules' verdicts on every route (None: no route rules, or an issuer-wide
     #: rule denied the whole stage).
     verdicts: Verdicts | None = None
+    #: The tenant in ``iss``, for a token of an issuer template (None: any other token).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +74,7 @@ class Unauthorized:
     outcome: ClassVar[Literal["unauthorized"]] = "unauthorized"
     arn: ClassVar[None] = None
     verdicts: ClassVar[None] = None
+    tenant: ClassVar[None] = None
     reason: str
     message: str = ""
     kind: EventKind | None = None
@@ -88,6 +91,7 @@ class Failed:
     arn: ClassVar[None] = None
     token: ClassVar[None] = None
     verdicts: ClassVar[None] = None
+    tenant: ClassVar[None] = None
     details: ClassVar[Mapping[str, str]] = MappingProxyType({})
     reason: str
     message: str

@@ -106,6 +106,18 @@ class WrongAudience(TokenError):
     reason = "wrong_audience"
 
 
+class UnknownTenant(TokenError):
+    """``iss`` fits an issuer template, but its tenant is not one of those accepted."""
+
+    reason = "unknown_tenant"
+
+
+class TenantMismatch(TokenError):
+    """The tenant claim (Entra: ``tid``) names another tenant than ``iss`` does."""
+
+    reason = "tenant_mismatch"
+
+
 class WrongTokenType(TokenError):
     """Not an access token: a ``typ`` other than the required one, or an ID token."""
 
@@ -203,6 +215,12 @@ class AuthenticationTooOld(AccessDenied):
 
 class IssuerNotAllowed(AccessDenied):
     reason = "issuer_not_allowed"
+
+
+class TenantNotAllowed(AccessDenied):
+    """A route accepts tokens of other tenants only (a rule's ``tenants``)."""
+
+    reason = "tenant_not_allowed"
 
 
 class NoMatchingRoute(AccessDenied):

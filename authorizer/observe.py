@@ -110,6 +110,8 @@ class Telemetry:
             "event_kind": decision.kind.value if decision.kind else None,
             "issuer": decision.issuer,
         }
+        if decision.tenant is not None:  # a tenant of an issuer template: 64 safe characters
+            fields["tenant"] = decision.tenant
         if request_id is not None:
             fields["api_request_id"] = loggable(request_id)
         fields.update({key: loggable(value) for key, value in decision.details.items()})

@@ -196,13 +196,17 @@ class Authorizer:
         """Decide for a verified token: issuer-wide rules, then the route rules."""
         details = {"binding": bound} if bound else {}
         kind, arn, issuer = request.kind, request.arn, settings.issuer
+        template = settings.template  # a tenant's token: its tenant goes to the rules and on
+        tenant = template.tenant_of(verified.claims.get("iss")) if template is not None else None
         if not settings.requirements and self.route_rules is None:
-            return Allowed(kind=kind, token=verified, issuer=issuer, arn=arn, details=details)
+            return Allowed(
+                kind=kind, token=verified, issuer=issuer, arn=arn, details=details, tenant=tenant
+            )
         from .access.rules import check_access  # noqa: PLC0415 - loaded already, with the rules
 
         now = self._clock()
         try:
-            subject = self._subject(verified, settings)
+            subject = self._subject(verified, settings, tenant)
             check_access(subject, settings.requirements, now)
         except TokenError as exc:  # a scope or role claim of the wrong type
             return Unauthorized(
@@ -224,6 +228,7 @@ class Authorizer:
                 message=str(exc),
                 details=details,
                 failure=exc,
+                tenant=tenant,
             )
         verdicts = self._verdicts(subject, now)
         failure = None if verdicts is None else self._failure(verdicts, request)
@@ -231,10 +236,12 @@ class Authorizer:
             return Denied(
                 kind=kind, token=verified, issuer=issuer, reason=failure.reason, arn=arn,
                 message=str(failure), details=details, verdicts=verdicts, failure=failure,
+                tenant=tenant,
             )  # fmt: skip
         return Allowed(
-            kind=kind, token=verified, issuer=issuer, arn=arn, details=details, verdicts=verdicts
-        )
+            kind=kind, token=verified, issuer=issuer, arn=arn, details=details, verdicts=verdicts,
+            tenant=tenant,
+        )  # fmt: skip
 
     def _failure(self, verdicts: Verdicts, request: AuthRequest) -> AccessDenied | None:
         """Why the route rules deny: for this route, or for every request a simple response serves.
@@ -270,11 +277,15 @@ class Authorizer:
         )
 
     @staticmethod
-    def _subject(token: VerifiedToken, issuer: IssuerSettings) -> Subject:
+    def _subject(token: VerifiedToken, issuer: IssuerSettings, tenant: str | None) -> Subject:
         from .access.rules import subject_of  # noqa: PLC0415 - loaded already, with the rules
 
         return subject_of(
-            token.claims, scope_claims=issuer.scope_claims, role_claims=issuer.role_claims
+            token.claims,
+            issuer=issuer.issuer,
+            scope_claims=issuer.scope_claims,
+            role_claims=issuer.role_claims,
+            tenant=tenant,
         )
 
     def _verdicts(self, subject: Subject, now: float) -> Verdicts | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .claims import RESOURCE_METADATA_KEY
+from .claims import RESOURCE_METADATA_KEY, TENANT_KEY
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
 from .gateway.challenges import CONTEXT_KEY, MAX_CHALLENGE, Challenges
 from .gateway.context import MAX_CONTEXT_BYTES, ContextSettings, build_context
@@ -46,16 +46,18 @@ class Responder:
         context: ContextSettings,
         route_rules: RuleSet | None,
         challenges: Challenges | None = None,
+        tenants: bool = False,
     ) -> None:
         """``simple_responses``: HTTP API 2.0 events get ``isAuthorized`` (else IAM policies).
 
         With ``challenges`` (a protected resource), every policy that can deny a route
         carries the 403's ``WWW-Authenticate`` value in its context, for the gateway response.
+        ``tenants``: an issuer template is trusted, whose tokens' tenant goes in the context.
         """
         self._simple = simple_responses
         self._principal_claims = principal_claims
         self._usage_claim = usage_identifier_claim
-        self._context_bytes = context_budget(route_rules, challenges=challenges)
+        self._context_bytes = context_budget(route_rules, challenges=challenges, tenants=tenants)
         self._selection = context if context.active else None
         self._challenges = challenges
         #: For the integration's own challenges (``authorizer.claims.challenge``).
@@ -78,7 +80,8 @@ class Responder:
         token, arn, verdicts = decision.token, decision.arn, decision.verdicts
         allowed = isinstance(decision, Allowed)
         if decision.kind is EventKind.HTTP_V2 and self._simple:
-            return simple_response(allowed, self._context(token) if allowed else None)
+            context = self._context(token, decision.tenant) if allowed else None
+            return simple_response(allowed, context)
         if verdicts is None:
             allow = ["*"] if allowed else []
             deny: list[str] = []
@@ -86,7 +89,7 @@ class Responder:
             # The whole policy, even when this route is denied: API Gateway
             # caches it for the token and applies it to the other routes too.
             allow, deny = verdicts.allowed_suffixes(), verdicts.denied_suffixes()
-        context = self._context(token) if allow else None
+        context = self._context(token, decision.tenant) if allow else None
         challenges = self._challenges
         if challenges is not None and (not allowed or verdicts is not None):
             context = {**(context or {}), CONTEXT_KEY: _challenge(challenges, decision)}
@@ -99,10 +102,12 @@ class Responder:
             usage_identifier_key=self._usage_key(decision) if allow else None,
         )
 
-    def _context(self, token: VerifiedToken) -> dict[str, Any]:
+    def _context(self, token: VerifiedToken, tenant: str | None) -> dict[str, Any]:
         context = build_context(token.claims, self._context_bytes, self._selection)
         if self._metadata_url is not None:
             context[RESOURCE_METADATA_KEY] = self._metadata_url
+        if tenant is not None:  # at most 64 characters (tokens.tenants): within the reserve
+            context[TENANT_KEY] = tenant
         return context
 
     def _principal(self, token: VerifiedToken) -> str:
@@ -131,9 +136,11 @@ def _challenge(challenges: Challenges, decision: Allowed | Denied) -> str:
     return challenges.denied(failures)
 
 
-def context_budget(route_rules: RuleSet | None, *, challenges: Challenges | None = None) -> int:
-    """Bytes the claims context may take, leaving room for the policy and the challenges."""
-    challenge = 0
+def context_budget(
+    route_rules: RuleSet | None, *, challenges: Challenges | None = None, tenants: bool = False
+) -> int:
+    """Bytes the claims context may take, leaving room for the policy, challenges and tenant."""
+    challenge = len(TENANT_KEY) + 72 if tenants else 0  # a tenant: 64 characters at most
     if challenges is not None:  # the 403's challenge, and the metadata URL for the integration
         challenge = MAX_CHALLENGE + len(CONTEXT_KEY) + 8
         challenge += len(challenges.metadata_url) + len(RESOURCE_METADATA_KEY) + 8

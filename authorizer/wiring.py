@@ -72,6 +72,11 @@ def assemble(
         tokens=IssuerChoice(
             [(trusted.settings.issuer, trusted.verifier, trusted) for trusted in issuers],
             settings.max_token_bytes,
+            templates=[
+                (trusted.settings.template, trusted.verifier, trusted)
+                for trusted in issuers
+                if trusted.settings.template is not None
+            ],
         ),
         responder=Responder(
             simple_responses=settings.http_api_response == "simple",
@@ -80,6 +85,7 @@ def assemble(
             context=settings.context,
             route_rules=settings.route_rules,
             challenges=challenges(settings),
+            tenants=any(issuer.template is not None for issuer in settings.issuers),
         ),
         shared=shared_answers(settings),
         proofs=proof_verifier(settings, clock, replay_store),
@@ -172,6 +178,7 @@ def token_claims(settings: Settings, issuer: IssuerSettings) -> TokenClaims:
         issuer=issuer.issuer,
         audiences=frozenset(issuer.audiences),
         audience_claim=issuer.audience_claim,
+        template=issuer.template,
         leeway=settings.leeway_seconds,
         principal_claims=settings.principal_claims,
         reject_id_tokens=issuer.reject_id_tokens,

@@ -104,6 +104,13 @@ def run_doctor(
             f"configuration: issuer {issuer.issuer} ({issuer.provider}), audiences "
             f"{', '.join(issuer.audiences)}, algorithms {', '.join(issuer.algorithms)}"
         )
+        if issuer.template is not None:
+            template = issuer.template
+            tenants = (
+                "any tenant" if template.tenants is None else ", ".join(sorted(template.tenants))
+            )
+            claim = template.tenant_claim or "no claim (JWT_TENANT_CLAIM)"
+            report.ok(f"  issuer template: tenants {tenants}; tenant also named by {claim}")
         if issuer.binding.constraint != "bearer":
             store = settings.dpop.replay_store or "in memory, per execution environment"
             report.ok(
@@ -475,12 +482,28 @@ def _why(
         "insufficient_scope": lambda: (
             f"{message} (it has: {claims.get('scope', claims.get('scp'))!r})"
         ),
+        "unknown_tenant": lambda: (
+            f"{message}: its iss is {claims.get('iss')!r}; if this tenant is a customer of"
+            " yours, add it to JWT_TENANTS (the template's Tenants parameter)"
+        ),
+        "tenant_mismatch": lambda: _tenant_mismatch(claims, issuer),
     }
     explain = explanations.get(reason)
     try:
         return explain() if explain else message
     except (KeyError, TypeError, ValueError):
         return message
+
+
+def _tenant_mismatch(claims: dict[str, Any], issuer: IssuerSettings) -> str:
+    template = issuer.template
+    claim = template.tenant_claim if template is not None else None
+    in_iss = template.tenant_of(claims.get("iss")) if template is not None else None
+    return (
+        f"iss names tenant {in_iss!r} but {claim} is {claims.get(claim or '')!r}: a token"
+        " spliced from two tenants, or JWT_TENANT_CLAIM names a claim this provider does not"
+        " use for the tenant"
+    )
 
 
 def _wrong_audience(claims: dict[str, Any], issuer: IssuerSettings, settings: Settings) -> str:

@@ -31,6 +31,7 @@ from ..errors import (
     IssuerNotAllowed,
     MissingRole,
     NoMatchingRoute,
+    TenantNotAllowed,
 )
 from .routes import MAX_ARN_PREFIX, RoutePattern, coverage, route_key_steps, rule_steps
 
@@ -42,21 +43,25 @@ _MISSING: Any = object()
 class Subject:
     """A verified token, as access rules see it."""
 
-    issuer: str
+    issuer: str  # the configured issuer (an issuer template, for a tenant's token)
     claims: Mapping[str, Any]
     scopes: frozenset[str]
     roles: frozenset[str]
+    tenant: str | None = None  # the tenant in iss, for an issuer template's token
 
 
 def subject_of(
     claims: Mapping[str, Any],
     *,
+    issuer: str,
     scope_claims: Sequence[str],
     role_claims: Sequence[ClaimPath],
+    tenant: str | None = None,
 ) -> Subject:
     """Read scopes and roles from where the issuer's provider puts them."""
     return Subject(
-        issuer=str(claims.get("iss", "")),
+        issuer=issuer,
+        tenant=tenant,
         claims=claims,
         scopes=granted_scopes(claims, scope_claims),
         roles=granted_roles(claims, role_claims),
@@ -248,6 +253,17 @@ class IssuerIn:
     def check(self, subject: Subject, now: float) -> None:
         if subject.issuer not in self.issuers:
             raise IssuerNotAllowed("this issuer's tokens are not accepted on this route")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantIn:
+    """The token's tenant (of an issuer template) is one of ``tenants`` (per-tenant routes)."""
+
+    tenants: frozenset[str]
+
+    def check(self, subject: Subject, now: float) -> None:
+        if subject.tenant not in self.tenants:
+            raise TenantNotAllowed("this tenant's tokens are not accepted on this route")
 
 
 def _step_up(route: RouteRule) -> list[AccessDenied]:

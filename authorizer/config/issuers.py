@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..binding.confirmation import SENDER_CONSTRAINTS, BindingPolicy
 from ..errors import ConfigError
+from ..tokens.tenants import TENANT, IssuerTemplate, is_tenant
 from ..tokens.verify import normalize_typ
 from .bundledkeys import BundledKeys, KeysFile
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
@@ -58,6 +59,8 @@ ISSUER_VARIABLES: dict[str, str] = {
     "keys_file_max_age_seconds": "JWT_KEYS_FILE_MAX_AGE_SECONDS",
     "sender_constraint": "JWT_SENDER_CONSTRAINT",
     "bound_tokens_as_bearer": "JWT_BOUND_TOKENS_AS_BEARER",
+    "tenants": "JWT_TENANTS",
+    "tenant_claim": "JWT_TENANT_CLAIM",
 }
 AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
 _FLAGS = ("reject_id_tokens", "deny_anonymous", "require_verified", "bound_tokens_as_bearer")
@@ -92,6 +95,8 @@ class IssuerSettings:
     bundled_keys: BundledKeys | None = None
     #: Bearer, DPoP or certificate-bound tokens: what a request must prove (see :mod:`.binding`).
     binding: BindingPolicy = field(default_factory=BindingPolicy)
+    #: An issuer with ``{tenant}`` in it: the tenants it accepts, one key set for all.
+    template: IssuerTemplate | None = None
 
     @property
     def discovery_uri(self) -> str:
@@ -115,7 +120,7 @@ def env_issuers(
         raw = env.optional(name)
         if raw is None or key == "issuer":
             continue
-        if key in ("audiences", "algorithms", "scope_claims"):
+        if key in ("audiences", "algorithms", "scope_claims", "tenants"):
             values[key] = split(raw)
         elif key == "scopes_all":
             values[key] = scope_list(name, raw)
@@ -191,15 +196,21 @@ def build_issuers(
     issuer = provider.normalize_issuer(text(values, "issuer", label) or "")
     if not issuer:
         raise ConfigError(f"{label('issuer')} is required but not set")
-    check_url(label("issuer"), issuer)
+    template = _template(values, label, provider, issuer)
+    check_url(label("issuer"), issuer.replace(TENANT, "tenant"))
     jwks_uri = text(values, "jwks_uri", label)
     if jwks_uri is not None:
         check_url(label("jwks_uri"), jwks_uri)
+    if template is not None and (jwks_uri or provider.jwks_uri_for(issuer)) is None:
+        raise ConfigError(
+            f"{label('issuer')} is an issuer template, whose tenants share one key set: set"
+            f" {label('jwks_uri')} to it (a template has no discovery document)"
+        )
     audiences = texts(values, "audiences", label)
     if audiences is None and resource is not None:
         audiences = (resource.resource,)
     if audiences is None:
-        if not provider.issuer_is_default_audience:
+        if not provider.issuer_is_default_audience or template is not None:
             raise ConfigError(f"{label('audiences')} is required but not set")
         audiences = (issuer,)
     audience_claim = text(values, "audience_claim", label) or provider.audience_claim
@@ -235,12 +246,58 @@ def build_issuers(
         requirements=_issuer_requirements(values, provider, label),
         keys_file=_keys_file(values, label),
         binding=_binding(values, label),
+        template=template,
     )
     siblings = [
-        replace(settings, issuer=sibling, jwks_uri=jwks_uri or provider.jwks_uri_for(sibling))
+        replace(
+            settings,
+            issuer=sibling,
+            jwks_uri=jwks_uri or provider.jwks_uri_for(sibling),
+            template=replace(template, template=sibling) if template is not None else None,
+        )
         for sibling in provider.sibling_issuers(issuer)
     ]
     return [settings, *siblings]
+
+
+def _template(
+    values: Mapping[str, Any], label: Label, provider: Provider, issuer: str
+) -> IssuerTemplate | None:
+    """The issuer as a template, when it has ``{tenant}`` in it; its tenants are then required."""
+    tenants = texts(values, "tenants", label)
+    tenant_claim = text(values, "tenant_claim", label)
+    if TENANT not in issuer:
+        for key, value in (("tenants", tenants), ("tenant_claim", tenant_claim)):
+            if value is not None:
+                raise ConfigError(
+                    f"{label(key)} is set, but {label('issuer')} has no {TENANT} in it"
+                )
+        return None
+    where = f"{label('issuer')} ({issuer})"
+    if issuer.count(TENANT) != 1 or "{" in issuer.replace(TENANT, ""):
+        raise ConfigError(f"{where}: an issuer template holds {TENANT} once, and nothing else")
+    before, after = issuer.split(TENANT)
+    if not (before.endswith(("/", "://")) and after[:1] in ("", "/", ".")):
+        raise ConfigError(
+            f"{where}: {TENANT} must be a whole path segment or host label"
+            " (https://login.microsoftonline.com/{tenant}/v2.0)"
+        )
+    if tenants is None:
+        raise ConfigError(
+            f"{where} is an issuer template: list the tenants it accepts in"
+            f" {label('tenants')}, or say * for any tenant"
+        )
+    if tenants == ("*",):
+        accepted = None
+    else:
+        bad = [tenant for tenant in tenants if not is_tenant(tenant)]
+        if bad:
+            raise ConfigError(
+                f"{label('tenants')}: {bad[0]!r} is not a tenant (letters, digits, - and _;"
+                " * alone for any tenant)"
+            )
+        accepted = frozenset(tenants)
+    return IssuerTemplate(issuer, accepted, tenant_claim or provider.tenant_claim)
 
 
 #: One year: a bundled set that stays fresh or usable longer than this is a typo.
@@ -289,8 +346,10 @@ def _issuer_requirements(
 ) -> tuple[AccessRule, ...]:
     where = label("scopes_all").rsplit(": ", 1)[0]  # the variable, or the issuer table
     rules: list[AccessRule] = []
-    if not REQUIREMENT_KEYS.isdisjoint(values):
-        rules.extend(parse_requirements(values, where))
+    # An issuer table's tenants are the template's (checked with the token), not a route's.
+    requirements = {key: value for key, value in values.items() if key != "tenants"}
+    if not REQUIREMENT_KEYS.isdisjoint(requirements):
+        rules.extend(parse_requirements(requirements, where))
     for key, expected in (("deny_anonymous", False), ("require_verified", True)):
         if not flag(values, key, label, False):
             continue

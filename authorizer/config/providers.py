@@ -22,7 +22,9 @@ keycloak   realm roles at ``realm_access.roles`` and client roles at
            (ID tokens ``"ID"``), and may carry a ``nonce`` as well.
 entra      v1 (``https://sts.windows.net/<tenant>/``) and v2
            (``https://login.microsoftonline.com/<tenant>/v2.0``) issuers are
-           both accepted when either is configured; ``roles`` and ``scp``.
+           both accepted when either is configured; ``roles`` and ``scp``. A
+           multi-tenant application's issuer is either with ``{tenant}``: the
+           keys are the ``common`` endpoint's, and ``tid`` must name the tenant.
 generic    RFC 9068: ``aud``, ``scope``/``scp``, no roles claim.
 =========  ==================================================================
 """
@@ -42,6 +44,13 @@ AUTHGEAR_VERIFIED = "https://authgear.com/claims/user/is_verified"
 
 _ENTRA_V1 = re.compile(r"https://sts\.windows\.net/(?P<tenant>[0-9a-fA-F-]{36})/")
 _ENTRA_V2 = re.compile(r"https://login\.microsoftonline\.com/(?P<tenant>[0-9a-fA-F-]{36})/v2\.0")
+#: A multi-tenant application's issuers, and the key set every tenant signs with.
+_ENTRA_V1_TEMPLATE = "https://sts.windows.net/{tenant}/"
+_ENTRA_V2_TEMPLATE = "https://login.microsoftonline.com/{tenant}/v2.0"
+_ENTRA_COMMON_KEYS = {
+    _ENTRA_V1_TEMPLATE: "https://login.microsoftonline.com/common/discovery/keys",
+    _ENTRA_V2_TEMPLATE: "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,8 @@ class Provider:
     client_roles_per_audience: bool = False
     #: Offers the Authgear user-state options (anonymous, verified).
     authgear_user_claims: bool = False
+    #: In an issuer template, the claim that names the tenant too (Entra: ``tid``).
+    tenant_claim: str | None = None
 
     def role_paths(self, audiences: tuple[str, ...]) -> tuple[ClaimPath, ...]:
         """Where roles are, given the configured audiences."""
@@ -84,6 +95,9 @@ class Provider:
         """Other issuer strings the same tenant signs with (their keys: :meth:`jwks_uri_for`)."""
         if self.name != "entra":
             return ()
+        siblings = {_ENTRA_V1_TEMPLATE: _ENTRA_V2_TEMPLATE, _ENTRA_V2_TEMPLATE: _ENTRA_V1_TEMPLATE}
+        if issuer in siblings:
+            return (siblings[issuer],)
         v1 = _ENTRA_V1.fullmatch(issuer)
         if v1 is not None:
             return (f"https://login.microsoftonline.com/{v1['tenant']}/v2.0",)
@@ -94,6 +108,8 @@ class Provider:
 
     def jwks_uri_for(self, issuer: str) -> str | None:
         """A key-set URI to use without discovery, where the issuer's own is not discoverable."""
+        if self.name == "entra" and issuer in _ENTRA_COMMON_KEYS:
+            return _ENTRA_COMMON_KEYS[issuer]  # a multi-tenant template: every tenant's keys
         match = _ENTRA_V1.fullmatch(issuer) if self.name == "entra" else None
         if match is None:
             return None
@@ -133,6 +149,6 @@ PROVIDERS: dict[str, Provider] = {
             access_token_id_claims=frozenset({"nonce"}),
             client_roles_per_audience=True,
         ),
-        Provider("entra", role_claims=(("roles",),)),
+        Provider("entra", role_claims=(("roles",),), tenant_claim="tid"),
     )
 }

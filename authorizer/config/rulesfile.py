@@ -48,7 +48,16 @@ MAX_POLICY_BYTES = 6 * 1024
 MAX_AUTH_AGE = 366 * 86400
 
 REQUIREMENT_KEYS = frozenset(
-    {"scopes_all", "scopes_any", "roles_all", "roles_any", "claims", "max_auth_age", "issuers"}
+    {
+        "scopes_all",
+        "scopes_any",
+        "roles_all",
+        "roles_any",
+        "claims",
+        "max_auth_age",
+        "issuers",
+        "tenants",
+    }
 )
 ROUTE_KEYS = REQUIREMENT_KEYS | {"match", "name"}
 TOP_KEYS = frozenset({"version", "default", "route", "issuer", "context"})
@@ -176,11 +185,14 @@ def parse_requirements(table: Mapping[str, Any], where: str) -> tuple[AccessRule
         RolesAny,
         ScopesAll,
         ScopesAny,
+        TenantIn,
     )
 
     rules: list[AccessRule] = []
     if "issuers" in table:
         rules.append(IssuerIn(frozenset(_strings(table, "issuers", where))))
+    if "tenants" in table:
+        rules.append(TenantIn(frozenset(_strings(table, "tenants", where))))
     for key, kind in (
         ("scopes_all", ScopesAll),
         ("scopes_any", ScopesAny),

@@ -115,6 +115,8 @@ TEMPLATE_PARAMETERS: dict[str, str] = {
     "JWT_REJECT_ID_TOKENS": "RejectIdTokens",
     "JWT_SENDER_CONSTRAINT": "SenderConstraint",
     "JWT_BOUND_TOKENS_AS_BEARER": "BoundTokensAsBearer",
+    "JWT_TENANTS": "Tenants",
+    "JWT_TENANT_CLAIM": "TenantClaim",
     "AUTHORIZER_DPOP_ALGORITHMS": "DpopAlgorithms",
     "AUTHORIZER_DPOP_MAX_AGE_SECONDS": "DpopMaxAgeSeconds",
     "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE": "DpopReplayCacheSize",

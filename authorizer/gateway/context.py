@@ -27,12 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..claims import CHALLENGE_KEY, DROPPED_CLAIMS_KEY, JSON_CLAIMS_KEY, RESOURCE_METADATA_KEY
+from ..claims import (
+    CHALLENGE_KEY,
+    DROPPED_CLAIMS_KEY,
+    JSON_CLAIMS_KEY,
+    RESOURCE_METADATA_KEY,
+    TENANT_KEY,
+)
 from .responses import ContextValue
 
 RESERVED_KEYS = frozenset(
     {"principalId", "integrationLatency", "claims", JSON_CLAIMS_KEY, DROPPED_CLAIMS_KEY,
-     CHALLENGE_KEY, RESOURCE_METADATA_KEY}
+     CHALLENGE_KEY, RESOURCE_METADATA_KEY, TENANT_KEY}
 )  # fmt: skip
 #: WebSocket APIs refuse authorizer responses over 8 KiB; leave room for the policy.
 MAX_CONTEXT_BYTES = 6 * 1024

@@ -24,6 +24,7 @@ from ..errors import (
     WrongIssuer,
     WrongTokenType,
 )
+from .tenants import IssuerTemplate
 
 Claims = Mapping[str, Any]
 
@@ -58,7 +59,8 @@ _REGISTERED_NAMES = frozenset(REGISTERED_CLAIM_TYPES)
 class TokenClaims:
     """The claim rules for one issuer's access tokens, in the order they are checked.
 
-    1. ``iss`` equals ``issuer``, character for character.
+    1. ``iss`` equals ``issuer``, character for character; or, for an issuer with a
+       tenant in it, fits ``template`` (see :mod:`authorizer.tokens.tenants`).
     2. Not an ID token (when ``reject_id_tokens``): none of :data:`ID_TOKEN_CLAIMS`,
        no Cognito ``token_use: id`` or Keycloak ``typ: ID``, no ``aud`` naming one of
        ``id_token_audiences`` (Cognito app clients); and ``token_use``, when set, is
@@ -80,6 +82,7 @@ class TokenClaims:
     issuer: str
     audiences: frozenset[str]
     audience_claim: str = "aud"
+    template: IssuerTemplate | None = None
     leeway: int = 0
     principal_claims: tuple[str, ...] = ("sub",)
     reject_id_tokens: bool = True
@@ -93,7 +96,9 @@ class TokenClaims:
         if iss != self.issuer:
             if not isinstance(iss, str):
                 raise InvalidClaims("iss is missing or not a string")
-            raise WrongIssuer("iss does not match the configured issuer")
+            if self.template is None:
+                raise WrongIssuer("iss does not match the configured issuer")
+            self.template.check(claims)
         if self.reject_id_tokens and (
             # Most access tokens carry no marker at all: one set operation says so.
             self.id_token_audiences

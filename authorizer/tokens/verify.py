@@ -36,6 +36,7 @@ from ..keys.jwk import MAX_KID_LENGTH, VerificationKey
 from ..strictjson import loads_object
 from .cache import Entry, VerifiedTokenCache
 from .claimchecks import TokenClaims
+from .tenants import IssuerTemplate
 
 _B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -199,14 +200,22 @@ class IssuerChoice(Generic[T]):
     With one issuer there is nothing to choose: its ``iss`` is checked after the
     signature, like every other claim. Of several, a token one of them verified
     before goes back to it (its ``iss`` was verified then); any other is sent by
-    its unverified ``iss``. Choosing by an unverified claim is safe because the
-    choice only decides which key set the signature must verify against: a token
-    naming issuer B is checked with B's keys alone and then must carry B's ``iss``.
+    its unverified ``iss``: to the issuer of that name, else to the issuer template
+    it fits (``templates``, the same issuers by their templates). Choosing by an
+    unverified claim is safe because the choice only decides which key set the
+    signature must verify against: a token naming issuer B is checked with B's
+    keys alone and then must carry B's ``iss``.
     """
 
-    def __init__(self, issuers: Sequence[tuple[str, TokenVerifier, T]], max_bytes: int) -> None:
+    def __init__(
+        self,
+        issuers: Sequence[tuple[str, TokenVerifier, T]],
+        max_bytes: int,
+        templates: Sequence[tuple[IssuerTemplate, TokenVerifier, T]] = (),
+    ) -> None:
         self._issuers = tuple(issuers)
         self._by_name = {name: (verifier, item) for name, verifier, item in self._issuers}
+        self._templates = tuple(templates)
         self._max_bytes = max_bytes
 
     def choose(self, token: str) -> Choice[T]:
@@ -219,7 +228,14 @@ class IssuerChoice(Generic[T]):
         for _, verifier, item in self._issuers:
             if verifier.knows(digest):
                 return Choice(item, verifier, token, digest, segments)
-        named = self._by_name.get(peek_issuer(segments[1]))
+        iss = peek_issuer(segments[1])
+        named = self._by_name.get(iss)
+        if named is None:
+            named = next(
+                ((verifier, item) for template, verifier, item in self._templates
+                 if template.tenant_of(iss) is not None),
+                None,
+            )  # fmt: skip
         if named is None:
             raise WrongIssuer("iss is not one of the configured issuers")
         return Choice(named[1], named[0], token, digest, segments)

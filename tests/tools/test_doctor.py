@@ -181,6 +181,11 @@ claims = [{ claim = "email_verified", equals = true }]
 match = "GET /partners"
 issuers = ["https://partners.example"]
 """
+TENANTS = """default = "allow"
+[[route]]
+match = "GET /contoso"
+tenants = ["contoso"]
+"""
 
 
 def test_doctor_names_every_code_the_reference_sends_to_it(
@@ -193,7 +198,9 @@ def test_doctor_names_every_code_the_reference_sends_to_it(
         assert root.reason == code and root.__subclasses__(), code
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
-    cases = _cases(issuer, str(rules))
+    tenant_rules = tmp_path / "tenants.toml"
+    tenant_rules.write_text(TENANTS)
+    cases = _cases(issuer, str(rules), str(tenant_rules))
     assert set(cases) == sent - set(ROOTS), "a code in the reference without its case here"
     for code, (env, presented) in cases.items():
         passed, out = doctor(env_for(issuer, **env), capsys, **presented)
@@ -209,7 +216,9 @@ def _codes_sent_to_doctor() -> set[str]:
     return {code for code, ask in rows if "`doctor --token T" in ask}
 
 
-def _cases(issuer: DevIssuer, rules: str) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
+def _cases(
+    issuer: DevIssuer, rules: str, tenant_rules: str
+) -> dict[str, tuple[dict[str, str], dict[str, str]]]:
     """Per code: the settings and what the client sends, such that this code refuses it."""
     good = issuer.mint({"aud": AUDIENCE})
     head, body, _ = good.split(".")
@@ -223,6 +232,11 @@ def _cases(issuer: DevIssuer, rules: str) -> dict[str, tuple[dict[str, str], dic
     other_key = DpopKey.generate().proof("GET", API, bound)
     dpop = {"JWT_SENDER_CONSTRAINT": "either"}
     routes = {"AUTHORIZER_RULES": rules, "AUTHORIZER_ROLES_CLAIMS": "roles"}
+    tenants = {"JWT_ISSUER": f"{issuer.issuer}/{{tenant}}/v2.0", "JWT_TENANTS": "contoso,fabrikam",
+               "JWT_TENANT_CLAIM": "tid", "JWT_JWKS_URI": f"{issuer.issuer}/jwks"}  # fmt: skip
+
+    def tenant_token(tenant: str, tid: str) -> dict[str, str]:
+        return token({"iss": f"{issuer.issuer}/{tenant}/v2.0", "tid": tid})
 
     def token(claims: dict[str, object], **options: Any) -> dict[str, str]:
         return {"token": issuer.mint({"aud": AUDIENCE, **claims}, **options)}
@@ -252,6 +266,12 @@ def _cases(issuer: DevIssuer, rules: str) -> dict[str, tuple[dict[str, str], dic
         "authentication_too_old": (routes, {"token": good}),
         "issuer_not_allowed": (routes, {"token": good}),
         "no_matching_route": (routes, {"token": good}),
+        "unknown_tenant": (tenants, tenant_token("initech", "initech")),
+        "tenant_mismatch": (tenants, tenant_token("contoso", "fabrikam")),
+        "tenant_not_allowed": (
+            {**tenants, "AUTHORIZER_RULES": tenant_rules},
+            tenant_token("fabrikam", "fabrikam"),
+        ),
     }
 
 
