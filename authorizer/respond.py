@@ -140,11 +140,11 @@ def context_budget(
     route_rules: RuleSet | None, *, challenges: Challenges | None = None, tenants: bool = False
 ) -> int:
     """Bytes the claims context may take, leaving room for the policy, challenges and tenant."""
-    challenge = len(TENANT_KEY) + 72 if tenants else 0  # a tenant: 64 characters at most
+    reserve = len(TENANT_KEY) + 72 if tenants else 0  # a tenant: 64 characters at most
     if challenges is not None:  # the 403's challenge, and the metadata URL for the integration
-        challenge = MAX_CHALLENGE + len(CONTEXT_KEY) + 8
-        challenge += len(challenges.metadata_url) + len(RESOURCE_METADATA_KEY) + 8
+        reserve += MAX_CHALLENGE + len(CONTEXT_KEY) + 8
+        reserve += len(challenges.metadata_url) + len(RESOURCE_METADATA_KEY) + 8
     if route_rules is None:
-        return MAX_CONTEXT_BYTES - challenge
-    room = MAX_RESPONSE_BYTES - 1024 - challenge - route_rules.worst_case_policy_bytes()
-    return max(1024, min(MAX_CONTEXT_BYTES - challenge, room))
+        return MAX_CONTEXT_BYTES - reserve
+    room = MAX_RESPONSE_BYTES - 1024 - reserve - route_rules.worst_case_policy_bytes()
+    return max(1024, min(MAX_CONTEXT_BYTES - reserve, room))

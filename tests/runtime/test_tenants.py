@@ -18,7 +18,10 @@ import pytest
 from authorizer.claims import issuer_tenant
 from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError
+from authorizer.gateway.challenges import Challenges
+from authorizer.gateway.context import MAX_CONTEXT_BYTES
 from authorizer.pipeline import Authorizer
+from authorizer.respond import context_budget
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.answers import answer
@@ -215,3 +218,11 @@ def test_the_entra_preset_takes_v1_and_v2_tokens_of_any_listed_tenant_with_commo
     assert authorizer.decide(make_event("rest_token", f"Bearer {spliced}")).reason == (
         "tenant_mismatch"
     )
+
+
+def test_the_context_keeps_room_for_the_tenant_beside_a_resources_challenges() -> None:
+    challenges = Challenges("https://api.example.com/mcp/.well-known/oauth-protected-resource")
+    both = context_budget(None, challenges=challenges, tenants=True)
+    alone = context_budget(None, challenges=challenges)
+    assert alone - both == len("issuerTenant") + 72  # each reserve kept, none replacing another
+    assert MAX_CONTEXT_BYTES - context_budget(None, tenants=True) == len("issuerTenant") + 72
