@@ -35,15 +35,19 @@ CACHE_CONTROL = "public, max-age=3600"
 
 
 def metadata_document(settings: Settings) -> dict[str, Any]:
-    """The RFC 9728 section 2 document for ``settings`` (which must name a resource)."""
+    """The RFC 9728 section 2 document for ``settings`` (which must name a resource).
+
+    An issuer template (many tenants) is no authorization server a client can ask: it is
+    left out of ``authorization_servers``, which RFC 9728 lets a resource leave out.
+    """
     if settings.resource is None:
         raise ConfigError("AUTHORIZER_RESOURCE is required to serve the resource's metadata")
     constraints = {issuer.binding.constraint for issuer in settings.issuers}
-    document: dict[str, Any] = {
-        "resource": settings.resource.resource,
-        "authorization_servers": [issuer.issuer for issuer in settings.issuers],
-        "bearer_methods_supported": ["header"],
-    }
+    servers = [issuer.issuer for issuer in settings.issuers if issuer.template is None]
+    document: dict[str, Any] = {"resource": settings.resource.resource}
+    if servers:
+        document["authorization_servers"] = servers
+    document["bearer_methods_supported"] = ["header"]
     scopes = _scopes(settings)
     if scopes:
         document["scopes_supported"] = scopes

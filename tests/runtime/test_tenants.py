@@ -22,6 +22,7 @@ from authorizer.gateway.challenges import Challenges
 from authorizer.gateway.context import MAX_CONTEXT_BYTES
 from authorizer.pipeline import Authorizer
 from authorizer.respond import context_budget
+from authorizer.wellknown import metadata_document
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.eventgen import make_event
 from tests.answers import answer
@@ -226,3 +227,9 @@ def test_the_context_keeps_room_for_the_tenant_beside_a_resources_challenges() -
     alone = context_budget(None, challenges=challenges)
     assert alone - both == len("issuerTenant") + 72  # each reserve kept, none replacing another
     assert MAX_CONTEXT_BYTES - context_budget(None, tenants=True) == len("issuerTenant") + 72
+
+
+def test_a_protected_resources_metadata_names_no_issuer_template(issuer: DevIssuer) -> None:
+    env = {**template_env(issuer), "AUTHORIZER_RESOURCE": "https://api.example.com/mcp"}
+    document = metadata_document(load_settings(env))
+    assert "authorization_servers" not in document  # no {tenant} URL a client cannot use
