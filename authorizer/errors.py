@@ -106,6 +106,12 @@ class WrongAudience(TokenError):
     reason = "wrong_audience"
 
 
+class InactiveToken(TokenError):
+    """An opaque token the issuer says is not active, or not for this API (RFC 7662)."""
+
+    reason = "inactive_token"
+
+
 class UnknownTenant(TokenError):
     """``iss`` fits an issuer template, but its tenant is not one of those accepted."""
 
@@ -248,3 +254,9 @@ class KeysUnavailable(AuthorizerError):
     """No usable key set: the issuer is unreachable and nothing fresh enough is cached."""
 
     reason = "jwks_unavailable"
+
+
+class IntrospectionUnavailable(AuthorizerError):
+    """The issuer's introspection endpoint did not answer, in time or at all (RFC 7662)."""
+
+    reason = "introspection_unavailable"

@@ -41,7 +41,13 @@ from .binding.confirmation import check_binding
 from .config.issuers import IssuerSettings
 from .config.settings import Settings
 from .decision import Allowed, Decision, Denied, Failed, Unauthorized
-from .errors import AccessDenied, KeysUnavailable, ReplayStoreUnavailable, TokenError
+from .errors import (
+    AccessDenied,
+    IntrospectionUnavailable,
+    KeysUnavailable,
+    ReplayStoreUnavailable,
+    TokenError,
+)
 from .gateway.events import AuthRequest, EventKind, api_request_id, to_request
 from .keys.fetch import JsonFetcher
 from .observe import Telemetry
@@ -52,6 +58,7 @@ from .wiring import TrustedIssuer, assemble
 if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules exist
     from .access.rules import Reach, Subject, Verdicts
     from .binding.replay import ReplayStore
+    from .tokens.introspect import Introspector
     from .wellknown import MetadataServer
 
 __all__ = ["SERVICE", "Authorizer", "AuthorizerUnavailable", "Decision", "TrustedIssuer"]
@@ -89,6 +96,7 @@ class Authorizer:
         self.issuers = parts.issuers
         self._tokens, self._responder = parts.tokens, parts.responder
         self._shared, self._proofs = parts.shared, parts.proofs
+        self._opaque = parts.opaque
         self.route_rules = settings.route_rules
         #: Called with every decision before it is shaped (for local tools that show why).
         self.on_decision: Callable[[Decision], None] | None = None
@@ -165,6 +173,8 @@ class Authorizer:
 
     def _verify(self, request: AuthRequest, token: str) -> Decision:
         """Verify the token with its issuer's keys and its binding, then decide for it."""
+        if self._opaque is not None and token.count(".") != 2:  # not a JWS: never introspected
+            return self._introspected(request, token, *self._opaque)
         kind = request.kind
         issuer: str | None = None
         try:
@@ -185,6 +195,21 @@ class Authorizer:
         except (KeysUnavailable, ReplayStoreUnavailable) as exc:
             return Failed(reason=exc.reason, kind=kind, message=str(exc), issuer=issuer)
         return self._authorize(request, verified, trusted.settings, bound)
+
+    def _introspected(
+        self, request: AuthRequest, token: str, trusted: TrustedIssuer, introspector: Introspector
+    ) -> Decision:
+        """An opaque token, as its issuer's introspection endpoint vouches for it (RFC 7662)."""
+        issuer = trusted.settings.issuer
+        try:
+            verified = introspector.verify(token)
+        except TokenError as exc:
+            return Unauthorized(
+                reason=exc.reason, kind=request.kind, message=str(exc), issuer=issuer
+            )
+        except IntrospectionUnavailable as exc:
+            return Failed(reason=exc.reason, kind=request.kind, message=str(exc), issuer=issuer)
+        return self._authorize(request, verified, trusted.settings, None)
 
     def _authorize(
         self,

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # loaded by the rules file parser, only where access rules ex
     from .access.rules import SharedAnswers
     from .binding.dpop import ProofVerifier  # loaded only where an issuer takes DPoP proofs
     from .binding.replay import ReplayStore
+    from .tokens.introspect import Introspector  # loaded only where an issuer introspects
 
 #: One client key may hold 1/KEY_SHARE of the DPoP replay store (see replay.KeyQuota).
 KEY_SHARE = 8
@@ -48,6 +49,8 @@ class Parts(NamedTuple):
     responder: Responder
     shared: SharedAnswers | None
     proofs: ProofVerifier | None
+    #: The issuer whose opaque tokens are introspected, and its introspector (None: none).
+    opaque: tuple[TrustedIssuer, Introspector] | None
 
 
 def assemble(
@@ -89,6 +92,7 @@ def assemble(
         ),
         shared=shared_answers(settings),
         proofs=proof_verifier(settings, clock, replay_store),
+        opaque=introspector(settings, issuers, clock),
     )
 
 
@@ -135,6 +139,33 @@ def trust(
         required_typ=issuer.required_typ,
     )
     return TrustedIssuer(issuer, keys, verifier)
+
+
+def introspector(
+    settings: Settings, issuers: tuple[TrustedIssuer, ...], clock: Callable[[], float]
+) -> tuple[TrustedIssuer, Introspector] | None:
+    """The introspecting issuer's introspector (RFC 7662); the module loads only then."""
+    trusted = next((t for t in issuers if t.settings.introspection is not None), None)
+    if trusted is None or trusted.settings.introspection is None:
+        return None
+    from .tokens.introspect import IntrospectionSettings, Introspector  # noqa: PLC0415
+
+    issuer, how = trusted.settings, trusted.settings.introspection
+    introspection = IntrospectionSettings(
+        issuer=issuer.issuer,
+        endpoint=how.endpoint,
+        discovery_uri=issuer.discovery_uri,
+        client_id=how.client_id,
+        client_secret=how.client_secret,
+        auth_method=how.auth_method,
+        audiences=frozenset(issuer.audiences),
+        principal_claims=settings.principal_claims,
+        leeway=settings.leeway_seconds,
+        max_seconds=settings.introspection_cache_seconds,
+        cache_size=max(settings.token_cache_size, 1),
+    )
+    fetcher = HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds)
+    return trusted, Introspector(introspection, fetcher, clock)
 
 
 def shared_answers(settings: Settings) -> SharedAnswers | None:

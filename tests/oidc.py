@@ -60,6 +60,16 @@ class Provider:
     def token_endpoint(self) -> str:
         return f"{self.issuer}/token"  # always http://127.0.0.1
 
+    def revoke(self, token: str, client: str = CLIENT) -> None:
+        """Revoke ``token`` at the revocation endpoint (RFC 7009), as its own client."""
+        body = urllib.parse.urlencode({"token": token}).encode()
+        request = urllib.request.Request(f"{self.issuer}/token/revocation", data=body)  # noqa: S310
+        secret = f"{client}-secret-for-loopback-tests"
+        credentials = base64.b64encode(f"{client}:{secret}".encode()).decode()
+        request.add_header("Authorization", f"Basic {credentials}")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            assert response.status == 200
+
     def token(
         self,
         resource: str,

@@ -21,6 +21,7 @@ from .bundledkeys import BundledKeys, KeysFile
 from .providers import AUTHGEAR_ANONYMOUS, AUTHGEAR_VERIFIED, PROVIDERS, Provider
 from .resource import ResourceSettings, audiences_for
 from .rulesfile import REQUIREMENT_KEYS, claim_path, numbered_tables, only_keys, parse_requirements
+from .sources import read_secret
 from .values import (
     Env,
     Label,
@@ -61,7 +62,25 @@ ISSUER_VARIABLES: dict[str, str] = {
     "bound_tokens_as_bearer": "JWT_BOUND_TOKENS_AS_BEARER",
     "tenants": "JWT_TENANTS",
     "tenant_claim": "JWT_TENANT_CLAIM",
+    "introspection_client_id": "JWT_INTROSPECTION_CLIENT_ID",
+    "introspection_client_secret": "JWT_INTROSPECTION_CLIENT_SECRET",
+    "introspection_endpoint": "JWT_INTROSPECTION_ENDPOINT",
+    "introspection_auth": "JWT_INTROSPECTION_AUTH",
 }
+#: How the authorizer authenticates to an introspection endpoint (RFC 7662 section 2.1).
+INTROSPECTION_AUTH = ("client_secret_basic", "client_secret_post")
+
+
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """How to ask an issuer about its opaque tokens (RFC 7662); the secret never printed."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    endpoint: str | None = None  # None: the discovery document's introspection_endpoint
+    auth_method: str = "client_secret_basic"
+
+
 AUDIENCE_CLAIMS = ("aud", "client_id", "azp")
 _FLAGS = ("reject_id_tokens", "deny_anonymous", "require_verified", "bound_tokens_as_bearer")
 MAX_ISSUERS = 16
@@ -97,6 +116,8 @@ class IssuerSettings:
     binding: BindingPolicy = field(default_factory=BindingPolicy)
     #: An issuer with ``{tenant}`` in it: the tenants it accepts, one key set for all.
     template: IssuerTemplate | None = None
+    #: Its opaque access tokens are introspected (RFC 7662): how.
+    introspection: Introspection | None = None
 
     @property
     def discovery_uri(self) -> str:
@@ -247,6 +268,7 @@ def build_issuers(
         keys_file=_keys_file(values, label),
         binding=_binding(values, label),
         template=template,
+        introspection=_introspection(values, label),
     )
     siblings = [
         replace(
@@ -258,6 +280,36 @@ def build_issuers(
         for sibling in provider.sibling_issuers(issuer)
     ]
     return [settings, *siblings]
+
+
+def _introspection(values: Mapping[str, Any], label: Label) -> Introspection | None:
+    """How this issuer's opaque tokens are introspected, when a client id is configured."""
+    client_id = text(values, "introspection_client_id", label)
+    others = ("introspection_client_secret", "introspection_endpoint", "introspection_auth")
+    if client_id is None:
+        for key in others:
+            if text(values, key, label) is not None:
+                raise ConfigError(
+                    f"{label(key)} is set, but {label('introspection_client_id')} is not"
+                )
+        return None
+    secret = text(values, "introspection_client_secret", label)
+    if secret is None:
+        raise ConfigError(
+            f"{label('introspection_client_secret')} is required with"
+            f" {label('introspection_client_id')}: ssm:/name or secretsmanager:name"
+        )
+    endpoint = text(values, "introspection_endpoint", label)
+    if endpoint is not None:
+        check_url(label("introspection_endpoint"), endpoint)
+    auth = text(values, "introspection_auth", label) or INTROSPECTION_AUTH[0]
+    if auth not in INTROSPECTION_AUTH:
+        raise ConfigError(
+            f"{label('introspection_auth')} must be one of {', '.join(INTROSPECTION_AUTH)},"
+            f" got {auth!r}"
+        )
+    where = f"{label('introspection_client_secret')} ({secret})"
+    return Introspection(client_id, read_secret(secret, where), endpoint, auth)
 
 
 def _template(

@@ -86,6 +86,7 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
         "JWKS_FETCH_TIMEOUT_SECONDS",
         "JWKS_PREFETCH",
         "AUTHORIZER_CONFIG_REFRESH_SECONDS",
+        "AUTHORIZER_INTROSPECTION_CACHE_SECONDS",
         *DPOP_VARIABLES,
         *RESOURCE_VARIABLES,
     }
@@ -117,6 +118,11 @@ TEMPLATE_PARAMETERS: dict[str, str] = {
     "JWT_BOUND_TOKENS_AS_BEARER": "BoundTokensAsBearer",
     "JWT_TENANTS": "Tenants",
     "JWT_TENANT_CLAIM": "TenantClaim",
+    "JWT_INTROSPECTION_CLIENT_ID": "IntrospectionClientId",
+    "JWT_INTROSPECTION_CLIENT_SECRET": "IntrospectionClientSecret",
+    "JWT_INTROSPECTION_ENDPOINT": "IntrospectionEndpoint",
+    "JWT_INTROSPECTION_AUTH": "IntrospectionAuth",
+    "AUTHORIZER_INTROSPECTION_CACHE_SECONDS": "IntrospectionCacheSeconds",
     "AUTHORIZER_DPOP_ALGORITHMS": "DpopAlgorithms",
     "AUTHORIZER_DPOP_MAX_AGE_SECONDS": "DpopMaxAgeSeconds",
     "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE": "DpopReplayCacheSize",
@@ -177,6 +183,8 @@ class Settings:
     refresh_seconds: int | None = None
     #: The API as an OAuth protected resource (RFC 9728): tokens must be for it alone.
     resource: ResourceSettings | None = None
+    #: How long an opaque token's introspected answer may be reused, at most (its exp first).
+    introspection_cache_seconds: int = 300
 
 
 def load_settings(environ: Mapping[str, str], *, bundled_keys: bool = True) -> Settings:
@@ -257,12 +265,32 @@ def _load_settings(environ: Mapping[str, str], *, bundled_keys: bool) -> Setting
         documents=_documents(read, issuers),
         refresh_seconds=_refresh_seconds(env, rules_path, issuers),
         resource=resource,
+        introspection_cache_seconds=_introspection_cache(env, issuers),
     )
 
 
 def _documents(rules: list[Document], issuers: tuple[IssuerSettings, ...]) -> tuple[Document, ...]:
     keys = [issuer.bundled_keys.document for issuer in issuers if issuer.bundled_keys is not None]
     return tuple({document.source: document for document in [*rules, *keys]}.values())
+
+
+def _introspection_cache(env: Env, issuers: tuple[IssuerSettings, ...]) -> int:
+    name = "AUTHORIZER_INTROSPECTION_CACHE_SECONDS"
+    introspecting = [issuer for issuer in issuers if issuer.introspection is not None]
+    if not introspecting and env.optional(name) is not None:
+        raise ConfigError(f"{name} is set, but no issuer introspects (JWT_INTROSPECTION_CLIENT_ID)")
+    if len(introspecting) > 1:
+        raise ConfigError(
+            "JWT_INTROSPECTION_CLIENT_ID: an opaque token names no issuer, so one issuer at"
+            f" most may introspect, got {', '.join(issuer.issuer for issuer in introspecting)}"
+        )
+    for issuer in introspecting:
+        if issuer.binding.constraint != "bearer" or issuer.template is not None:
+            raise ConfigError(
+                f"JWT_INTROSPECTION_CLIENT_ID: issuer {issuer.issuer} introspects, which is"
+                " for bearer tokens of one issuer (no sender constraint, no issuer template)"
+            )
+    return env.integer(name, 300, 1, 3600)
 
 
 def _refresh_seconds(

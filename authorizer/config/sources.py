@@ -75,6 +75,44 @@ def read_source(spec: str, limit: int, where: str) -> bytes:
     return read_capped(os.path.join(function_root(), spec), limit, where)  # absolute wins
 
 
+#: Where a secret may come from: never the environment itself (a template's plain value).
+SECRETS_MANAGER = "secretsmanager:"
+_MAX_SECRET = 4096
+
+
+def read_secret(spec: str, where: str) -> str:
+    """A secret from SSM Parameter Store (``ssm:/name``, decrypted) or Secrets Manager.
+
+    ``secretsmanager:name`` (or its ARN after the prefix). Read once at cold start
+    through Powertools' Parameters; a secret given as a plain value is refused.
+    """
+    if spec.startswith(SSM):
+        check_spec(spec, where)
+        return _parameter(spec[len(SSM) :], _MAX_SECRET, where).decode("utf-8")
+    if spec.startswith(SECRETS_MANAGER) and len(spec) > len(SECRETS_MANAGER):
+        return _secret(spec[len(SECRETS_MANAGER) :], where)
+    raise ConfigError(
+        f"{where} must name where the secret is (ssm:/name or secretsmanager:name),"
+        " never hold it: a plain value would sit in the function's configuration"
+    )
+
+
+def _secret(name: str, where: str) -> str:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.parameters.exceptions import (  # noqa: PLC0415
+        GetParameterError,
+    )
+
+    try:
+        value: Any = SecretsProvider(boto_config=_config()).get(name, max_age=0)
+    except GetParameterError as exc:
+        raise ConfigError(f"{where}: cannot read the secret: {_why(str(exc))}") from None
+    text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    if len(text) > _MAX_SECRET:
+        raise ConfigError(f"{where}: the secret is larger than {_MAX_SECRET} bytes")
+    return text
+
+
 def _config() -> Config:
     from botocore.config import Config  # noqa: PLC0415 - see the module docstring
 
@@ -125,6 +163,7 @@ def _object(bucket: str, key: str, limit: int, where: str) -> bytes:
 #: What AWS's error codes mean to the person fixing the configuration.
 _REASONS = {
     "ParameterNotFound": "no such parameter (in this account and region)",
+    "ResourceNotFoundException": "no such secret (in this account and region)",
     "NoSuchKey": "no such object",
     "NoSuchBucket": "no such bucket",
     "AccessDenied": "the function's role may not read it (see the template's grants)",

@@ -20,9 +20,9 @@ import functools
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from .. import __version__
@@ -67,10 +67,28 @@ class HttpFetcher:
 
     def get_json_dated(self, url: str) -> tuple[dict[str, Any], str | None]:
         """:meth:`get_json`, with the response's ``Date`` header (``doctor`` checks clocks)."""
-        body, date = self._get(url)
+        body, date = self._fetch(url)
         return parse_json_object(body, url), date
 
-    def _get(self, url: str) -> tuple[bytes, str | None]:
+    def post_form(
+        self, url: str, fields: Mapping[str, str], headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST ``fields`` form-encoded (token introspection), the same limits as a GET."""
+        from urllib.parse import urlencode  # noqa: PLC0415 - introspection only
+
+        body = urlencode(fields).encode()
+        extra = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        answer, _ = self._fetch(url, method="POST", body=body, headers=extra)
+        return parse_json_object(answer, url)
+
+    def _fetch(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, str | None]:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
@@ -83,14 +101,17 @@ class HttpFetcher:
         watchdog = threading.Timer(self.timeout, _abort, (conn,))
         watchdog.daemon = True
         watchdog.start()
+        request = _Request(method, url, _path(parts.path, parts.query), body, headers or {})
         try:
-            return self._exchange(conn, url, _path(parts.path, parts.query), deadline)
+            return self._exchange(conn, request, deadline)
         except FetchError:
             raise
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             if self.clock() >= deadline:
-                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline") from None
-            raise FetchError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+                raise FetchError(
+                    f"{method} {url} exceeded the {self.timeout:g}s deadline"
+                ) from None
+            raise FetchError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
         finally:
             watchdog.cancel()
             conn.close()
@@ -105,32 +126,35 @@ class HttpFetcher:
         return HTTPConnection(host, port or 80, timeout=timeout)
 
     def _exchange(
-        self, conn: HTTPConnection, url: str, path: str, deadline: float
+        self, conn: HTTPConnection, request: _Request, deadline: float
     ) -> tuple[bytes, str | None]:
         conn.request(
-            "GET",
-            path,
+            request.method,
+            request.path,
+            body=request.body,
             headers={
                 "Accept": "application/json",
                 "Accept-Encoding": "identity",
                 "User-Agent": USER_AGENT,
+                **request.headers,
             },
             preload_content=False,
         )
         response = conn.getresponse()
+        said = f"{request.method} {request.url}"
         if response.status != 200:
             where = response.headers.get("Location")
             detail = f" (redirect to {where!r} not followed)" if where else ""
-            raise FetchError(f"GET {url} answered HTTP {response.status}{detail}")
+            raise FetchError(f"{said} answered HTTP {response.status}{detail}")
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
-            raise FetchError(f"GET {url} answered with Content-Encoding {encoding!r}")
+            raise FetchError(f"{said} answered with Content-Encoding {encoding!r}")
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"GET {url} body is {declared} bytes, over the {self.max_bytes} cap")
-        return self._read_body(response, url, deadline), response.headers.get("Date")
+            raise FetchError(f"{said} body is {declared} bytes, over the {self.max_bytes} cap")
+        return self._read_body(response, said, deadline), response.headers.get("Date")
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, url: str, deadline: float) -> bytes:
+    def _read_body(self, response: urllib3.BaseHTTPResponse, said: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -139,10 +163,18 @@ class HttpFetcher:
                 return b"".join(chunks)
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError(f"GET {url} body exceeds the {self.max_bytes} byte cap")
+                raise FetchError(f"{said} body exceeds the {self.max_bytes} byte cap")
             if self.clock() >= deadline:
-                raise FetchError(f"GET {url} exceeded the {self.timeout:g}s deadline")
+                raise FetchError(f"{said} exceeded the {self.timeout:g}s deadline")
             chunks.append(chunk)
+
+
+class _Request(NamedTuple):
+    method: str
+    url: str
+    path: str  # what goes on the request line
+    body: bytes | None
+    headers: Mapping[str, str]
 
 
 @functools.cache

@@ -15,6 +15,9 @@
 // MCP servers behind the local API (#24): any http://127.0.0.1:<port> resource gets
 // RS256 tokens for it; "mcp-client" may ask for mcp:tools and read:orders, and
 // "mcp-expiring-client" gets tokens that expire after one second.
+// Opaque tokens (#25): https://api.example.test/opaque gets opaque access tokens,
+// which "introspector" asks about at /token/introspection (RFC 7662); a token's
+// own client revokes it at /token/revocation (RFC 7009).
 // Prints "READY <issuer>" once listening.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import Provider from "oidc-provider";
@@ -63,6 +66,7 @@ const provider = new Provider(issuer, {
     { ...machineClient("mtls-client"), tls_client_certificate_bound_access_tokens: true },
     machineClient("mcp-client", "mcp:tools read:orders"),
     machineClient("mcp-expiring-client", "mcp:tools"),
+    machineClient("introspector"),
   ],
   scopes: ["openid", "read:orders", "write:orders", "mcp:tools"],
   jwks: { keys: ALGORITHMS.map(signingKey) },
@@ -78,6 +82,8 @@ const provider = new Provider(issuer, {
       },
     },
     devInteractions: { enabled: false },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => "https://api.example.test/RS256",
@@ -90,6 +96,14 @@ const provider = new Provider(issuer, {
             accessTokenTTL: client.clientId === "mcp-expiring-client" ? 1 : 300,
             accessTokenFormat: "jwt",
             jwt: { sign: { alg: "RS256" } },
+          };
+        }
+        if (resource === "https://api.example.test/opaque") {
+          return {
+            scope: "read:orders write:orders",
+            audience: resource,
+            accessTokenTTL: 300,
+            accessTokenFormat: "opaque",
           };
         }
         const alg = resource.split("/").pop();

@@ -120,12 +120,14 @@ def test_a_cold_start_loads_the_dpop_and_rules_modules_only_where_configured(
     """Empty subpackage __init__ files keep it so: importing a stage loads nothing beside it.
 
     Nor do boto3, botocore (beyond the package Powertools touches for its user agent) or
-    Powertools' Parameters load without a rules or key source in SSM or S3.
+    Powertools' Parameters load without a rules or key source in SSM or S3; nor the
+    introspection code without an introspecting issuer, nor the metadata server.
     """
     probe = (
         "import json, sys; from authorizer import app; print(json.dumps(sorted("
         "m.removeprefix('authorizer.') for m in sys.modules if m.startswith("
         "('authorizer.access.', 'authorizer.binding.dpop', 'authorizer.binding.replay',"
+        " 'authorizer.tokens.introspect', 'authorizer.wellknown',"
         " 'boto3', 'botocore.', 'aws_lambda_powertools.utilities.parameters')))))"
     )
     env = {**os.environ, "JWT_ISSUER": "https://idp.example.com", "JWT_AUDIENCE": AUDIENCE}
