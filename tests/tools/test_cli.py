@@ -494,6 +494,7 @@ def _b64decode(segment: str) -> bytes:
         ("{token} extra", "holds white space"),
         ("", "the token is empty"),
         ("abc.def", "has 2 dot-separated parts"),
+        ("dGhpcyBpcyBhbiBvcGFxdWUgdG9rZW4", "an opaque access token: have its issuer introspect"),
     ],
 )
 def test_doctor_and_invoke_say_what_is_wrong_with_a_pasted_token(
