@@ -30,15 +30,20 @@ def pasted_problem(token: str) -> str | None:
         return "the token is in quotes: give it without them"
     if any(char.isspace() for char in stripped):
         return "the token holds white space: it was cut or joined while copying"
-    if "." not in stripped and len(stripped) >= 16 and set(stripped) <= _OPAQUE:
+    return _shape_problem(stripped)
+
+
+def _shape_problem(token: str) -> str | None:
+    """An opaque token, or a JWT with a part too many or too few."""
+    if "." not in token and len(token) >= 16 and set(token) <= _OPAQUE:
         return (
             "the token is not a JWT but an opaque access token: have its issuer introspect it"
             " (JWT_INTROSPECTION_CLIENT_ID, RFC 7662), or have the provider issue JWT access"
             " tokens (Authgear: turn on 'Issue JWT as access token'; Auth0: ask for an API"
             " audience)"
         )
-    if stripped.count(".") != 2:
-        return f"the token has {stripped.count('.') + 1} dot-separated parts, not 3 (a JWT)"
+    if token.count(".") != 2:
+        return f"the token has {token.count('.') + 1} dot-separated parts, not 3 (a JWT)"
     return None
 
 
