@@ -16,6 +16,7 @@ import boto3
 import pytest
 
 from authorizer.config.settings import load_settings
+from authorizer.config.sources import read_secret
 from authorizer.errors import ConfigError
 from authorizer_tools.devissuer.issuer import DevIssuer
 from authorizer_tools.eventgen import make_event
@@ -218,3 +219,15 @@ def env_for_rules(source: str) -> dict[str, Any]:
 def _credentials() -> list[str]:
 
     return [part for name, value in CREDENTIALS.items() for part in ("--env", f"{name}={value}")]
+
+
+def test_a_secret_is_read_from_secrets_manager_or_a_secure_parameter(aws: str) -> None:
+    boto3.client("secretsmanager").create_secret(Name="orders-api/introspection",
+                                                 SecretString="from-secrets-manager")  # fmt: skip
+    put_parameter("/orders-api/introspection", "from-parameter-store")
+    assert read_secret("secretsmanager:orders-api/introspection", "X") == "from-secrets-manager"
+    assert read_secret("ssm:/orders-api/introspection", "X") == "from-parameter-store"
+    with pytest.raises(ConfigError, match=r"^X \(secretsmanager:none\): cannot read the secret"):
+        read_secret("secretsmanager:none", "X (secretsmanager:none)")
+    with pytest.raises(ConfigError, match="must name where the secret is"):
+        read_secret("secretsmanager:", "X")
