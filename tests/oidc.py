@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -33,9 +35,11 @@ class Provider:
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
+        key_file = Path(tempfile.mkdtemp(prefix="provider-")) / "introspector.pem"
         self._process = subprocess.Popen(
             ["node", "provider.mjs", str(self.port)],
             cwd=PROVIDER_DIR,
+            env={**os.environ, "INTROSPECTOR_KEY_FILE": str(key_file)},
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -43,6 +47,8 @@ class Provider:
         assert self._process.stdout is not None
         ready = _read_line(self._process.stdout, timeout=30)
         assert ready == f"READY {self.issuer}", ready
+        #: The private key (PEM) of the client that introspects with private_key_jwt.
+        self.introspector_key = key_file.read_text()
 
     def stop(self) -> None:
         if self._process is not None:

@@ -68,12 +68,15 @@ ISSUER_VARIABLES: dict[str, str] = {
     "introspection_auth": "JWT_INTROSPECTION_AUTH",
 }
 #: How the authorizer authenticates to an introspection endpoint (RFC 7662 section 2.1).
-INTROSPECTION_AUTH = ("client_secret_basic", "client_secret_post")
+INTROSPECTION_AUTH = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 
 @dataclass(frozen=True, slots=True)
 class Introspection:
-    """How to ask an issuer about its opaque tokens (RFC 7662); the secret never printed."""
+    """How to ask an issuer about its opaque tokens (RFC 7662); the secret never printed.
+
+    With ``private_key_jwt`` the secret is the client's private key (PEM).
+    """
 
     client_id: str
     client_secret: str = field(repr=False)
@@ -309,7 +312,18 @@ def _introspection(values: Mapping[str, Any], label: Label) -> Introspection | N
             f" got {auth!r}"
         )
     where = f"{label('introspection_client_secret')} ({secret})"
-    return Introspection(client_id, read_secret(secret, where), endpoint, auth)
+    value = read_secret(secret, where)
+    if auth == "private_key_jwt":
+        from ..tokens.introspect import private_key  # noqa: PLC0415 - introspection only
+
+        try:
+            private_key(value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{where}: with private_key_jwt the secret is the client's private key, an"
+                f" unencrypted RSA or EC key in PEM: {exc}"
+            ) from None
+    return Introspection(client_id, value, endpoint, auth)
 
 
 def _template(

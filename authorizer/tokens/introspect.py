@@ -55,8 +55,9 @@ class IntrospectionSettings:
     endpoint: str | None  # None: the discovery document's introspection_endpoint
     discovery_uri: str
     client_id: str
+    #: The secret; with ``private_key_jwt``, the client's private key (PEM).
     client_secret: str = field(repr=False)
-    auth_method: str = "client_secret_basic"  # or client_secret_post
+    auth_method: str = "client_secret_basic"  # client_secret_post, private_key_jwt
     audiences: frozenset[str] = frozenset()
     principal_claims: tuple[str, ...] = ("sub",)
     leeway: int = 60
@@ -79,6 +80,8 @@ class Introspector:
         self._clock = clock
         self._cache: OrderedDict[bytes, tuple[float, VerifiedToken | TokenError]] = OrderedDict()
         self._endpoint = settings.endpoint
+        jwt_auth = settings.auth_method == "private_key_jwt"
+        self._key: Any = private_key(settings.client_secret) if jwt_auth else None
         self.requests = 0  # introspection requests made (tests and benchmarks count them)
 
     def verify(self, token: str) -> VerifiedToken:
@@ -105,6 +108,12 @@ class Introspector:
         headers: dict[str, str] = {}
         if settings.auth_method == "client_secret_post":
             fields.update(client_id=settings.client_id, client_secret=settings.client_secret)
+        elif settings.auth_method == "private_key_jwt":
+            fields.update(
+                client_id=settings.client_id,
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                client_assertion=self._assertion(),
+            )
         else:
             pair = f"{_form(settings.client_id)}:{_form(settings.client_secret)}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
@@ -113,6 +122,17 @@ class Introspector:
             return self._fetcher.post_form(self._endpoint or self._discover(), fields, headers)
         except FetchError as exc:
             raise IntrospectionUnavailable(f"introspection failed: {exc}") from None
+
+    def _assertion(self) -> str:
+        """RFC 7523 client authentication: a short JWT for the issuer, signed with the key."""
+        import uuid  # noqa: PLC0415 - private_key_jwt only
+
+        import jwt  # noqa: PLC0415
+
+        settings, now = self.settings, int(self._clock())
+        claims = {"iss": settings.client_id, "sub": settings.client_id, "aud": settings.issuer,
+                  "jti": uuid.uuid4().hex, "iat": now, "exp": now + 60}  # fmt: skip
+        return jwt.encode(claims, self._key, algorithm=signing_algorithm(self._key))
 
     def _discover(self) -> str:
         """The issuer's ``introspection_endpoint``, from its discovery document, once."""
@@ -155,6 +175,28 @@ class Introspector:
         self._cache.move_to_end(digest)
         while len(self._cache) > self.settings.cache_size:
             self._cache.popitem(last=False)
+
+
+def private_key(pem: str) -> Any:
+    """The client's private key for ``private_key_jwt``; ValueError if it is none we sign with."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+        load_pem_private_key,
+    )
+
+    key = load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise ValueError("the private key must be an RSA or EC key (PEM, unencrypted)")
+    return key
+
+
+def signing_algorithm(key: Any) -> str:
+    """RS256 for an RSA key; ES256, ES384 or ES512 for an EC key on its curve."""
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return "RS256"
+    return {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}[key.curve.name]
 
 
 def _result(result: VerifiedToken | TokenError) -> VerifiedToken:

@@ -17,9 +17,12 @@
 // "mcp-expiring-client" gets tokens that expire after one second.
 // Opaque tokens (#25): https://api.example.test/opaque gets opaque access tokens,
 // which "introspector" asks about at /token/introspection (RFC 7662); a token's
-// own client revokes it at /token/revocation (RFC 7009).
+// own client revokes it at /token/revocation (RFC 7009). "introspector-jwt" authenticates
+// with private_key_jwt: its ES256 key is made here, and its private half written (PEM) to
+// the file $INTROSPECTOR_KEY_FILE names, for the test to hand the authorizer.
 // Prints "READY <issuer>" once listening.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import Provider from "oidc-provider";
 
 const port = Number(process.argv[2] || 0);
@@ -59,6 +62,14 @@ function loopbackResource(resource) {
   }
 }
 
+const introspectorKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+if (process.env.INTROSPECTOR_KEY_FILE) {
+  writeFileSync(
+    process.env.INTROSPECTOR_KEY_FILE,
+    introspectorKey.privateKey.export({ format: "pem", type: "pkcs8" }),
+  );
+}
+
 const provider = new Provider(issuer, {
   clients: [
     machineClient("m2m-client"),
@@ -67,6 +78,13 @@ const provider = new Provider(issuer, {
     machineClient("mcp-client", "mcp:tools read:orders"),
     machineClient("mcp-expiring-client", "mcp:tools"),
     machineClient("introspector"),
+    {
+      ...machineClient("introspector-jwt"),
+      client_secret: undefined,
+      token_endpoint_auth_method: "private_key_jwt",
+      token_endpoint_auth_signing_alg: "ES256",
+      jwks: { keys: [{ ...introspectorKey.publicKey.export({ format: "jwk" }), alg: "ES256", use: "sig" }] },
+    },
   ],
   scopes: ["openid", "read:orders", "write:orders", "mcp:tools"],
   jwks: { keys: ALGORITHMS.map(signingKey) },

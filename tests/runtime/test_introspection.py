@@ -149,3 +149,32 @@ def test_an_endpoint_that_fails_or_stalls_is_a_500_never_an_allow(
 def test_the_secret_must_be_named_never_given(provider: Provider) -> None:
     with pytest.raises(ConfigError, match="must name where the secret is"):
         load_settings(settings_env(provider, JWT_INTROSPECTION_CLIENT_SECRET=SECRET))
+
+
+def test_the_client_can_authenticate_with_its_private_key(aws: str, provider: Provider) -> None:
+    # private_key_jwt (RFC 7523): the provider made the client's key; its private half, PEM,
+    # is the "secret" in SSM, and every request carries an assertion signed with it.
+    boto3.client("ssm").put_parameter(Name="/orders-api/introspection-key", Type="SecureString",
+                                      Value=provider.introspector_key, Overwrite=True)  # fmt: skip
+    clock = FakeClock(time.time())
+    authorizer = Authorizer(
+        load_settings(settings_env(
+            provider, JWT_INTROSPECTION_CLIENT_ID="introspector-jwt",
+            JWT_INTROSPECTION_AUTH="private_key_jwt",
+            JWT_INTROSPECTION_CLIENT_SECRET="ssm:/orders-api/introspection-key",
+        )),
+        logger=Logger(service="introspection-tests"),
+        metrics=Metrics(namespace="AuthorizerTests"),
+        clock=clock,
+        monotonic=clock,
+    )  # fmt: skip
+    assert decide(authorizer, provider.token(OPAQUE)) == (200, "allowed")
+
+
+def test_a_private_key_that_is_none_fails_the_cold_start(aws: str, provider: Provider) -> None:
+    boto3.client("ssm").put_parameter(Name="/orders-api/not-a-key", Type="SecureString",
+                                      Value="s3cr3t", Overwrite=True)  # fmt: skip
+    env = settings_env(provider, JWT_INTROSPECTION_AUTH="private_key_jwt",
+                       JWT_INTROSPECTION_CLIENT_SECRET="ssm:/orders-api/not-a-key")  # fmt: skip
+    with pytest.raises(ConfigError, match="the secret is the client's private key"):
+        load_settings(env)
