@@ -36,12 +36,17 @@ PARAMETERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def served(provider: Provider, aws_apis: str) -> Iterator[Served]:
+def put_secret(aws_apis: str) -> None:
+    """The introspection client's secret, where the parameters say it is (each test its own)."""
     ssm = boto3.client("ssm", endpoint_url=aws_apis, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     ssm.put_parameter(Name="/orders-api/introspection", Type="SecureString", Overwrite=True,
                       Value="introspector-secret-for-loopback-tests")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def served(provider: Provider, aws_apis: str) -> Iterator[Served]:
+    put_secret(aws_apis)
     aws = {**CREDENTIALS, "AWS_ENDPOINT_URL": aws_apis}
     with serving(
         read(ROOT / "template.yaml"), {"Issuer": provider.issuer, **PARAMETERS}, aws,
@@ -68,6 +73,7 @@ def test_an_opaque_token_reaches_the_function_with_its_introspected_claims(
 def test_invoke_introspects_an_opaque_token_at_its_cold_start(
     provider: Provider, aws_apis: str, tmp_path: Path
 ) -> None:
+    put_secret(aws_apis)
     event = tmp_path / "event.json"
     # --token=... : an opaque token may begin with "-", which argparse takes for an option
     made = run("event", "rest_request", f"--token={provider.token(OPAQUE)}", "-o", str(event))
