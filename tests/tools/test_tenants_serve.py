@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -19,6 +20,7 @@ from authorizer_tools.local.server import Served, serving
 from authorizer_tools.local.template import read
 from tests import ROOT
 from tests.conftest import AUDIENCE
+from tests.processes import run
 
 pytestmark = pytest.mark.runtime_emulator
 
@@ -71,3 +73,22 @@ def test_each_tenant_reaches_the_function_and_the_others_are_refused(
         {"aud": AUDIENCE, "iss": f"{issuer.issuer}/contoso/v2.0", "tid": "fabrikam"}
     )
     assert whoami(served, api, spliced).status == 401
+
+
+def test_invoke_takes_the_template_parameters_of_a_multi_tenant_deployment(
+    issuer: DevIssuer, tmp_path: Path
+) -> None:
+    parameters = [f"Issuer={issuer.issuer}/{{tenant}}/v2.0", "Tenants=contoso", "TenantClaim=tid",
+                  f"JwksUri={issuer.issuer}/jwks", f"Audience={AUDIENCE}"]  # fmt: skip
+    flags = [part for item in parameters for part in ("--parameter", item)]
+    for tenant, tid, expected in (("contoso", "contoso", "ALLOW"),
+                                  ("contoso", "fabrikam", "UNAUTHORIZED"),
+                                  ("initech", "initech", "UNAUTHORIZED")):  # fmt: skip
+        token = issuer.mint({"aud": AUDIENCE, "iss": f"{issuer.issuer}/{tenant}/v2.0", "tid": tid})
+        event = tmp_path / f"{tenant}-{tid}.json"
+        assert run("event", "rest_request", f"--token={token}", "-o", str(event)).returncode == 0
+        invoked = run("invoke", str(event), *flags)
+        assert invoked.stdout.startswith(expected), invoked.stdout + invoked.stderr
+        if expected == "UNAUTHORIZED":
+            reason = "tenant_mismatch" if tenant != tid else "unknown_tenant"
+            assert reason in invoked.stdout
