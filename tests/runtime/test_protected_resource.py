@@ -8,7 +8,10 @@ gives, and the context a gateway response maps into ``WWW-Authenticate``.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from authorizer_tools.local.gateway import status_of
 from tests import ROOT
 from tests.answers import answer
 from tests.conftest import FakeClock, build_authorizer, mint
-from tests.processes import results, run_handler
+from tests.processes import clean_environment, results, run_handler
 
 RESOURCE = "https://api.example.com/mcp"
 METADATA = "https://api.example.com/mcp/.well-known/oauth-protected-resource"
@@ -395,3 +398,31 @@ def downstream_event(kind: str, context: dict[str, Any]) -> dict[str, Any]:
         return {"requestContext": {"authorizer": {"lambda": context}}}
     stringified = {k: v if isinstance(v, str) else json.dumps(v) for k, v in context.items()}
     return {"requestContext": {"authorizer": stringified}}
+
+
+def test_the_metadata_entry_point_serves_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from authorizer import wellknown
+
+    monkeypatch.setattr(wellknown, "_SERVER", None)
+    for name in [name for name in os.environ if name.startswith(("JWT_", "AUTHORIZER_"))]:
+        monkeypatch.delenv(name)  # what the suite's own process set for the app module
+    monkeypatch.setenv("JWT_ISSUER", "https://idp.example")
+    monkeypatch.setenv("AUTHORIZER_RESOURCE", RESOURCE)
+    event = proxy_event("http_v2", "GET", "/.well-known/oauth-protected-resource")
+    answered = wellknown.lambda_handler(event, None)
+    assert json.loads(answered["body"])["resource"] == RESOURCE
+    monkeypatch.delenv("AUTHORIZER_RESOURCE")  # built once: the environment's first server stays
+    assert wellknown.lambda_handler(event, None)["statusCode"] == 200
+
+
+def test_the_metadata_function_fails_its_cold_start_without_a_resource() -> None:
+    # In a Lambda runtime the server is built at import, as the runtime initialises.
+    probe = "import authorizer.wellknown"
+    env = {**clean_environment(), "PYTHONPATH": str(ROOT), "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+           "JWT_ISSUER": "https://idp.example", "JWT_AUDIENCE": "api"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                          check=False, timeout=60)  # fmt: skip
+    assert done.returncode != 0
+    assert "AUTHORIZER_RESOURCE is required to serve the resource's metadata" in done.stderr
