@@ -93,8 +93,10 @@ class MetadataServer:
     a protected resource, and says nothing about itself.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        document = metadata_document(settings) if settings.resource is not None else None
+    def __init__(self, settings: Settings, *, required: bool = False) -> None:
+        """``required``: raise ConfigError without a resource (a function serving only this)."""
+        serving = required or settings.resource is not None
+        document = metadata_document(settings) if serving else None
         self._body = json.dumps(document, separators=(",", ":")) if document else None
         self._paths = metadata_paths(settings)
 
@@ -136,9 +138,8 @@ def _response(status: int, body: str) -> dict[str, Any]:
 
 
 def _server() -> MetadataServer:
-    settings = load_settings(os.environ, bundled_keys=False)  # the document needs no keys
-    metadata_document(settings)  # without a resource, this function has nothing to serve
-    return MetadataServer(settings)
+    # The document needs no keys; without a resource this function has nothing to serve.
+    return MetadataServer(load_settings(os.environ, bundled_keys=False), required=True)
 
 
 # In a Lambda runtime, built at init: a ConfigError fails the cold start with one message

@@ -1,6 +1,6 @@
 """Run by SAM CLI's own Python: the environment `sam local invoke` gives AuthorizerFunction.
 
-``python tests/sam_local_env.py TEMPLATE Name=Value ...`` prints, as JSON, the
+``python tests/sam_local_env.py TEMPLATE [--function NAME] Name=Value ...`` prints, as JSON, the
 variables SAM CLI resolves for the function with those ``--parameter-overrides``
 (``--config-env NAME`` instead: the ``parameter_overrides`` of that profile of
 ``samconfig.toml``, read and converted by SAM CLI's own code):
@@ -19,6 +19,9 @@ from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 template, *pairs = sys.argv[1:]
+name = "AuthorizerFunction"
+if pairs[:1] == ["--function"]:
+    name, pairs = pairs[1], pairs[2:]
 if pairs[:1] == ["--config-env"]:
     profile = SamConfig(".").get_all(["deploy"], "parameters", env=pairs[1])
     overrides = CfnParameterOverridesType().convert(profile["parameter_overrides"], None, None)
@@ -27,7 +30,7 @@ else:
 stacks, _ = SamLocalStackProvider.get_stacks(
     template, parameter_overrides=overrides, global_parameter_overrides={"AWS::Region": "us-east-1"}
 )
-function = SamFunctionProvider(stacks).get("AuthorizerFunction")
+function = SamFunctionProvider(stacks).get(name)
 variables = EnvironmentVariables(
     function.name,
     function.memory,

@@ -70,6 +70,23 @@ def test_every_parameter_reaches_sam_local_as_the_deployed_function_gets_it(tmp_
         load_settings(resolved)  # a cold start with it succeeds
 
 
+def test_the_metadata_function_gets_from_sam_local_what_the_deployed_one_gets() -> None:
+    """Its environment is plain Refs too: SAM CLI resolves every one (no '' for an If)."""
+    case = (
+        "Issuer=https://idp.example",
+        "Resource=https://api.example.com/mcp",
+        "CreateExampleApis=true",
+        "RulesFile=rules/example.toml",
+        "RolesClaims=roles",
+    )
+    resolved = sam_local_environment("--function", "ResourceMetadataFunction", *case)
+    ours = environment(read(ROOT / "template.yaml"), dict(pair.split("=", 1) for pair in case),
+                       "ResourceMetadataFunction")  # fmt: skip
+    assert resolved == ours
+    assert resolved["AUTHORIZER_RESOURCE"] == "https://api.example.com/mcp"
+    load_settings(resolved, bundled_keys=False)  # the metadata function's cold start
+
+
 def test_a_rules_file_that_owns_the_issuers_works_under_sam_local(tmp_path: Path) -> None:
     rules = tmp_path / "issuers.toml"
     rules.write_text(
