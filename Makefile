@@ -142,7 +142,7 @@ keys: $(STAMP)
 	$(BIN)/python -m authorizer_tools keys pin --parameter KeysFile=$(KEYS_FILE) $(foreach p,$(PARAMETERS),--parameter $(p))
 
 ## make bench: the regression benchmarks (about two minutes); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
-bench: $(STAMP)
+bench: $(STAMP) $(MOTOVENV)/.installed
 	$(BIN)/python -m benchmarks --page docs/benchmarks.md $(if $(RECORD),--record)
 
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime, less the deployment artefacts' tests (CI runs this too)

@@ -29,6 +29,7 @@ SCRIPTS: dict[str, list[str]] = {
     "entry_point defaults": ["--iterations", "1000", "--rounds", "9"],
     "entry_point quiet": ["--iterations", "1000", "--rounds", "9"],
     "entry_point dpop": ["--iterations", "1000", "--rounds", "9"],
+    "entry_point opaque": ["--iterations", "1000", "--rounds", "9"],
     "peers": ["--iterations", "500", "--rounds", "9"],
     "cold": ["--runs", "15"],
     "runtime": ["--runs", "5", "--warm", "50", "--distinct", "5000"],
@@ -38,6 +39,7 @@ QUICK: dict[str, list[str]] = {
     "entry_point defaults": ["--iterations", "20", "--rounds", "2"],
     "entry_point quiet": ["--iterations", "20", "--rounds", "2"],
     "entry_point dpop": ["--iterations", "20", "--rounds", "2"],
+    "entry_point opaque": ["--iterations", "20", "--rounds", "2"],
     "peers": ["--iterations", "20", "--rounds", "2"],
     "cold": ["--runs", "1"],
     "runtime": ["--runs", "1", "--warm", "3", "--distinct", "5"],
@@ -53,6 +55,10 @@ DPOP = {
     "dpop_new_proof": "a DPoP-bound token seen before, a new ES256 proof (one proof check)",
     "dpop_replayed": "the same proof again (refused: replay)",
     "bearer_seen_before": "a bearer token seen before, under the same policy",
+}
+OPAQUE = {
+    "opaque_first_seen": "an opaque token, first seen (one introspection request)",
+    "opaque_seen_before": "the same opaque token again (its kept answer)",
 }
 RUNTIME = {
     "bare": "a bare handler (floor of the invokes)",
@@ -146,6 +152,21 @@ def page(figures: Sequence[Figure], problems: Sequence[str]) -> str:
         "| request | x floor |",
         "|---|---:|",
         *(f"| {label} | {cell(f'dpop.{key}')} |" for key, label in DPOP.items()),
+        "",
+        "## Opaque tokens",
+        "",
+        "The template's defaults with `Introspection*` set (the client's secret in SSM, moto's",
+        "server on loopback, read at the cold start), REST `TOKEN` events. A first-seen token's",
+        "figure is mostly the loopback endpoint's own answer (a Python `http.server` in another",
+        "process, over a kept-alive connection): a provider across a network adds its round trip,",
+        "once per token until the answer's `exp` or `IntrospectionCacheSeconds`.",
+        "",
+        "| request | x floor | note |",
+        "|---|---:|---|",
+        *(
+            f"| {label} | {cell(f'opaque.{key}')} | {by_name[f'opaque.{key}'].note} |"
+            for key, label in OPAQUE.items()
+        ),
         "",
         "## Peers: the verifier alone",
         "",

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from authorizer_tools.devissuer.issuer import DevIssuer
-from benchmarks.entry_point import AUDIENCE, environment
-from benchmarks.issuer import trust_store
+from benchmarks.entry_point import environment
+from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
 
 DEPENDENCIES = """

@@ -1,6 +1,6 @@
 """``lambda_handler``, the function Lambda calls, at one configuration, against the floor.
 
-    python -m benchmarks.entry_point {defaults,quiet,dpop} --out FILE.json [--iterations N] ...
+    python -m benchmarks.entry_point {defaults,quiet,dpop,opaque} --out FILE.json [--iterations N]
 
 Runs in a fresh process because the handler reads its configuration once, at
 import. The environment is the template's, for a loopback dev issuer:
@@ -23,6 +23,14 @@ cache off, as the template requires), HTTP API 2.0 events:
   ES256 proof (what every warm request of a DPoP client costs: one proof check);
 * ``dpop_replayed``: one proof sent again and again (refused as a replay);
 * ``bearer_seen_before``: a plain bearer token seen before, under the same policy.
+
+``opaque`` is the defaults with the issuer introspecting opaque tokens (the
+template's ``Introspection*`` parameters; the client's secret a SecureString in
+SSM, moto's server on loopback, read once at the cold start), REST ``TOKEN`` events:
+
+* ``opaque_first_seen``: an opaque token never seen before (one introspection
+  request, over a kept-alive loopback connection, and the answer's checks);
+* ``opaque_seen_before``: the same opaque token again (its kept answer).
 """
 
 from __future__ import annotations
@@ -42,24 +50,28 @@ from authorizer_tools.eventgen import dpop_event, make_event, request_url
 from authorizer_tools.local.context import local_context
 from authorizer_tools.local.template import environment as template_environment
 from authorizer_tools.local.template import read
-from benchmarks.issuer import RemoteIssuer
+from benchmarks.issuer import AUDIENCE, RemoteIssuer
 from benchmarks.measure import Figure, Floor, against_floor, write_figures
+from tests.aws import CREDENTIALS, moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
-AUDIENCE = "https://api.example.test"
+SECRET = "ssm:/bench/introspection"
 CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # name: (template parameters, extra environment)
     "defaults": ({}, {}),
     "quiet": ({"LogLevel": "WARNING"}, {"POWERTOOLS_METRICS_DISABLED": "true"}),
     "dpop": ({"SenderConstraint": "either", "AuthorizerCacheSeconds": "0"}, {}),
+    "opaque": ({"IntrospectionClientId": "bench", "IntrospectionClientSecret": SECRET}, {}),
 }
 DPOP_URL = request_url()  # what each DPoP proof names
 
 
-def environment(issuer: str, configuration: str) -> dict[str, str]:
+def environment(
+    issuer: str, configuration: str, more: dict[str, str] | None = None
+) -> dict[str, str]:
     """What the template gives the function, for ``issuer`` and ``configuration``."""
     parameters, extra = CONFIGURATIONS[configuration]
-    overrides = {"Issuer": issuer, "Audience": AUDIENCE, **parameters}
+    overrides = {"Issuer": issuer, "Audience": AUDIENCE, **parameters, **(more or {})}
     return {**template_environment(read(ROOT / "template.yaml"), overrides), **extra}
 
 
@@ -74,8 +86,20 @@ def unsigned_with_random_kid(issuer: str) -> str:
 
 
 def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
+    if configuration == "opaque":
+        with moto_server() as aws_apis:
+            return _measure(configuration, iterations, rounds, aws_apis)
+    return _measure(configuration, iterations, rounds, None)
+
+
+def _measure(
+    configuration: str, iterations: int, rounds: int, aws_apis: str | None
+) -> list[Figure]:
     issuer = RemoteIssuer()
-    os.environ.update(environment(issuer.issuer, configuration))
+    more = {"IntrospectionEndpoint": issuer.introspection_endpoint} if aws_apis else {}
+    os.environ.update(environment(issuer.issuer, configuration, more))
+    if aws_apis is not None:
+        _put_secret(aws_apis)
     # Before the import: Powertools' logger and metrics write to the stdout they find.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     from authorizer.app import lambda_handler  # noqa: PLC0415 - reads the environment above
@@ -94,9 +118,17 @@ def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
                 continue
         return len(batch)
 
-    if configuration == "dpop":
-        scenarios = _dpop_scenarios(issuer, invoke_all, iterations, rounds)
-        figures = [against_floor(f"dpop.{name}", run, floor, rounds) for name, run in scenarios]
+    if configuration in ("dpop", "opaque"):
+        make = _dpop_scenarios if configuration == "dpop" else _opaque_scenarios
+        scenarios = make(issuer, invoke_all, iterations, rounds)
+        asked_before = issuer.introspections()
+        figures = [
+            against_floor(f"{configuration}.{name}", run, floor, rounds) for name, run in scenarios
+        ]
+        if configuration == "opaque":
+            asked = issuer.introspections() - asked_before
+            note = f"{rounds * iterations + 1} distinct tokens: {asked} introspection request(s)"
+            figures[0] = replace(figures[0], note=note)
         issuer.stop()
         return figures
     fresh = iter([events(issuer.mint({"aud": AUDIENCE}, iterations)) for _ in range(rounds)])
@@ -151,6 +183,36 @@ def _dpop_scenarios(
         ("dpop_replayed", lambda: invoke_all(replayed)),
         ("bearer_seen_before", lambda: invoke_all(bearer)),
     ]
+
+
+def _opaque_scenarios(
+    issuer: RemoteIssuer,
+    invoke_all: Callable[[Sequence[dict[str, Any]]], int],
+    iterations: int,
+    rounds: int,
+) -> list[Scenario]:
+    """Opaque tokens: each first-seen one costs one introspection request."""
+
+    def opaque(count: int) -> list[dict[str, Any]]:
+        return [make_event("rest_token", f"Bearer {os.urandom(24).hex()}") for _ in range(count)]
+
+    fresh = iter([opaque(iterations) for _ in range(rounds + 1)])
+    invoke_all(next(fresh)[:10])  # warm: the endpoint's connection is open
+    again = opaque(1) * iterations
+    return [
+        ("opaque_first_seen", lambda: invoke_all(next(fresh))),
+        ("opaque_seen_before", lambda: invoke_all(again)),
+    ]
+
+
+def _put_secret(aws_apis: str) -> None:
+    """The introspection client's secret, in SSM as the template's parameter names it."""
+    os.environ.update({**CREDENTIALS, "AWS_ENDPOINT_URL": aws_apis})
+    import boto3  # noqa: PLC0415 - only this configuration needs it
+
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=SECRET.removeprefix("ssm:"), Type="SecureString",
+                      Value="bench-secret", Overwrite=True)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,8 +38,8 @@ from authorizer_tools.local.runtime import (
     find_python,
     runtime_python,
 )
-from benchmarks.entry_point import AUDIENCE, environment
-from benchmarks.issuer import trust_store
+from benchmarks.entry_point import environment
+from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
 
 HERE = Path(__file__).resolve().parent

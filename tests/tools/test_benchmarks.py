@@ -5,6 +5,7 @@ Timings are not asserted here (they live in `make bench`); the counts are tiny.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,9 @@ def test_every_benchmark_runs_and_the_page_shows_defaults_beside_the_peers(tmp_p
     for row in ("keys prefetched over HTTPS", "a bundled key set", "Powertools `auth_alpha`"):
         assert row in text, row
     assert "3 cold starts at once: 0 issuer request(s)" in text  # bundled: the issuer unasked
+    # Each distinct opaque token was introspected once: the seen-before ones were not asked about.
+    counted = re.search(r"(\d+) distinct tokens: (\d+) introspection request", text)
+    assert counted is not None and counted[1] == counted[2] and int(counted[1]) > 1
 
 
 def test_a_figure_over_its_recorded_ratio_plus_the_margin_fails_the_check() -> None:
