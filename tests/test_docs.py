@@ -217,7 +217,7 @@ PLACEHOLDERS = {
 def test_every_provider_example_in_the_docs_is_a_valid_configuration() -> None:
     presets = ("Authgear", "Auth0", "Amazon Cognito", "Okta", "Keycloak", "Microsoft Entra ID")
     blocks = [block for title in presets for block in fenced(section(title), "sh")]
-    assert len(blocks) == len(presets)
+    assert len(blocks) >= len(presets)  # one at least; Cognito's replicated pool has its own
     for block in blocks:
         text = block
         for placeholder, value in PLACEHOLDERS.items():

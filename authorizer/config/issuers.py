@@ -220,6 +220,9 @@ def build_issuers(
     issuer = provider.normalize_issuer(text(values, "issuer", label) or "")
     if not issuer:
         raise ConfigError(f"{label('issuer')} is required but not set")
+    problem = provider.issuer_problem(issuer)
+    if problem is not None:
+        raise ConfigError(f"{label('issuer')} {problem}")
     template = _template(values, label, provider, issuer)
     check_url(label("issuer"), issuer.replace(TENANT, "tenant"))
     jwks_uri = text(values, "jwks_uri", label)

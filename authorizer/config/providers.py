@@ -13,7 +13,12 @@ auth0      the issuer ends with ``/``; RBAC permissions in ``permissions``.
 cognito    access tokens carry no ``aud``: the audience (app client id) is
            checked against ``client_id``, and ``token_use`` must be ``access``
            (an ID token has ``aud`` = the client id); groups in
-           ``cognito:groups``.
+           ``cognito:groups``. The issuer is the user pool's, either form:
+           ``https://cognito-idp.<region>.amazonaws.com/<pool id>`` or the
+           multi-Region one, ``https://issuer-cognito-idp.<region>...`` (every
+           replica of a replicated pool writes it, with the primary region, and
+           serves its keys); a user pool *domain* (``*.amazoncognito.com``), a
+           trailing slash or a region other than the pool id's fails the cold start.
 okta       scopes in the ``scp`` array; groups in ``groups`` (a custom claim
            most Okta set-ups add).
 keycloak   realm roles at ``realm_access.roles`` and client roles at
@@ -51,6 +56,12 @@ _ENTRA_COMMON_KEYS = {
     _ENTRA_V1_TEMPLATE: "https://login.microsoftonline.com/common/discovery/keys",
     _ENTRA_V2_TEMPLATE: "https://login.microsoftonline.com/common/discovery/v2.0/keys",
 }
+#: A user pool's issuer: the original form, or the multi-Region one (``issuer-`` prefix).
+_COGNITO = re.compile(
+    r"https://(?:issuer-)?cognito-idp(?:-fips)?\.(?P<host_region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"(?P<path>/.*)?"
+)
+_POOL_ID = re.compile(r"/(?P<region>[a-z0-9-]+)_[0-9A-Za-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,10 @@ class Provider:
         if self.issuer_trailing_slash and not issuer.endswith("/"):
             return issuer + "/"
         return issuer
+
+    def issuer_problem(self, issuer: str) -> str | None:
+        """What is wrong with ``issuer`` for this provider, when it is a near miss; else None."""
+        return _cognito_issuer_problem(issuer) if self.name == "cognito" else None
 
     def sibling_issuers(self, issuer: str) -> tuple[str, ...]:
         """Other issuer strings the same tenant signs with (their keys: :meth:`jwks_uri_for`)."""
@@ -152,3 +167,29 @@ PROVIDERS: dict[str, Provider] = {
         Provider("entra", role_claims=(("roles",),), tenant_claim="tid"),
     )
 }
+
+
+def _cognito_issuer_problem(issuer: str) -> str | None:
+    """A Cognito issuer that no user pool writes in ``iss`` (other hosts are not judged)."""
+    form = "https://cognito-idp.<region>.amazonaws.com/<user pool id>"
+    host = issuer.split("://", 1)[-1].split("/", 1)[0]
+    if host.endswith(".amazoncognito.com"):
+        return (
+            f"is a user pool domain, where users sign in, not the pool's issuer: use {form}"
+            " (or, for a replicated pool, its multi-Region issuer https://issuer-cognito-idp..."
+            " as the pool's settings show it)"
+        )
+    match = _COGNITO.fullmatch(issuer)
+    if match is None:
+        return None  # not Cognito's host: a proxy or a local issuer, judged by its tokens
+    pool = _POOL_ID.fullmatch(match["path"] or "")
+    if pool is None:
+        return f"must be {form} exactly (the pool id, no trailing slash), got {issuer!r}"
+    if pool["region"] != match["host_region"]:
+        return (
+            f"names region {match['host_region']} but the user pool id is from"
+            f" {pool['region']}: a pool's issuer names the region it was created in, also in"
+            " every replica of a replicated pool (the multi-Region issuer), got"
+            f" {issuer!r}"
+        )
+    return None

@@ -258,6 +258,57 @@ def test_cognito_id_tokens_are_refused(named: Any, clock: FakeClock) -> None:
     assert decide(authorizer, disguised) == ("unauthorized", "wrong_token_type")
 
 
+REPLICATED = "https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123"
+
+
+def test_a_replicated_pools_multi_region_issuer_is_one_issuer_for_every_replica(
+    named: Any, clock: FakeClock
+) -> None:
+    # Multi-Region replication: every replica writes the primary region's multi-Region
+    # issuer and serves the same keys, so one issuer covers them all (not one per region).
+    issuer = named(REPLICATED)
+    authorizer = authorizer_for(issuer, clock, JWT_PROVIDER="cognito", JWT_AUDIENCE=CLIENT)
+    assert decide(authorizer, cognito_access(issuer, clock)) == ("allow", "allowed")
+    # The same pool's original issuer is another issuer, even signed with the same keys.
+    original = cognito_access(issuer, clock, iss=COGNITO)
+    assert decide(authorizer, original) == ("unauthorized", "wrong_issuer")
+
+
+@pytest.mark.parametrize(
+    ("issuer", "problem"),
+    [
+        ("https://orders.auth.us-east-1.amazoncognito.com", "is a user pool domain"),
+        ("https://auth.example.com.amazoncognito.com/", "is a user pool domain"),
+        (COGNITO + "/", "exactly (the pool id, no trailing slash)"),
+        ("https://cognito-idp.us-east-1.amazonaws.com", "exactly (the pool id"),
+        ("https://cognito-idp.us-east-1.amazonaws.com/AbCdEf123", "exactly (the pool id"),
+        ("https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbCdEf123",
+         "names region eu-west-1 but the user pool id is from us-east-1"),
+        ("https://issuer-cognito-idp.eu-west-1.amazonaws.com/us-east-1_AbCdEf123",
+         "names region eu-west-1"),
+    ],
+)  # fmt: skip
+def test_a_cognito_issuer_no_pool_writes_fails_the_cold_start_naming_the_setting(
+    issuer: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"^JWT_ISSUER ") as caught:
+        load_settings({"JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT, "JWT_PROVIDER": "cognito"})
+    assert problem in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    [COGNITO, REPLICATED, "https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_Ab12",
+     "https://cognito-idp-fips.us-gov-west-1.amazonaws.com/us-gov-west-1_Ab12",
+     "http://127.0.0.1:8000/local-pool"],
+)  # fmt: skip
+def test_every_form_a_pool_writes_and_any_other_host_is_accepted(issuer: str) -> None:
+    settings = load_settings(
+        {"JWT_ISSUER": issuer, "JWT_AUDIENCE": CLIENT, "JWT_PROVIDER": "cognito"}
+    )
+    assert settings.issuers[0].issuer == issuer
+
+
 # --- Okta --------------------------------------------------------------------------------
 
 
