@@ -192,6 +192,10 @@ def proof_verifier(
     dpop = settings.dpop
     if store is None and dpop.replay_store is not None:
         store = load_replay_store(dpop.replay_store, "AUTHORIZER_DPOP_REPLAY_STORE")
+    if store is None and dpop.replay_table is not None:
+        from .binding.replaytable import dynamodb_replay_store  # noqa: PLC0415 - boto3: see there
+
+        store = dynamodb_replay_store(dpop.replay_table, "AUTHORIZER_DPOP_REPLAY_TABLE")
     return ProofVerifier(
         algorithms=dpop.algorithms,
         max_age=dpop.max_age_seconds,

@@ -13,6 +13,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import boto3
+
+from authorizer_tools.local.template import read
 from tests import ROOT
 from tests.ports import child_port
 
@@ -56,3 +59,18 @@ def moto_server(unchecked_calls: int | None = None) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def make_table(name: str) -> None:
+    """The DPoP replay table as template.yaml's ``DpopProofs`` defines it, where boto3 points."""
+    table = read(ROOT / "template.yaml")["Resources"]["DpopProofs"]["Properties"]
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode=table["BillingMode"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        KeySchema=table["KeySchema"],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
+    )

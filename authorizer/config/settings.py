@@ -46,6 +46,7 @@ DPOP_VARIABLES = (
     "AUTHORIZER_DPOP_MAX_AGE_SECONDS",
     "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE",
     "AUTHORIZER_DPOP_REPLAY_STORE",
+    "AUTHORIZER_DPOP_REPLAY_TABLE",
 )
 
 
@@ -62,6 +63,8 @@ class DpopSettings:
     replay_cache_size: int = DEFAULT_REPLAY_CACHE_SIZE
     #: ``module:callable`` making a shared store (:mod:`authorizer.binding.replay`; None: memory).
     replay_store: str | None = None
+    #: A DynamoDB table (name or ARN) shared by every environment (:mod:`..binding.replaytable`).
+    replay_table: str | None = None
 
 
 #: Every variable the authorizer reads. Any other variable with one of our
@@ -127,6 +130,7 @@ TEMPLATE_PARAMETERS: dict[str, str] = {
     "AUTHORIZER_DPOP_MAX_AGE_SECONDS": "DpopMaxAgeSeconds",
     "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE": "DpopReplayCacheSize",
     "AUTHORIZER_DPOP_REPLAY_STORE": "DpopReplayStore",
+    "AUTHORIZER_DPOP_REPLAY_TABLE": "DpopReplayTable",
     "AUTHORIZER_DENY_ANONYMOUS": "DenyAnonymous",
     "AUTHORIZER_REQUIRE_VERIFIED": "RequireVerified",
     "JWT_KEYS_FILE": "KeysFile",
@@ -316,7 +320,13 @@ def _dpop_settings(env: Env, issuers: tuple[IssuerSettings, ...]) -> DpopSetting
             "AUTHORIZER_DPOP_REPLAY_CACHE_SIZE", DEFAULT_REPLAY_CACHE_SIZE, 1, 1_000_000
         ),
         replay_store=env.optional("AUTHORIZER_DPOP_REPLAY_STORE"),
+        replay_table=env.optional("AUTHORIZER_DPOP_REPLAY_TABLE"),
     )
+    if settings.replay_store is not None and settings.replay_table is not None:
+        raise ConfigError(
+            "AUTHORIZER_DPOP_REPLAY_TABLE and AUTHORIZER_DPOP_REPLAY_STORE are both set:"
+            " choose one shared replay store"
+        )
     if not any(issuer.binding.constraint != "bearer" for issuer in issuers):
         for name in DPOP_VARIABLES:
             if env.optional(name) is not None:

@@ -274,6 +274,43 @@ def test_the_function_may_read_exactly_the_parameter_or_object_it_is_given(
     ) == overrides.get("RulesFile", "")
 
 
+DPOP = {**ISSUER, "SenderConstraint": "dpop", "AuthorizerCacheSeconds": "0"}
+
+
+@pytest.mark.parametrize(
+    ("table", "created", "granted"),
+    [
+        ("orders-proofs", True, "arn:aws:dynamodb:us-east-1:123456789012:table/orders-proofs"),
+        ("arn:aws:dynamodb:eu-west-1:123456789012:table/shared", False,
+         "arn:aws:dynamodb:eu-west-1:123456789012:table/shared"),
+    ],
+)  # fmt: skip
+def test_a_replay_table_is_created_or_named_and_the_function_may_only_put_items_in_it(
+    table: str, created: bool, granted: str
+) -> None:
+    values = parameters(TEMPLATE, {**DPOP, "DpopReplayTable": table})
+    assert is_deployed(TEMPLATE, values, "DpopProofs") is created
+    properties = TEMPLATE["Resources"]["AuthorizerFunction"]["Properties"]
+    policies = [evaluate(TEMPLATE, values, policy, "Policies") for policy in properties["Policies"]]
+    statements = [s for policy in policies if policy is not None for s in policy["Statement"]]
+    assert [(s["Action"], s["Resource"]) for s in statements] == [("dynamodb:PutItem", granted)]
+    env = environment(TEMPLATE, {**DPOP, "DpopReplayTable": table})
+    assert load_settings(env).dpop.replay_table == table
+    without = parameters(TEMPLATE, DPOP)
+    assert is_deployed(TEMPLATE, without, "DpopProofs") is False
+    assert environment(TEMPLATE, DPOP)["AUTHORIZER_DPOP_REPLAY_TABLE"] == ""
+
+
+def test_the_replay_table_is_refused_without_dpop_and_its_name_is_checked() -> None:
+    with pytest.raises(TemplateError, match="rule TheReplayTableIsForDpop: DpopReplayTable keeps"):
+        environment(TEMPLATE, {**ISSUER, "DpopReplayTable": "orders-dpop-proofs"})
+    with pytest.raises(TemplateError, match="parameter DpopReplayTable"):
+        environment(TEMPLATE, {**DPOP, "DpopReplayTable": "orders proofs"})
+    table = TEMPLATE["Resources"]["DpopProofs"]["Properties"]
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": False}
+    assert table["TableName"] == {"Ref": "DpopReplayTable"}
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("RulesFile", "ssm:orders-api/rules"), ("RulesFile", "s3://bucket-only"),
