@@ -4,7 +4,13 @@ A JSON fetch here is deliberately narrow, because the documents it reads (the
 discovery document and the key set) decide which tokens are trusted:
 
 * one GET, no redirects, no retries inside the call (the key cache decides
-  when to try again);
+  when to try again), except once on a new connection when a kept-alive one
+  turns out closed by the server before it answered;
+* a connection that ended a complete 200 answer is kept, for a few seconds, for
+  the next fetch from the same origin: discovery and the key set, on one host at
+  a cold start, cost one TCP and TLS handshake, not two. Not longer: an
+  environment is frozen between requests, and a connection idle for minutes may
+  have been dropped on the way without a word, which would cost a deadline;
 * a hard wall-clock deadline covering connect, headers and body, so that a
   server dripping one byte at a time cannot hold the invocation;
 * a size cap on the body, no content-encoding (so no decompression bombs);
@@ -20,8 +26,9 @@ import functools
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -40,6 +47,11 @@ if TYPE_CHECKING:
 USER_AGENT = f"apigw-oidc-authorizer/{__version__} (urllib3)"
 MAX_DOCUMENT_BYTES = 256 * 1024
 _CHUNK = 16 * 1024
+#: Kept-alive connections, one per origin, at most this many (issuers' hosts are few),
+#: each reused for this long after its last answer (see the module docstring).
+_KEPT_ORIGINS = 8
+_KEPT_SECONDS = 5.0
+Origin = tuple[str, str, int | None]
 
 
 class JsonFetcher(Protocol):
@@ -48,7 +60,7 @@ class JsonFetcher(Protocol):
     def get_json(self, url: str) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class HttpFetcher:
     """Fetch JSON documents with urllib3 under a hard deadline.
 
@@ -61,6 +73,14 @@ class HttpFetcher:
     max_bytes: int = MAX_DOCUMENT_BYTES
     ca_file: str | None = None
     clock: Callable[[], float] = time.monotonic
+    #: Idle connections by origin, each after a complete answer (see the module docstring).
+    _kept: dict[Origin, tuple[HTTPConnection, float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # A fetcher let go closes what it kept (its sockets would outlive it, unclosed).
+        weakref.finalize(self, _close_all, self._kept)
 
     def get_json(self, url: str) -> dict[str, Any]:
         return self.get_json_dated(url)[0]
@@ -92,29 +112,60 @@ class HttpFetcher:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refusing to fetch {url!r}: not an http(s) URL")
+        deadline = self.clock() + self.timeout
+        origin: Origin = (parts.scheme, parts.hostname, parts.port)
+        request = _Request(method, url, _path(parts.path, parts.query), body, headers or {})
+        kept, since = self._kept.pop(origin, (None, 0.0))
+        if kept is not None and self.clock() - since > _KEPT_SECONDS:
+            kept.close()
+        elif kept is not None:
+            try:
+                return self._over(kept, origin, request, deadline)
+            except _Stale:
+                pass  # closed by the server while idle: once more, on a new connection
+        return self._over(self._connection(*origin), origin, request, deadline)
+
+    def _over(
+        self, conn: HTTPConnection, origin: Origin, request: _Request, deadline: float
+    ) -> tuple[bytes, str | None]:
+        """One exchange on ``conn``: kept afterwards if it ended a complete answer, else closed.
+
+        Raises :class:`_Stale` for a reused connection the server had closed
+        before any answer (safe to retry: nothing was processed).
+        """
         import urllib3  # noqa: PLC0415 - see the imports: loaded by the first fetch
 
-        deadline = self.clock() + self.timeout
-        conn = self._connection(parts.scheme, parts.hostname, parts.port)
+        reused = conn.sock is not None
+        if reused and not conn.is_connected:
+            conn.close()
+            raise _Stale
         # The watchdog is what makes the deadline hard: socket timeouts only
         # bound each recv, and a drip-feeding server never lets one expire.
         watchdog = threading.Timer(self.timeout, _abort, (conn,))
         watchdog.daemon = True
         watchdog.start()
-        request = _Request(method, url, _path(parts.path, parts.query), body, headers or {})
+        keep = False
         try:
-            return self._exchange(conn, request, deadline)
+            answer, keep = self._exchange(conn, request, deadline)
+            return answer
         except FetchError:
             raise
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            if reused and isinstance(exc, _UNANSWERED) and self.clock() < deadline:
+                raise _Stale from None
             if self.clock() >= deadline:
                 raise FetchError(
-                    f"{method} {url} exceeded the {self.timeout:g}s deadline"
+                    f"{request.method} {request.url} exceeded the {self.timeout:g}s deadline"
                 ) from None
-            raise FetchError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+            raise FetchError(
+                f"{request.method} {request.url} failed: {type(exc).__name__}: {exc}"
+            ) from None
         finally:
             watchdog.cancel()
-            conn.close()
+            if keep and len(self._kept) < _KEPT_ORIGINS:
+                self._kept[origin] = (conn, self.clock())
+            else:
+                conn.close()
 
     def _connection(self, scheme: str, host: str, port: int | None) -> HTTPConnection:
         from urllib3.connection import HTTPConnection, HTTPSConnection  # noqa: PLC0415
@@ -127,7 +178,8 @@ class HttpFetcher:
 
     def _exchange(
         self, conn: HTTPConnection, request: _Request, deadline: float
-    ) -> tuple[bytes, str | None]:
+    ) -> tuple[tuple[bytes, str | None], bool]:
+        """The body and ``Date`` of a 200, and whether the connection may serve another request."""
         conn.request(
             request.method,
             request.path,
@@ -152,7 +204,9 @@ class HttpFetcher:
         declared = response.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             raise FetchError(f"{said} body is {declared} bytes, over the {self.max_bytes} cap")
-        return self._read_body(response, said, deadline), response.headers.get("Date")
+        answer = self._read_body(response, said, deadline), response.headers.get("Date")
+        closing = response.headers.get("Connection", "").strip().lower() == "close"
+        return answer, response.version == 11 and not closing
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, said: str, deadline: float) -> bytes:
         chunks: list[bytes] = []
@@ -167,6 +221,19 @@ class HttpFetcher:
             if self.clock() >= deadline:
                 raise FetchError(f"{said} exceeded the {self.timeout:g}s deadline")
             chunks.append(chunk)
+
+
+def _close_all(kept: dict[Origin, tuple[HTTPConnection, float]]) -> None:
+    while kept:
+        kept.popitem()[1][0].close()
+
+
+class _Stale(Exception):
+    """A kept-alive connection the server had closed: no answer, nothing processed."""
+
+
+#: What a request on a connection the server closed while idle fails with.
+_UNANSWERED: tuple[type[BaseException], ...] = (ConnectionError,)
 
 
 class _Request(NamedTuple):

@@ -10,7 +10,9 @@ replace any answer (status, body, delay, drip) to play a failing issuer.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import ssl
 import threading
 import time
@@ -110,6 +112,9 @@ class DevIssuer:
         self._path = urlsplit(self.issuer).path.rstrip("/")
         self.keys: dict[str, SigningKey] = {}
         self.requests: list[str] = []
+        #: TCP connections accepted (a TLS server: handshakes), to count what keep-alive saves.
+        self.connections = 0
+        self._open: set[socket.socket] = set()  # kept-alive connections, closed by stop()
         self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[str], Reply | None] | None = None
         self._lock = threading.Lock()
@@ -127,6 +132,10 @@ class DevIssuer:
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
+        with self._lock:  # a stopped server answers nothing, on a kept connection neither
+            for connection in self._open:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> DevIssuer:
         return self.start()
@@ -245,6 +254,17 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self) -> None:
+            super().setup()
+            with issuer._lock:
+                issuer.connections += 1
+                issuer._open.add(self.connection)
+
+        def finish(self) -> None:
+            with issuer._lock:
+                issuer._open.discard(self.connection)
+            super().finish()
+
         def do_GET(self) -> None:
             reply = issuer._reply(self.path.split("?")[0], dict(self.headers.items()))
             if reply.delay:
@@ -254,7 +274,10 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             if reply.declare_length and "Content-Length" not in reply.headers:
                 self.send_header("Content-Length", str(len(reply.body)))
-            self.send_header("Connection", "close")
+            if reply.drip or not reply.declare_length:
+                self.send_header("Connection", "close")  # the body ends when the connection does
+            else:
+                self.close_connection = False  # kept alive, as a provider's server is
             self.end_headers()
             try:
                 if reply.drip:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -46,7 +48,7 @@ def test_every_https_fetch_with_one_trust_store_shares_one_tls_context(tmp_path:
         other = HttpFetcher(timeout=2, ca_file=str(ca_file))  # a second issuer's fetcher
         other.get_json(secure.jwks_uri)
     assert tls_context.cache_info().misses == 1
-    assert tls_context.cache_info().hits == 3
+    assert tls_context.cache_info().hits == 1  # the second fetcher; the first kept its connection
 
 
 @pytest.mark.parametrize("status", [201, 204, 304, 404, 429, 500, 503])
@@ -144,3 +146,75 @@ def test_numbers_that_overflow_to_infinity_are_refused(issuer: DevIssuer) -> Non
     issuer.responder = lambda path: Reply(200, b'{"keys": [], "n": 1e999}')
     with pytest.raises(FetchError, match="overflows"):
         HttpFetcher(timeout=2).get_json(issuer.jwks_uri)
+
+
+def test_discovery_and_the_key_set_on_one_host_cost_one_tls_handshake(tmp_path: Path) -> None:
+    context, ca_file = make_tls(tmp_path)
+    with DevIssuer(tls=context) as secure:
+        fetcher = HttpFetcher(timeout=2, ca_file=str(ca_file))
+        jwks_uri = fetcher.get_json(secure.discovery_uri)["jwks_uri"]
+        fetcher.get_json(jwks_uri)
+        fetcher.get_json(jwks_uri)  # a refresh, soon after, on the same connection
+        assert (secure.connections, len(secure.requests)) == (1, 3)
+
+
+def test_a_connection_idle_for_longer_than_a_few_seconds_is_not_reused(issuer: DevIssuer) -> None:
+    # Frozen between requests, an environment's idle connection may have been dropped silently.
+    now = [100.0]
+    fetcher = HttpFetcher(timeout=2, clock=lambda: now[0])
+    fetcher.get_json(issuer.jwks_uri)
+    now[0] += 4
+    fetcher.get_json(issuer.jwks_uri)
+    assert issuer.connections == 1
+    now[0] += 6
+    fetcher.get_json(issuer.jwks_uri)
+    assert issuer.connections == 2
+
+
+def test_a_failed_answer_leaves_no_connection_to_reuse(issuer: DevIssuer) -> None:
+    fetcher = HttpFetcher(timeout=2)
+    issuer.responder = lambda path: Reply(503, b"{}")
+    with pytest.raises(FetchError, match="HTTP 503"):
+        fetcher.get_json(issuer.jwks_uri)
+    issuer.responder = None
+    fetcher.get_json(issuer.jwks_uri)
+    fetcher.get_json(issuer.jwks_uri)
+    assert issuer.connections == 2  # the 503's was closed; the 200's was kept
+
+
+class ClosingServer:
+    """Answers one request per connection, keep-alive promised, then drops the connection:
+    at once when it gets the next request (``unanswered``), or while idle."""
+
+    def __init__(self, *, unanswered: bool) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/jwks"
+        self.connections = 0
+        self.unanswered = unanswered
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        body = b'{"keys": []}'
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+                if self.unanswered:
+                    conn.recv(65536)  # the next request arrives: closed unanswered
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_without_a_failure() -> None:
+    for unanswered in (False, True):
+        server = ClosingServer(unanswered=unanswered)
+        fetcher = HttpFetcher(timeout=2)
+        assert fetcher.get_json(server.url) == {"keys": []}
+        time.sleep(0.1)
+        assert fetcher.get_json(server.url) == {"keys": []}
+        assert server.connections == 2
+        server.listener.close()
