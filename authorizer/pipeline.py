@@ -125,9 +125,12 @@ class Authorizer:
     def after_restore(self) -> None:
         """Refresh what a Lambda SnapStart snapshot froze: the key sets and verified tokens.
 
-        The authorizer keeps no random state of its own (no seeds, no pooled
-        connections: each fetch opens its own), so nothing else needs renewing.
+        The authorizer keeps no random state of its own (no seeds), and a
+        connection kept alive from before the snapshot is closed, never reused.
         """
+        from .keys.fetch import close_kept_connections  # noqa: PLC0415 - SnapStart only
+
+        close_kept_connections()
         for trusted in self.issuers:
             trusted.keys.expire()
             trusted.verifier.forget()

@@ -4,6 +4,9 @@ Each reads its issuer from ``BENCH_ISSUER`` and ``BENCH_AUDIENCE``:
 
 * ``bare``: nothing imported, nothing done (the runtime's own cost);
 * ``deps``: the four runtime packages imported at init (the floor of any handler built on them);
+* ``verify_only``: ``deps``, the key set fetched at init (PyJWT's ``PyJWKClient``, over
+  HTTPS) and one ``jwt.decode`` per request, nothing else: no event parsing, no
+  issuer check, no rules, no log line (the least any verifying authorizer does);
 * ``powertools``: Powertools' ``auth_alpha`` verifier as its documentation shows an
   authorizer (``JWTVerifier`` at module level, ``authorize()`` for an IAM response,
   ``inject_lambda_context``);
@@ -40,6 +43,17 @@ if KIND == "powertools":
     @logger.inject_lambda_context
     def powertools(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return verifier.authorize(event, response_format="iam", context_claims=["sub"])
+
+
+if KIND == "verify_only":
+    keys = jwt.PyJWKClient(f"{os.environ['BENCH_ISSUER']}/jwks")
+    keys.get_signing_keys()  # at init, as this authorizer's prefetch
+
+    def verify_only(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = event["authorizationToken"].split(" ", 1)[1]
+        key = keys.get_signing_key_from_jwt(token).key
+        claims = jwt.decode(token, key, audience=os.environ["BENCH_AUDIENCE"], algorithms=["RS256"])
+        return {"principalId": claims["sub"]}
 
 
 def bare(event: dict[str, Any], context: Any) -> dict[str, Any]:

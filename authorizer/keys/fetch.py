@@ -60,7 +60,7 @@ class JsonFetcher(Protocol):
     def get_json(self, url: str) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True, slots=True, weakref_slot=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True, eq=False)  # by identity: see _LIVE
 class HttpFetcher:
     """Fetch JSON documents with urllib3 under a hard deadline.
 
@@ -81,6 +81,7 @@ class HttpFetcher:
     def __post_init__(self) -> None:
         # A fetcher let go closes what it kept (its sockets would outlive it, unclosed).
         weakref.finalize(self, _close_all, self._kept)
+        _LIVE.add(self)
 
     def get_json(self, url: str) -> dict[str, Any]:
         return self.get_json_dated(url)[0]
@@ -221,6 +222,20 @@ class HttpFetcher:
             if self.clock() >= deadline:
                 raise FetchError(f"{said} exceeded the {self.timeout:g}s deadline")
             chunks.append(chunk)
+
+
+#: Every fetcher, for :func:`close_kept_connections` (weakly: a fetcher let go is gone).
+_LIVE: weakref.WeakSet[HttpFetcher] = weakref.WeakSet()
+
+
+def close_kept_connections() -> None:
+    """Close every fetcher's kept connection: after a SnapStart restore, none may be reused.
+
+    A connection in a snapshot is restored into every environment made from it,
+    its TLS state with it: reusing one would be reusing that state in each.
+    """
+    for fetcher in list(_LIVE):
+        _close_all(fetcher._kept)
 
 
 def _close_all(kept: dict[Origin, tuple[HTTPConnection, float]]) -> None:

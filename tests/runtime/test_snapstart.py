@@ -27,6 +27,8 @@ def test_after_restore_refetches_keys_and_reverifies_tokens(
     authorizer.after_restore()  # still inside the fresh period and the cooldown
     authorizer.handle(make_event("rest_token", f"Bearer {token}"))
     assert (issuer.fetches(), counter.calls) == (2, 2)
+    # On a new connection: the one kept from before the snapshot carries its TLS state.
+    assert issuer.connections == 2
 
 
 def test_after_restore_still_serves_the_old_keys_if_the_issuer_is_down(clock: FakeClock) -> None:
