@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks.budget import MARGIN, over_budget, read_recorded, record
 from benchmarks.measure import FLOOR_NAME, Figure, read_figures
+from benchmarks.sizes import PRICES, billed_ms, cold_start_cost, cost_per_million
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS: dict[str, list[str]] = {
@@ -34,6 +35,7 @@ SCRIPTS: dict[str, list[str]] = {
     "cold": ["--runs", "15"],
     "runtime": ["--runs", "5", "--warm", "50", "--distinct", "5000"],
     "mass_cold_start": ["--runtimes", "50"],
+    "sizes": ["--runs", "3", "--warm", "30"],
 }
 QUICK: dict[str, list[str]] = {
     "entry_point defaults": ["--iterations", "20", "--rounds", "2"],
@@ -44,6 +46,7 @@ QUICK: dict[str, list[str]] = {
     "cold": ["--runs", "1"],
     "runtime": ["--runs", "1", "--warm", "3", "--distinct", "5"],
     "mass_cold_start": ["--runtimes", "3"],
+    "sizes": ["--runs", "1", "--warm", "3", "--memory", "512"],
 }
 REQUESTS = {
     "first_seen": "a valid token, first seen (signature checked)",
@@ -71,7 +74,14 @@ RUNTIME = {
 }
 #: Figures that are someone else's (the peers) or a floor: measured, never held to a budget.
 NOT_OURS = ("peers.", "mass.", "runtime.bare.", "runtime.deps.", "runtime.powertools.",
-            "runtime.provider_sample.")  # fmt: skip
+            "runtime.provider_sample.", "sizes.")  # fmt: skip
+SIZES = {
+    "bare": "a bare handler",
+    "deps": "the four packages imported",
+    "verify_only": "verify only: keys at init, `jwt.decode`",
+    "https": "this authorizer, keys prefetched over HTTPS",
+    "bundled": "this authorizer, a bundled key set",
+}
 PEERS = {
     "pyjwt": "PyJWT `jwt.decode`, key preloaded",
     "pyjwkclient": "PyJWT `PyJWKClient` (warm) + `jwt.decode`",
@@ -196,6 +206,7 @@ def page(figures: Sequence[Figure], problems: Sequence[str]) -> str:
     floor_ms = by_name["cold.import"].floor_micros / 1000
     lines += [f"| the four runtime packages (floor) | {floor_ms:.1f} | |", ""]
     lines += _runtime_section(by_name)
+    lines += _sizes_section(by_name)
     lines += ["## Budgets", ""]
     recorded = read_recorded()
     lines.append(
@@ -259,6 +270,51 @@ def _runtime_section(by_name: dict[str, Figure]) -> list[str]:
             lines.append(f"| {label} | {figure.micros / 1e6:.1f} | {figure.note} |")
         lines.append("")
     return lines
+
+
+def _sizes_section(by_name: dict[str, Figure]) -> list[str]:
+    """Init and decisions under each memory size's CPU share, what they bill and cost."""
+    lines = [
+        "## What a memory size costs: the runtime under Lambda's CPU share",
+        "",
+        "Lambda gives a function CPU in proportion to its memory (1,769 MB: one vCPU). Here the",
+        "emulator and the runtime it starts run under that share of one core (a cgroup CPU",
+        "quota), a new environment per run (init: best of the runs) and warm invokes each with",
+        "a token never seen before (a signature checked: the most a decision costs; median).",
+        "Billed: whole milliseconds, rounded up; init is billed. Cost: arm64, us-east-1, USD",
+        f"({_prices()}). Lambda's own runtime adds about 1-2 ms billed to every invoke that the",
+        "emulator does not show: read the warm column as what the handler adds to that floor.",
+        "",
+    ]
+    if "sizes.unavailable" in by_name:
+        return [*lines, f"Not measured on this machine: {by_name['sizes.unavailable'].note}.", ""]
+    memories = sorted({int(name.split(".")[1]) for name in by_name if name.startswith("sizes.")})
+    lines += [
+        "| memory | handler | init ms | billed init+first | first invoke ms | warm invoke ms"
+        " | per 1M warm decisions | per 1,000 cold starts |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for memory in memories:
+        for key, label in SIZES.items():
+            if f"sizes.{memory}.{key}.init" not in by_name:
+                continue
+            init, first, warm = (
+                by_name[f"sizes.{memory}.{key}.{m}"].micros / 1000
+                for m in ("init", "first", "warm")
+            )
+            lines.append(
+                f"| {memory} MB | {label} | {init:,.0f} | {billed_ms(init + first):,} ms"
+                f" | {first:.2f} | {warm:.2f} | ${cost_per_million(warm, memory):.3f}"
+                f" | ${1000 * cold_start_cost(init, first, memory):.4f} |"
+            )
+    return [*lines, ""]
+
+
+def _prices() -> str:
+    return (
+        f"${PRICES['lambda_request'] * 1e6:.2f} per million requests,"
+        f" ${PRICES['lambda_gb_second_arm64']:.10f} per GB-second"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

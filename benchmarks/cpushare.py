@@ -34,9 +34,9 @@ def _root() -> tuple[Path, bool] | None:
     if (_V1 / "cpu.cfs_quota_us").exists() and os.access(_V1, os.W_OK):
         return _V1, False
     controllers = _V2 / "cgroup.controllers"
-    if controllers.exists() and "cpu" in controllers.read_text().split():
-        if os.access(_V2, os.W_OK):
-            return _V2, True
+    v2_cpu = controllers.exists() and "cpu" in controllers.read_text().split()
+    if v2_cpu and os.access(_V2, os.W_OK):
+        return _V2, True
     return None
 
 

@@ -34,6 +34,7 @@ def _introspection(issuer: str) -> tuple[ThreadingHTTPServer, list[int]]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # kept alive, as a provider's endpoint is
+        disable_nagle_algorithm = True  # no delayed-ACK stall between headers and body
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -30,6 +30,7 @@ import os
 import statistics
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from authorizer_tools.devissuer.issuer import DevIssuer
@@ -104,39 +105,41 @@ def measure(runs: int, warm: int, sizes: Sequence[int]) -> list[Figure]:
                     {**environment(issuer.issuer, "defaults"), "JWT_KEYS_FILE": str(keys)}, None
                 )
             for memory in sizes:
+                setup = Setup(issuer, keys, bundle, artifact, python, memory, warm)
                 results = {
-                    variant: [
-                        _one(variant, memory, issuer, keys, bundle, artifact, python, warm)
-                        for _ in range(runs)
-                    ]
-                    for variant in HANDLERS
+                    variant: [_one(variant, setup) for _ in range(runs)] for variant in HANDLERS
                 }
                 figures += _figures(memory, results)
     return figures
 
 
-def _one(
-    variant: str,
-    memory: int,
-    issuer: DevIssuer,
-    keys: Path,
-    bundle: Path,
-    artifact: Path,
-    python: Path,
-    warm: int,
-) -> dict[str, float]:
-    handler, env = _handler_and_env(variant, issuer, keys)
+@dataclass(frozen=True)
+class Setup:
+    """What every run at one memory size shares."""
+
+    issuer: DevIssuer
+    keys: Path
+    bundle: Path
+    artifact: Path
+    python: Path
+    memory: int
+    warm: int
+
+
+def _one(variant: str, setup: Setup) -> dict[str, float]:
+    handler, env = _handler_and_env(variant, setup.issuer, setup.keys)
+    artifact, memory = setup.artifact, setup.memory
     env.update(
-        SSL_CERT_FILE=str(bundle),
+        SSL_CERT_FILE=str(setup.bundle),
         PYTHONPATH=f"{artifact}{os.pathsep}{HERE}",
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory),
     )
-    tokens = [issuer.mint({"aud": AUDIENCE}) for _ in range(warm + 1)]
+    tokens = [setup.issuer.mint({"aud": AUDIENCE}) for _ in range(setup.warm + 1)]
     events = [make_event("rest_token", f"Bearer {token}") for token in tokens]
     with (
         CpuShare(memory) as share,
         LambdaRuntime(
-            "AuthorizerFunction", artifact, env, python=python, handler=handler
+            "AuthorizerFunction", artifact, env, python=setup.python, handler=handler
         ) as runtime,
     ):
         if runtime.pid is None:

@@ -14,7 +14,9 @@ import pytest
 
 from benchmarks.__main__ import NOT_OURS
 from benchmarks.budget import MARGIN, over_budget, read_recorded, record
+from benchmarks.cpushare import fraction, unavailable
 from benchmarks.measure import Figure, Floor, against_floor, read_figures, write_figures
+from benchmarks.sizes import billed_ms, cost_per_million
 from tests import ROOT
 
 
@@ -48,6 +50,12 @@ def test_every_benchmark_runs_and_the_page_shows_defaults_beside_the_peers(tmp_p
         assert row in text, row
     assert "3 cold starts at once: 0 issuer request(s)" in text  # bundled: the issuer unasked
     # Each distinct opaque token was introspected once: the seen-before ones were not asked about.
+    # The memory sizes: measured under a CPU quota where the machine allows one, else said why.
+    if unavailable() is None:
+        assert "| 512 MB | this authorizer, keys prefetched over HTTPS |" in text
+        assert "| 512 MB | verify only: keys at init, `jwt.decode` |" in text
+    else:
+        assert f"Not measured on this machine: {unavailable()}" in text
     counted = re.search(r"(\d+) distinct tokens: (\d+) introspection request", text)
     assert counted is not None and counted[1] == counted[2] and int(counted[1]) > 1
 
@@ -63,6 +71,18 @@ def test_a_figure_over_its_recorded_ratio_plus_the_margin_fails_the_check() -> N
 
 def test_a_recorded_figure_that_was_not_measured_fails_the_check() -> None:
     assert over_budget([], {"quiet.junk": 0.5}) == ["quiet.junk: not measured (recorded 0.50x)"]
+
+
+def test_a_million_warm_decisions_cost_the_request_charge_and_whole_billed_milliseconds() -> None:
+    # 0.3 ms bills 1 ms: at 1024 MB, 1e6 * (0.2e-6 + 0.001 * 1 * 0.0000133334) dollars.
+    assert billed_ms(0.3) == 1 and billed_ms(1.01) == 2
+    assert abs(cost_per_million(0.3, 1024) - (0.20 + 0.0133334)) < 1e-9
+    assert abs(cost_per_million(1.5, 512) - (0.20 + 0.0133334)) < 1e-9  # 2 ms at half a GB
+
+
+def test_the_cpu_share_of_a_memory_size_is_lambdas() -> None:
+    assert round(fraction(128), 3) == 0.072 and round(fraction(1769), 3) == 1.0
+    assert fraction(10240) == 1.0  # one core is what is measured
 
 
 def test_recording_keeps_only_the_named_figures(tmp_path: Path) -> None:
