@@ -9,6 +9,8 @@ MOTOVENV := .venv-moto
 MCPVENV := .venv-mcp
 OIDC_PROVIDER := tests/oidc_provider
 NODE_STAMP := $(OIDC_PROVIDER)/node_modules/.installed
+DYNALITE := tests/dynalite
+DYNALITE_STAMP := $(DYNALITE)/node_modules/.installed
 
 # Lambda target: python3.13 on arm64 (see template.yaml).
 LAMBDA_PYTHON   ?= 3.13
@@ -20,7 +22,7 @@ LAMBDA_PLATFORM ?= --platform manylinux_2_34_aarch64 --platform manylinux_2_28_a
 help:
 	@sed -n 's/^## make \([^:]*\): \(.*\)/\1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-setup: $(STAMP) $(NODE_STAMP)
+setup: $(STAMP) $(NODE_STAMP) $(DYNALITE_STAMP)
 
 # Python 3.11+ first: an older one fails here, before a venv exists for later runs to reuse.
 # A venv whose install fails is removed for the same reason. The .pth file puts the
@@ -55,7 +57,7 @@ lint: $(STAMP) $(MCPVENV)/.installed
 PARALLEL ?= -n 2
 COVERAGE_FLOOR_RUNTIME := 97
 COVERAGE_FLOOR_ALL := 93
-unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
+unit: $(STAMP) $(NODE_STAMP) $(DYNALITE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
 	rm -f .coverage .coverage.*
 	$(BIN)/pytest $(PARALLEL) --cov --cov-report=
 	$(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR_ALL)
@@ -65,6 +67,11 @@ unit: $(STAMP) $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPV
 # The real OpenID provider the integration tests run (panva/oidc-provider, locked).
 $(NODE_STAMP): $(OIDC_PROVIDER)/package-lock.json
 	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
+	touch $@
+
+# DynamoDB's API on loopback (dynalite, locked), beside moto's, for the shared replay store.
+$(DYNALITE_STAMP): $(DYNALITE)/package-lock.json
+	npm ci --prefix $(DYNALITE) --no-audit --no-fund --silent
 	touch $@
 
 ## make quick: the fast loop: the runtime's and the tools' tests on both cores, without SAM CLI, npm or moto (about a minute)
@@ -142,13 +149,13 @@ keys: $(STAMP)
 	$(BIN)/python -m authorizer_tools keys pin --parameter KeysFile=$(KEYS_FILE) $(foreach p,$(PARAMETERS),--parameter $(p))
 
 ## make bench: the regression benchmarks (about two minutes); writes docs/benchmarks.md, fails over budget (RECORD=1 records)
-bench: $(STAMP) $(MOTOVENV)/.installed
+bench: $(STAMP) $(MOTOVENV)/.installed $(DYNALITE_STAMP)
 	$(BIN)/python -m benchmarks --page docs/benchmarks.md $(if $(RECORD),--record)
 
 ## make unit-py313: the suite again on Python 3.13, the Lambda runtime, less the deployment artefacts' tests (CI runs this too)
 PY313 ?= $(shell for p in $$(PYENV_VERSION=3.13.0 pyenv which python3 2>/dev/null) python3.13; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && echo $$p && break; done)
-unit-py313: $(NODE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
+unit-py313: $(NODE_STAMP) $(DYNALITE_STAMP) $(SAMVENV)/.installed $(MOTOVENV)/.installed $(MCPVENV)/.installed
 	@test -n "$(PY313)" || { echo "no Python 3.13 found: make unit-py313 PY313=/path/to/python3.13"; exit 1; }
 	test -f .venv-py313/.installed -a .venv-py313/.installed -nt requirements-dev.txt || { \
 		$(PY313) -m venv .venv-py313 && \

@@ -1,6 +1,6 @@
 """``lambda_handler``, the function Lambda calls, at one configuration, against the floor.
 
-    python -m benchmarks.entry_point {defaults,quiet,dpop,opaque} --out FILE.json [--iterations N]
+    python -m benchmarks.entry_point CONFIGURATION --out FILE.json [--iterations N]
 
 Runs in a fresh process because the handler reads its configuration once, at
 import. The environment is the template's, for a loopback dev issuer:
@@ -23,6 +23,9 @@ cache off, as the template requires), HTTP API 2.0 events:
   ES256 proof (what every warm request of a DPoP client costs: one proof check);
 * ``dpop_replayed``: one proof sent again and again (refused as a replay);
 * ``bearer_seen_before``: a plain bearer token seen before, under the same policy.
+
+``dpop_shared`` is ``dpop`` with the replay store every environment shares
+(``DpopReplayTable``: the table on dynalite on loopback), the same requests.
 
 ``opaque`` is the defaults with the issuer introspecting opaque tokens (the
 template's ``Introspection*`` parameters; the client's secret a SecureString in
@@ -52,17 +55,22 @@ from authorizer_tools.local.template import environment as template_environment
 from authorizer_tools.local.template import read
 from benchmarks.issuer import AUDIENCE, RemoteIssuer
 from benchmarks.measure import Figure, Floor, against_floor, write_figures
-from tests.aws import CREDENTIALS, moto_server
+from tests.aws import CREDENTIALS, dynalite_server, make_table, moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "ssm:/bench/introspection"
+REPLAY_TABLE = "bench-dpop-proofs"
 CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     # name: (template parameters, extra environment)
     "defaults": ({}, {}),
     "quiet": ({"LogLevel": "WARNING"}, {"POWERTOOLS_METRICS_DISABLED": "true"}),
     "dpop": ({"SenderConstraint": "either", "AuthorizerCacheSeconds": "0"}, {}),
     "opaque": ({"IntrospectionClientId": "bench", "IntrospectionClientSecret": SECRET}, {}),
-}
+    "dpop_shared": ({"SenderConstraint": "either", "AuthorizerCacheSeconds": "0",
+                     "DpopReplayTable": REPLAY_TABLE}, {}),
+}  # fmt: skip
+#: What needs AWS's APIs on loopback: a secret in SSM (moto), or a table (dynalite).
+ON_AWS = ("opaque", "dpop_shared")
 DPOP_URL = request_url()  # what each DPoP proof names
 
 
@@ -86,8 +94,11 @@ def unsigned_with_random_kid(issuer: str) -> str:
 
 
 def measure(configuration: str, iterations: int, rounds: int) -> list[Figure]:
-    if configuration == "opaque":
-        with moto_server() as aws_apis:
+    if configuration in ON_AWS:
+        # The table on dynalite: it keeps connections alive, as DynamoDB does (moto's server
+        # closes each one, and a new connection per write would be most of the figure).
+        server = dynalite_server() if configuration == "dpop_shared" else moto_server()
+        with server as aws_apis:
             return _measure(configuration, iterations, rounds, aws_apis)
     return _measure(configuration, iterations, rounds, None)
 
@@ -96,10 +107,14 @@ def _measure(
     configuration: str, iterations: int, rounds: int, aws_apis: str | None
 ) -> list[Figure]:
     issuer = RemoteIssuer()
-    more = {"IntrospectionEndpoint": issuer.introspection_endpoint} if aws_apis else {}
+    more = (
+        {"IntrospectionEndpoint": issuer.introspection_endpoint}
+        if configuration == "opaque"
+        else {}
+    )
     os.environ.update(environment(issuer.issuer, configuration, more))
     if aws_apis is not None:
-        _put_secret(aws_apis)
+        _on_aws(aws_apis, configuration)
     # Before the import: Powertools' logger and metrics write to the stdout they find.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of the process
     from authorizer.app import lambda_handler  # noqa: PLC0415 - reads the environment above
@@ -118,8 +133,8 @@ def _measure(
                 continue
         return len(batch)
 
-    if configuration in ("dpop", "opaque"):
-        make = _dpop_scenarios if configuration == "dpop" else _opaque_scenarios
+    if configuration in ("dpop", "dpop_shared", "opaque"):
+        make = _opaque_scenarios if configuration == "opaque" else _dpop_scenarios
         scenarios = make(issuer, invoke_all, iterations, rounds)
         asked_before = issuer.introspections()
         figures = [
@@ -205,9 +220,12 @@ def _opaque_scenarios(
     ]
 
 
-def _put_secret(aws_apis: str) -> None:
-    """The introspection client's secret, in SSM as the template's parameter names it."""
+def _on_aws(aws_apis: str, configuration: str) -> None:
+    """The introspection client's secret in SSM, or the replay table, as the template names them."""
     os.environ.update({**CREDENTIALS, "AWS_ENDPOINT_URL": aws_apis})
+    if configuration == "dpop_shared":
+        make_table(REPLAY_TABLE, ttl=False)
+        return
     import boto3  # noqa: PLC0415 - only this configuration needs it
 
     ssm = boto3.client("ssm")

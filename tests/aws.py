@@ -20,12 +20,45 @@ from tests import ROOT
 from tests.ports import child_port
 
 MOTO = ROOT / ".venv-moto" / "bin" / "moto_server"
+#: DynamoDB's API, in memory: ``make unit`` installs it (tests/dynalite, locked).
+DYNALITE = ROOT / "tests" / "dynalite" / "node_modules" / "dynalite" / "cli.js"
 #: What boto3 needs besides the endpoint; moto accepts any key.
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+@contextlib.contextmanager
+def dynalite_server() -> Iterator[str]:
+    """dynalite on a free loopback port, answering: DynamoDB's API, kept-alive connections."""
+    port = child_port()
+    # Tables ready at once (dynalite otherwise mimics DynamoDB's seconds of CREATING).
+    at_once = ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
+    process = subprocess.Popen(
+        ["node", str(DYNALITE), "--port", str(port), "--host", "127.0.0.1", *at_once],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port, process, "dynalite")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -46,23 +79,19 @@ def moto_server(unchecked_calls: int | None = None) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
+        _wait_for(port, process, "moto's server")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-def make_table(name: str) -> None:
-    """The DPoP replay table as template.yaml's ``DpopProofs`` defines it, where boto3 points."""
+def make_table(name: str, *, ttl: bool = True) -> None:
+    """The DPoP replay table as template.yaml's ``DpopProofs`` defines it, where boto3 points.
+
+    ``ttl=False`` for dynalite, which has no TTL API (nor deletes expired items: what
+    the store's own expiry condition is there for).
+    """
     table = read(ROOT / "template.yaml")["Resources"]["DpopProofs"]["Properties"]
     dynamodb = boto3.client("dynamodb")
     dynamodb.create_table(
@@ -71,6 +100,7 @@ def make_table(name: str) -> None:
         AttributeDefinitions=table["AttributeDefinitions"],
         KeySchema=table["KeySchema"],
     )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
-    )
+    if ttl:
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
+        )

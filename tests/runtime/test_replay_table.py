@@ -1,4 +1,7 @@
-"""The shared DPoP replay store on DynamoDB, against moto's server on loopback.
+"""The shared DPoP replay store on DynamoDB, against two implementations of its API on loopback.
+
+moto's server and dynalite (independent implementations: the condition expression
+must mean the same to both, as to DynamoDB).
 
 The table is made as ``template.yaml`` makes it (its key and TTL attribute are read
 from the template); the store's client is the one the cold start makes, pointed at
@@ -22,15 +25,27 @@ from authorizer.config.settings import load_settings
 from authorizer.errors import ConfigError, ReplayStoreUnavailable
 from authorizer_tools.local.template import read
 from tests import ROOT
-from tests.aws import make_table
+from tests.aws import CREDENTIALS, dynalite_server, make_table, moto_server
 
 NOW = 1_800_000_000.0
 
 
+@pytest.fixture(scope="module", params=["moto", "dynalite"])
+def dynamodb_api(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """Which implementation, and its endpoint, for the tests of this module."""
+    with moto_server() if request.param == "moto" else dynalite_server() as endpoint:
+        yield request.param, endpoint
+
+
 @pytest.fixture
-def table(aws: str, request: pytest.FixtureRequest) -> Iterator[str]:
+def table(
+    dynamodb_api: tuple[str, str], request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    kind, endpoint = dynamodb_api
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
     name = f"proofs-{request.node.name[:40]}".replace("[", "-").replace("]", "")
-    make_table(name)
+    make_table(name, ttl=kind == "moto")
     yield name
     boto3.client("dynamodb").delete_table(TableName=name)
 
@@ -82,8 +97,8 @@ def test_of_sixteen_concurrent_uses_of_one_proof_exactly_one_is_first(table: str
     assert sorted(answers) == [False] * 15 + [True]
 
 
-def test_a_missing_table_is_unavailable_not_a_first_use(aws: str) -> None:
-    store = dynamodb_replay_store("no-such-table", "AUTHORIZER_DPOP_REPLAY_TABLE")
+def test_a_missing_table_is_unavailable_not_a_first_use(table: str) -> None:
+    store = dynamodb_replay_store(f"{table}-not", "AUTHORIZER_DPOP_REPLAY_TABLE")
     with pytest.raises(ReplayStoreUnavailable, match="ResourceNotFoundException"):
         store.first_use(key("a"), NOW + 60, NOW)
 
