@@ -14,6 +14,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 import time
 import uuid
@@ -99,10 +100,14 @@ class DevIssuer:
         under its path, and a client reaches them by sending that name's scheme and
         host to :attr:`base` instead (see the tests' loopback fetcher).
         """
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            # The handshake in each connection's own thread, not in the accept loop: a client
+            # slow to send its hello (a runtime starved of CPU at init) holds up no other.
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -250,6 +255,17 @@ def _json_reply(document: dict[str, Any]) -> Reply:
     return Reply(200, json.dumps(document).encode(), {"Content-Type": "application/json"})
 
 
+class _HandshakeFailed(Exception):
+    """A client that refused the certificate or hung up during the TLS handshake."""
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], _HandshakeFailed):
+            return  # as a failed handshake in the accept loop was: nothing to print
+        super().handle_error(request, client_address)
+
+
 def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -258,6 +274,12 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def setup(self) -> None:
+            if isinstance(self.request, ssl.SSLSocket):
+                self.request.settimeout(10)
+                try:
+                    self.request.do_handshake()
+                except (ssl.SSLError, OSError) as exc:
+                    raise _HandshakeFailed from exc  # the client's to report, not ours
             super().setup()
             with issuer._lock:
                 issuer.connections += 1
