@@ -7,7 +7,10 @@ any handler built on them pays); each run alternates it with a process that
 imports ``authorizer.app`` with the template's environment and answers one
 request: with the key prefetch from a loopback issuer over HTTP, over HTTPS
 (with a trust store as large as the system's), and with no prefetch. Best of
-``runs`` each. The figures
+``runs`` each. ``cold.own`` is the project's own part: in the runtime's Python,
+from the built artifact (its shipped bytecode), the import of ``authorizer.app``
+and the settings and parts it builds (no prefetch) after the four packages, against
+the four packages' import in the same process. The figures
 from the Lambda runtime itself (the emulator, the artifact) are a separate
 measurement; this one isolates the Python import and the init work.
 """
@@ -23,9 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from authorizer_tools.devissuer.issuer import DevIssuer
+from authorizer_tools.local.runtime import build_artifact, find_python, runtime_python
 from benchmarks.entry_point import environment
 from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DEPENDENCIES = """
 import time
@@ -48,9 +54,23 @@ print((imported - started) * 1000, (time.perf_counter() - started) * 1000, file=
 """
 
 
-def _python(script: str, env: dict[str, str], *args: str) -> list[float]:
+OWN = """
+import os, sys, time
+started = time.perf_counter()
+import jwt, jwt.algorithms, urllib3, cryptography.hazmat.primitives.asymmetric.rsa
+from aws_lambda_powertools import Logger, Metrics
+deps = time.perf_counter()
+import authorizer.app
+print((deps - started) * 1000, (time.perf_counter() - deps) * 1000, file=sys.stderr)
+"""
+
+
+def _python(
+    script: str, env: dict[str, str], *args: str, python: str = sys.executable, cwd: Path = ROOT
+) -> list[float]:
     done = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [python, "-c", script, *args],
+        cwd=cwd,  # first on the path: the checkout, or the artifact with its bytecode
         env=env,
         capture_output=True,
         text=True,
@@ -93,13 +113,29 @@ def _measure(runs: int, plain: DevIssuer, secure: DevIssuer, bundle: Path) -> li
         "no_prefetch": "no prefetch: the first request fetches the keys",
     }
     figures = [
-        Figure(name="cold.import", micros=best("http", 0), floor_micros=floor, note=notes["http"])
+        Figure(name="cold.import", micros=best("http", 0), floor_micros=floor, note=notes["http"]),
+        _own(runs, plain, base),
     ]
     for name, note in notes.items():
         figures.append(
             Figure(name=f"cold.{name}", micros=best(name, 1), floor_micros=floor, note=note)
         )
     return figures
+
+
+def _own(runs: int, issuer: DevIssuer, base: dict[str, str]) -> Figure:
+    """The project's own import and build, from the artifact in the runtime's Python."""
+    artifact = build_artifact("AuthorizerFunction")
+    python = str(runtime_python(find_python(None)))
+    env = {**base, **environment(issuer.issuer, "defaults"), "JWKS_PREFETCH": "false",
+           "PYTHONPATH": str(artifact)}  # fmt: skip
+    pairs = [_python(OWN, env, python=python, cwd=artifact) for _ in range(runs)]
+    return Figure(
+        name="cold.own",
+        micros=min(own for _, own in pairs) * 1000,
+        floor_micros=min(deps for deps, _ in pairs) * 1000,
+        note="the project's own import and build, after the four packages (runtime, artifact)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
