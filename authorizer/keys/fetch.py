@@ -75,7 +75,7 @@ class HttpFetcher:
     clock: Callable[[], float] = time.monotonic
     #: Idle connections by origin, each after a complete answer (see the module docstring).
     _kept: dict[Origin, tuple[HTTPConnection, float]] = field(
-        default_factory=dict, repr=False, compare=False
+        default_factory=dict, init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:

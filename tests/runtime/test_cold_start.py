@@ -120,13 +120,15 @@ def test_a_cold_start_loads_the_dpop_and_rules_modules_only_where_configured(
     """Empty subpackage __init__ files keep it so: importing a stage loads nothing beside it.
 
     Nor do boto3, botocore (beyond the package Powertools touches for its user agent) or
-    Powertools' Parameters load without a rules or key source in SSM or S3; nor the
-    introspection code without an introspecting issuer, nor the metadata server.
+    Powertools' Parameters load without a rules or key source in SSM or S3, nor (DPoP with
+    its replay store in memory) the DynamoDB store; nor the introspection code without an
+    introspecting issuer, nor the metadata server.
     """
     probe = (
         "import json, sys; from authorizer import app; print(json.dumps(sorted("
         "m.removeprefix('authorizer.') for m in sys.modules if m.startswith("
         "('authorizer.access.', 'authorizer.binding.dpop', 'authorizer.binding.replay',"
+        " 'authorizer.binding.replaytable',"
         " 'authorizer.tokens.introspect', 'authorizer.wellknown',"
         " 'boto3', 'botocore.', 'aws_lambda_powertools.utilities.parameters')))))"
     )
