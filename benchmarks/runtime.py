@@ -46,11 +46,12 @@ HERE = Path(__file__).resolve().parent
 VARIANTS = ("bare", "deps", "https", "bundled", "no_prefetch", "powertools", "provider_sample")
 
 
-def _handler_and_env(
+def handler_and_env(
     variant: str, issuer: DevIssuer, keys: Path
 ) -> tuple[str | None, dict[str, str]]:
+    """The handler (None: this authorizer's) and environment of a handler variant."""
     peer = {"BENCH_ISSUER": issuer.issuer, "BENCH_AUDIENCE": AUDIENCE, "BENCH_HANDLER": variant}
-    if variant in ("bare", "deps", "powertools", "provider_sample"):
+    if variant in ("bare", "deps", "verify_only", "powertools", "provider_sample"):
         return f"runtime_handlers.{variant}", peer
     env = environment(issuer.issuer, "defaults")
     if variant == "bundled":
@@ -92,7 +93,7 @@ def measure(
 
 def _one(variant: str, setup: Setup) -> dict[str, float]:
     issuer = setup.issuer
-    handler, env = _handler_and_env(variant, issuer, setup.keys)
+    handler, env = handler_and_env(variant, issuer, setup.keys)
     env.update(SSL_CERT_FILE=str(setup.bundle), PYTHONPATH=f"{setup.artifact}{os.pathsep}{HERE}")
     event = make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}")
     before = len(issuer.requests)

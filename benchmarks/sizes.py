@@ -47,6 +47,7 @@ from benchmarks.cpushare import CpuShare, fraction, unavailable
 from benchmarks.entry_point import environment
 from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
+from benchmarks.runtime import handler_and_env
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = ("bare", "deps", "verify_only", "https", "bundled")
@@ -75,18 +76,6 @@ def cold_start_cost(init_ms: float, first_ms: float, memory_mb: int) -> float:
     """USD for one cold start's billed init and first invoke (without its request charge)."""
     seconds = billed_ms(init_ms + first_ms) / 1000
     return seconds * memory_mb / 1024 * PRICES["lambda_gb_second_arm64"]
-
-
-def _handler_and_env(
-    variant: str, issuer: DevIssuer, keys: Path
-) -> tuple[str | None, dict[str, str]]:
-    if variant in ("bare", "deps", "verify_only"):
-        peer = {"BENCH_ISSUER": issuer.issuer, "BENCH_AUDIENCE": AUDIENCE, "BENCH_HANDLER": variant}
-        return f"runtime_handlers.{variant}", peer
-    env = environment(issuer.issuer, "defaults")
-    if variant == "bundled":
-        env["JWT_KEYS_FILE"] = str(keys)
-    return None, env
 
 
 def measure(runs: int, warm: int, sizes: Sequence[int]) -> list[Figure]:
@@ -127,7 +116,7 @@ class Setup:
 
 
 def _one(variant: str, setup: Setup) -> dict[str, float]:
-    handler, env = _handler_and_env(variant, setup.issuer, setup.keys)
+    handler, env = handler_and_env(variant, setup.issuer, setup.keys)
     artifact, memory = setup.artifact, setup.memory
     env.update(
         SSL_CERT_FILE=str(setup.bundle),

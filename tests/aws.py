@@ -36,29 +36,9 @@ def dynalite_server() -> Iterator[str]:
     port = child_port()
     # Tables ready at once (dynalite otherwise mimics DynamoDB's seconds of CREATING).
     at_once = ["--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"]
-    process = subprocess.Popen(
-        ["node", str(DYNALITE), "--port", str(port), "--host", "127.0.0.1", *at_once],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for(port, process, "dynalite")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{what} did not start") from None
-            time.sleep(0.1)
+    command = ["node", str(DYNALITE), "--port", str(port), "--host", "127.0.0.1", *at_once]
+    with _serving(command, port, dict(os.environ), "dynalite") as endpoint:
+        yield endpoint
 
 
 @contextlib.contextmanager
@@ -72,14 +52,27 @@ def moto_server(unchecked_calls: int | None = None) -> Iterator[str]:
     env = dict(os.environ)
     if unchecked_calls is not None:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(unchecked_calls)
+    command = [str(MOTO), "-H", "127.0.0.1", "-p", str(port)]
+    with _serving(command, port, env, "moto's server") as endpoint:
+        yield endpoint
+
+
+@contextlib.contextmanager
+def _serving(command: list[str], port: int, env: dict[str, str], what: str) -> Iterator[str]:
+    """``command`` running until the block ends, once it accepts connections on ``port``."""
     process = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_for(port, process, "moto's server")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{what} did not start") from None
+                time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

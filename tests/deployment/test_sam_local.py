@@ -60,7 +60,7 @@ def test_every_parameter_reaches_sam_local_as_the_deployed_function_gets_it(tmp_
          "CreateExampleApis=true", "ContextClaims=sub,scope", "LeewaySeconds=30"),
         (f"RulesFile={rules}",),
         ("Issuer=https://idp.example", "Audience=api", "SenderConstraint=dpop",
-         "AuthorizerCacheSeconds=0", "DpopMaxAgeSeconds=30"),
+         "AuthorizerCacheSeconds=0", "DpopMaxAgeSeconds=30", "DpopReplayTable=orders-proofs"),
     ]  # fmt: skip
     template = read(ROOT / "template.yaml")
     for case in cases:
