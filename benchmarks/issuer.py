@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from authorizer_tools.devissuer.issuer import DevIssuer
-from authorizer_tools.devissuer.tls import make_tls
+from authorizer_tools.devissuer.tls import hash_folder, make_tls
 
 AUDIENCE = "https://api.example.test"
 
@@ -77,17 +77,16 @@ def _serve(connection: Connection) -> None:
                 connection.send(issuer.jwks())
 
 
-def trust_store(folder: Path) -> tuple[ssl.SSLContext, Path]:
-    """A loopback HTTPS server context, and a CA bundle as large as the system's that trusts it.
+def trust_store(folder: Path) -> tuple[ssl.SSLContext, dict[str, str]]:
+    """A loopback HTTPS server context, and the environment that trusts it as a system would.
 
-    The bundle is the system's own plus the test CA: loading it costs what loading the
-    real trust store costs, which is what a cold start over HTTPS pays.
+    The system's own trust store, as the runtime finds it (``SSL_CERT_FILE`` unset), and
+    the test CA in a hash folder of its own (``SSL_CERT_DIR``, which OpenSSL's default and
+    the authorizer both read as a handshake needs it): a cold start over HTTPS pays what
+    the system's store costs, no more.
     """
     tls, ca_file = make_tls(folder)
-    bundle = folder / "bundle.pem"
-    system = ssl.get_default_verify_paths().cafile
-    bundle.write_bytes((Path(system).read_bytes() if system else b"") + ca_file.read_bytes())
-    return tls, bundle
+    return tls, {"SSL_CERT_DIR": str(hash_folder(ca_file))}
 
 
 class RemoteIssuer:

@@ -41,11 +41,11 @@ def measure(runtimes: int) -> list[Figure]:
     python = runtime_python(find_python(None))
     figures = []
     with tempfile.TemporaryDirectory() as folder:
-        tls, bundle = trust_store(Path(folder))
+        tls, trust = trust_store(Path(folder))
         with DevIssuer(tls=tls) as issuer:
-            base = {**environment(issuer.issuer, "defaults"), "SSL_CERT_FILE": str(bundle)}
+            base = {**environment(issuer.issuer, "defaults"), **trust}
             keys = Path(folder, "keys.json")
-            with temporary_environment(SSL_CERT_FILE=str(bundle)):
+            with temporary_environment(**trust):
                 pin_keys({**base, "JWT_KEYS_FILE": str(keys)}, None)
             token = issuer.mint({"aud": AUDIENCE}, lifetime=3600)
             for mode, env in (("https", base), ("bundled", {**base, "JWT_KEYS_FILE": str(keys)})):

@@ -8,8 +8,8 @@ more invokes of the same token follow. Reported per handler, best of
 ``--runs``: init (the runtime's ``Init Duration``), the first invoke, the
 median warm invoke (``Duration`` of the runtime's ``REPORT`` lines), the
 runtime client's peak resident memory, and the requests the issuer saw per
-cold start. The issuer serves HTTPS on loopback, trusted through a bundle as
-large as the system's (``SSL_CERT_FILE``). Handlers:
+cold start. The issuer serves HTTPS on loopback, trusted through the system's
+own store and the test CA (:func:`benchmarks.issuer.trust_store`). Handlers:
 
 * ``bare`` and ``deps`` (see :mod:`benchmarks.runtime_handlers`): the floors;
 * ``https``: this authorizer with the template's environment, keys prefetched over HTTPS;
@@ -67,7 +67,7 @@ class Setup:
 
     issuer: DevIssuer
     keys: Path
-    bundle: Path
+    trust: dict[str, str]
     artifact: Path
     python: Path
     warm: int
@@ -80,13 +80,13 @@ def measure(
     artifact = build_artifact("AuthorizerFunction")
     python = runtime_python(find_python(None))
     with tempfile.TemporaryDirectory() as folder:
-        tls, bundle = trust_store(Path(folder))
+        tls, trust = trust_store(Path(folder))
         with DevIssuer(tls=tls) as issuer:
             keys = Path(folder, "keys.json")
             base = environment(issuer.issuer, "defaults")
-            with temporary_environment(SSL_CERT_FILE=str(bundle)):  # trusted as the runtime does
+            with temporary_environment(**trust):  # trusted as the runtime does
                 pin_keys({**base, "JWT_KEYS_FILE": str(keys)}, None)
-            setup = Setup(issuer, keys, bundle, artifact, python, warm, distinct)
+            setup = Setup(issuer, keys, trust, artifact, python, warm, distinct)
             results = {variant: [_one(variant, setup) for _ in range(runs)] for variant in variants}
     return _figures(results)
 
@@ -94,7 +94,7 @@ def measure(
 def _one(variant: str, setup: Setup) -> dict[str, float]:
     issuer = setup.issuer
     handler, env = handler_and_env(variant, issuer, setup.keys)
-    env.update(SSL_CERT_FILE=str(setup.bundle), PYTHONPATH=f"{setup.artifact}{os.pathsep}{HERE}")
+    env.update(setup.trust, PYTHONPATH=f"{setup.artifact}{os.pathsep}{HERE}")
     event = make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}")
     before = len(issuer.requests)
     with LambdaRuntime(

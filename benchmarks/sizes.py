@@ -7,7 +7,7 @@ and ``awslambdaric`` (the built artifact), the emulator and the runtime it
 starts under the memory size's share of one core (:mod:`benchmarks.cpushare`),
 then ``--warm`` warm invokes, each with a token never seen before (a signature
 checked every time, the most a decision costs). The issuer serves HTTPS on
-loopback with a trust store as large as the system's. Handlers:
+loopback, trusted through the system's own store and the test CA. Handlers:
 
 * ``bare``: nothing imported, nothing done (the runtime's own cost);
 * ``deps``: the four runtime packages imported (the least any handler on them pays);
@@ -86,15 +86,15 @@ def measure(runs: int, warm: int, sizes: Sequence[int]) -> list[Figure]:
     python = runtime_python(find_python(None))
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as folder:
-        tls, bundle = trust_store(Path(folder))
+        tls, trust = trust_store(Path(folder))
         with DevIssuer(tls=tls) as issuer:
             keys = Path(folder, "keys.json")
-            with temporary_environment(SSL_CERT_FILE=str(bundle)):
+            with temporary_environment(**trust):
                 pin_keys(
                     {**environment(issuer.issuer, "defaults"), "JWT_KEYS_FILE": str(keys)}, None
                 )
             for memory in sizes:
-                setup = Setup(issuer, keys, bundle, artifact, python, memory, warm)
+                setup = Setup(issuer, keys, trust, artifact, python, memory, warm)
                 results = {
                     variant: [_one(variant, setup) for _ in range(runs)] for variant in HANDLERS
                 }
@@ -108,7 +108,7 @@ class Setup:
 
     issuer: DevIssuer
     keys: Path
-    bundle: Path
+    trust: dict[str, str]
     artifact: Path
     python: Path
     memory: int
@@ -119,7 +119,7 @@ def _one(variant: str, setup: Setup) -> dict[str, float]:
     handler, env = handler_and_env(variant, setup.issuer, setup.keys)
     artifact, memory = setup.artifact, setup.memory
     env.update(
-        SSL_CERT_FILE=str(setup.bundle),
+        setup.trust,
         PYTHONPATH=f"{artifact}{os.pathsep}{HERE}",
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory),
     )

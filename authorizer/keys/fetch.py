@@ -266,15 +266,18 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     Loading a CA bundle takes tens of milliseconds; urllib3 would load it again
     for each connection (two per issuer at a cold start). This is urllib3's own
     default context (TLS 1.2 or newer, certificate and host name required),
-    with the system trust store or ``ca_file``, kept for the environment's life.
+    with the system's roots (read as handshakes need them where the system
+    allows: :mod:`.truststore`) or ``ca_file``, kept for the environment's life.
     """
     import ssl  # noqa: PLC0415 - see the imports
 
     from urllib3.util import create_urllib3_context  # noqa: PLC0415
 
+    from .truststore import load_system_roots  # noqa: PLC0415 - with ssl, by the first fetch
+
     context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
     if ca_file is None:
-        context.load_default_certs()
+        load_system_roots(context)
     else:
         context.load_verify_locations(cafile=ca_file)
     return context

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
 
 from cryptography import x509
@@ -69,3 +71,25 @@ def make_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
     context.load_cert_chain(chain)
     chain.unlink()  # the key only lives in memory once loaded
     return context, ca_file
+
+
+def hash_folder(ca_file: Path) -> Path:
+    """A folder beside ``ca_file`` where OpenSSL finds it by subject hash (for ``SSL_CERT_DIR``).
+
+    The layout of a system's ``/etc/ssl/certs``: what a runtime that reads its roots
+    lazily looks in. The hash is OpenSSL's own (its command line tool's).
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("the openssl command is needed to name a CA by its subject hash")
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", str(ca_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
+    folder = ca_file.parent / "hashed"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{subject_hash}.0").write_bytes(ca_file.read_bytes())
+    return folder
