@@ -16,7 +16,7 @@ The rules, first match wins (:func:`trust_folders`):
 * ``SSL_CERT_FILE`` set: OpenSSL's default, that file read whole. Someone chose
   that file; no folder is known to hold the same roots.
 * The default bundle has a hash folder beside it (``directory-hash``) or is in one,
-  and that folder has a hash link for every certificate in the bundle: that folder,
+  and that folder has a working hash link for every certificate in the bundle: that folder,
   and what OpenSSL's default would read lazily anyway (``SSL_CERT_DIR``, or its
   default folder).
 * Otherwise OpenSSL's default: the bundle read whole, as before.
@@ -73,9 +73,12 @@ def trust_folders(paths: ssl.DefaultVerifyPaths, environ: Mapping[str, str]) -> 
 
 
 def _links(folder: str) -> int:
-    """How many hash-named entries ``folder`` has (0 if it cannot be read)."""
+    """How many hash-named entries of ``folder`` lead to a file (0 if it cannot be read).
+
+    A dangling link would fail the handshake of the root it names, so it does not count.
+    """
     try:
         with os.scandir(folder) as entries:
-            return sum(1 for entry in entries if _HASH_LINK.fullmatch(entry.name))
+            return sum(1 for e in entries if _HASH_LINK.fullmatch(e.name) and e.is_file())
     except OSError:
         return 0

@@ -67,8 +67,8 @@ def test_ssl_cert_file_set_means_that_file_read_whole(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("links", "roots"),
-    [(None, 3), ("short", 3), ("certs", 0)],
-    ids=["no hash folder", "fewer links than roots", "an empty bundle"],
+    [(None, 3), ("short", 3), ("dangling", 3), ("certs", 0)],
+    ids=["no hash folder", "fewer links than roots", "a dangling link", "an empty bundle"],
 )
 def test_without_a_complete_hash_folder_the_bundle_is_read_whole(
     tmp_path: Path, links: str | None, roots: int
@@ -83,6 +83,9 @@ def test_without_a_complete_hash_folder_the_bundle_is_read_whole(
     )
     if links == "short":
         next(certs.glob("*.0")).unlink()  # a folder missing a root would trust fewer
+    if links == "dangling":
+        (certs / "00000000.0").unlink()
+        (certs / "00000000.0").symlink_to(certs / "gone.pem")  # its root's handshakes would fail
     assert trust_folders(paths, {}) is None
 
 
