@@ -4,6 +4,10 @@ The singletons live for the whole execution environment: settings are
 validated once (a bad value fails the cold start, naming the variable) and the
 key cache stays warm across invocations. Importing this module never fails
 because the issuer is down: the prefetch at init only logs its failure.
+
+The issuer's documents are asked for first of all, before the imports that take
+most of a cold start, so that the round trips to the issuer pass during them
+(:mod:`authorizer.keys.headstart`); the prefetch then takes the answers.
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from .keys.headstart import HeadStart
 
-from .config.settings import load_settings
-from .logformat import LeanFormatter
-from .pipeline import SERVICE, Authorizer, AuthorizerUnavailable
-from .reload import Reloader
+HEAD_START = HeadStart.begin(os.environ)  # before the imports below: see the docstring
+
+from aws_lambda_powertools import Logger, Metrics  # noqa: E402
+
+from .config.settings import load_settings  # noqa: E402
+from .keys.fetch import HttpFetcher  # noqa: E402
+from .logformat import LeanFormatter  # noqa: E402
+from .pipeline import SERVICE, Authorizer, AuthorizerUnavailable  # noqa: E402
+from .reload import Reloader  # noqa: E402
 
 if TYPE_CHECKING:  # only for annotations: not worth its import time at cold start
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,9 +34,21 @@ if TYPE_CHECKING:  # only for annotations: not worth its import time at cold sta
 __all__ = ["AUTHORIZER", "RELOADER", "Authorizer", "AuthorizerUnavailable", "lambda_handler"]
 
 
-def create_authorizer(environ: Mapping[str, str], logger: Logger, metrics: Metrics) -> Authorizer:
-    """Build the authorizer from the environment; raise ``ConfigError`` on a bad setting."""
-    return Authorizer(load_settings(environ), logger=logger, metrics=metrics)
+def create_authorizer(
+    environ: Mapping[str, str],
+    logger: Logger,
+    metrics: Metrics,
+    head_start: HeadStart | None = None,
+) -> Authorizer:
+    """Build the authorizer from the environment; raise ``ConfigError`` on a bad setting.
+
+    With a ``head_start``, its key caches take the documents it fetched first.
+    """
+    settings = load_settings(environ)
+    fetcher = None
+    if head_start is not None:
+        fetcher = head_start.serving(HttpFetcher(timeout=settings.jwks_fetch_timeout_seconds))
+    return Authorizer(settings, logger=logger, metrics=metrics, fetcher=fetcher)
 
 
 _SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME") or SERVICE
@@ -37,7 +58,7 @@ metrics = Metrics(
 )
 
 # Cold start: a ConfigError here fails the init with one message naming the variable.
-AUTHORIZER = create_authorizer(os.environ, logger, metrics)
+AUTHORIZER = create_authorizer(os.environ, logger, metrics, HEAD_START)
 if AUTHORIZER.settings.jwks_prefetch:
     AUTHORIZER.prefetch()
 #: AUTHORIZER, or (AUTHORIZER_CONFIG_REFRESH_SECONDS) the one built from changed documents.

@@ -69,6 +69,7 @@ RUNTIME = {
     "bare": "a bare handler (floor of the invokes)",
     "deps": "a handler importing the four packages (floor of init and memory)",
     "https": "this authorizer, keys prefetched over HTTPS",
+    "https_far": "the same, the issuer 50 ms away (three round trips)",
     "bundled": "this authorizer, a bundled key set",
     "no_prefetch": "this authorizer, no prefetch (the first request fetches)",
     "powertools": "Powertools `auth_alpha` authorizer, as documented",

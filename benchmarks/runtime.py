@@ -13,6 +13,9 @@ own store and the test CA (:func:`benchmarks.issuer.trust_store`). Handlers:
 
 * ``bare`` and ``deps`` (see :mod:`benchmarks.runtime_handlers`): the floors;
 * ``https``: this authorizer with the template's environment, keys prefetched over HTTPS;
+* ``https_far``: the same from an issuer :data:`FAR_SECONDS` away (three round trips:
+  the connection and handshake, discovery, the key set), which the head start overlaps
+  with the imports (:mod:`authorizer.keys.headstart`);
 * ``bundled``: the same with a key set pinned by ``keys pin`` (no request at all);
 * ``no_prefetch``: ``JWKS_PREFETCH=false`` (the first request fetches);
 * ``powertools`` and ``provider_sample``: the peers, as their documentation shows them.
@@ -43,7 +46,11 @@ from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("bare", "deps", "https", "bundled", "no_prefetch", "powertools", "provider_sample")
+VARIANTS = (
+    "bare", "deps", "https", "https_far", "bundled", "no_prefetch", "powertools", "provider_sample"
+)  # fmt: skip
+#: How far away the issuer of ``https_far`` is: each connection and each answer waits this long.
+FAR_SECONDS = 0.05
 
 
 def handler_and_env(
@@ -93,6 +100,7 @@ def measure(
 
 def _one(variant: str, setup: Setup) -> dict[str, float]:
     issuer = setup.issuer
+    issuer.latency = FAR_SECONDS if variant == "https_far" else 0.0  # each variant says
     handler, env = handler_and_env(variant, issuer, setup.keys)
     env.update(setup.trust, PYTHONPATH=f"{setup.artifact}{os.pathsep}{HERE}")
     event = make_event("rest_token", f"Bearer {issuer.mint({'aud': AUDIENCE})}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..binding.confirmation import SENDER_CONSTRAINTS, BindingPolicy
 from ..errors import ConfigError
+from ..keys.fetch import discovery_uri
 from ..tokens.tenants import TENANT, IssuerTemplate, is_tenant
 from ..tokens.verify import normalize_typ
 from .bundledkeys import BundledKeys, KeysFile
@@ -125,8 +126,7 @@ class IssuerSettings:
     @property
     def discovery_uri(self) -> str:
         """OpenID Connect Discovery 1.0 section 4: strip one trailing slash, then append."""
-        base = self.issuer[:-1] if self.issuer.endswith("/") else self.issuer
-        return f"{base}/.well-known/openid-configuration"
+        return discovery_uri(self.issuer)
 
 
 def env_issuers(

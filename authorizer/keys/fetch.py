@@ -86,6 +86,23 @@ class HttpFetcher:
     def get_json(self, url: str) -> dict[str, Any]:
         return self.get_json_dated(url)[0]
 
+    def prepare(self, url: str) -> None:
+        """Import now all a fetch of ``url`` needs, and make its TLS context.
+
+        A fetch otherwise imports urllib3 (and makes the context) the first time it
+        runs; a fetch in a thread begun while the main thread imports must not
+        (see :mod:`.headstart`).
+        """
+        import encodings.idna  # noqa: F401, PLC0415 - ssl encodes each server name with it
+
+        import urllib3  # noqa: F401, PLC0415
+        from urllib3.connection import HTTPConnection  # noqa: F401, PLC0415
+
+        if urlsplit(url).scheme == "https":
+            tls_context(self.ca_file)
+        else:
+            import ipaddress  # noqa: F401, PLC0415 - what is_loopback_host judges http hosts with
+
     def get_json_dated(self, url: str) -> tuple[dict[str, Any], str | None]:
         """:meth:`get_json`, with the response's ``Date`` header (``doctor`` checks clocks)."""
         body, date = self._fetch(url)
@@ -281,6 +298,12 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     else:
         context.load_verify_locations(cafile=ca_file)
     return context
+
+
+def discovery_uri(issuer: str) -> str:
+    """OpenID Connect Discovery 1.0 section 4: strip one trailing slash, then append."""
+    base = issuer[:-1] if issuer.endswith("/") else issuer
+    return f"{base}/.well-known/openid-configuration"
 
 
 def url_problem(url: str) -> str | None:

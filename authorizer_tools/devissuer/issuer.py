@@ -122,6 +122,9 @@ class DevIssuer:
         self._open: set[socket.socket] = set()  # kept-alive connections, closed by stop()
         self.request_headers: list[dict[str, str]] = []
         self.responder: Callable[[str], Reply | None] | None = None
+        #: Seconds each new connection and each answer waits: an issuer this far away
+        #: (a round trip for the connection and its handshake, one per answer).
+        self.latency = 0.0
         self._lock = threading.Lock()
         for alg in algorithms:
             self.add_key(alg)
@@ -274,6 +277,8 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def setup(self) -> None:
+            if issuer.latency:
+                time.sleep(issuer.latency)
             if isinstance(self.request, ssl.SSLSocket):
                 self.request.settimeout(10)
                 try:
@@ -292,8 +297,8 @@ def _handler_for(issuer: DevIssuer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             reply = issuer._reply(self.path.split("?")[0], dict(self.headers.items()))
-            if reply.delay:
-                time.sleep(reply.delay)
+            if reply.delay or issuer.latency:
+                time.sleep(reply.delay + issuer.latency)
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

@@ -1,0 +1,192 @@
+"""The head start: the issuer's documents fetched before the cold start's imports, taken once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from authorizer.errors import FetchError
+from authorizer.keys.fetch import HttpFetcher
+from authorizer.keys.headstart import FRESH_SECONDS, HeadStart, plan
+from authorizer_tools.devissuer.issuer import DevIssuer, Reply
+from authorizer_tools.devissuer.tls import hash_folder, make_tls
+from authorizer_tools.eventgen import make_event
+from tests import ROOT
+from tests.conftest import AUDIENCE
+from tests.processes import results, run_handler
+
+ISSUER = "https://idp.example.com/"
+DISCOVERY = "https://idp.example.com/.well-known/openid-configuration"
+
+
+@pytest.mark.parametrize(
+    ("environ", "planned"),
+    [
+        ({"JWT_ISSUER": ISSUER}, (DISCOVERY, True)),
+        ({"JWT_ISSUER": ISSUER, "JWKS_PREFETCH": "true"}, (DISCOVERY, True)),
+        (
+            {"JWT_ISSUER": ISSUER, "JWT_JWKS_URI": "https://idp.example.com/k"},
+            ("https://idp.example.com/k", False),
+        ),
+        (
+            {"JWT_ISSUER": " http://127.0.0.1:8080 "},
+            ("http://127.0.0.1:8080/.well-known/openid-configuration", True),
+        ),
+        ({"JWT_ISSUER": ISSUER, "JWKS_PREFETCH": "False"}, None),
+        ({"JWT_ISSUER": ISSUER, "JWT_KEYS_FILE": "keys.json"}, None),
+        ({"JWT_ISSUER": f"{ISSUER},https://other.example.com"}, None),
+        ({"JWT_ISSUER": "https://login.example.com/{tenant}/v2.0"}, None),
+        ({"JWT_ISSUER": ISSUER, "JWT_TENANTS": "a,b"}, None),
+        ({"JWT_ISSUER": "http://idp.example.com"}, None),  # the settings refuse it: no request
+        ({"JWT_ISSUER": ISSUER, "JWT_JWKS_URI": "http://idp.example.com/k"}, None),
+        ({"JWT_ISSUER": ""}, None),
+        ({}, None),
+    ],
+)
+def test_a_head_start_is_planned_only_for_one_plain_issuer_with_prefetch(
+    environ: dict[str, str], planned: tuple[str, bool] | None
+) -> None:
+    assert plan(environ) == planned
+
+
+def test_the_prefetch_takes_discovery_and_the_key_set_from_the_head_start(
+    issuer: DevIssuer,
+) -> None:
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer})
+    assert head is not None
+    fetcher = head.serving(HttpFetcher(timeout=2))
+    discovery = fetcher.get_json(issuer.discovery_uri)
+    assert fetcher.get_json(discovery["jwks_uri"])["keys"]
+    assert len(issuer.requests) == 2  # each asked for once, by the head start
+    fetcher.get_json(issuer.jwks_uri)  # a later refresh: a fetch of its own
+    assert len(issuer.requests) == 3
+
+
+def test_an_issuer_far_away_is_waited_for_once(issuer: DevIssuer) -> None:
+    """The answers arrive while the caller does other work; it then waits no round trip."""
+    issuer.latency = 0.1
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer})
+    assert head is not None
+    time.sleep(0.5)  # the imports: connection, discovery and key set all answered meanwhile
+    fetcher = head.serving(HttpFetcher(timeout=2))
+    started = time.monotonic()
+    fetcher.get_json(fetcher.get_json(issuer.discovery_uri)["jwks_uri"])
+    assert time.monotonic() - started < 0.05
+    assert issuer.connections == 1
+
+
+def test_a_failed_fetch_fails_the_prefetch_as_its_own_fetch_would(issuer: DevIssuer) -> None:
+    issuer.responder = lambda path: Reply(503, b"{}") if path.endswith("configuration") else None
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer})
+    assert head is not None
+    with pytest.raises(FetchError, match="HTTP 503"):
+        head.serving(HttpFetcher(timeout=2)).get_json(issuer.discovery_uri)
+    assert issuer.requests == ["/.well-known/openid-configuration"]  # no key set asked for
+
+
+def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
+    tmp_path: Path, issuer: DevIssuer
+) -> None:
+    """The key set's URL comes from an unchecked document: followed in discovery's scheme only."""
+    context, ca_file = make_tls(tmp_path)
+    with DevIssuer(tls=context) as secure:
+        document = {"issuer": secure.issuer, "jwks_uri": issuer.jwks_uri}  # http, elsewhere
+        secure.responder = lambda path: Reply(200, json.dumps(document).encode())
+        head = HeadStart(HttpFetcher(timeout=2, ca_file=str(ca_file)))
+        head._run(secure.discovery_uri, discovery=True)
+        assert head.take(secure.discovery_uri) == document
+    assert issuer.requests == []  # the prefetch judges that URL first, and fetches it if good
+
+
+def test_an_answer_not_taken_in_time_is_never_served(issuer: DevIssuer) -> None:
+    now = [0.0]
+    head = HeadStart(HttpFetcher(timeout=2), monotonic=lambda: now[0])
+    head._run(issuer.discovery_uri, discovery=False)
+    now[0] = FRESH_SECONDS + 1  # an init long over: the document may have changed since
+    assert head.take(issuer.discovery_uri) is None
+    assert head.take(issuer.discovery_uri) is None  # nor later
+
+
+def test_a_url_never_asked_for_is_fetched_by_the_caller(issuer: DevIssuer) -> None:
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer, "JWT_JWKS_URI": issuer.jwks_uri})
+    assert head is not None
+    fetcher = head.serving(HttpFetcher(timeout=2))
+    assert fetcher.get_json(issuer.discovery_uri)["issuer"] == issuer.issuer
+    assert sorted(issuer.requests) == ["/.well-known/openid-configuration", "/jwks"]
+
+
+def test_a_cold_start_asks_the_issuer_for_each_document_once_and_allows(
+    issuer: DevIssuer,
+) -> None:
+    issuer.latency = 0.05
+    token = issuer.mint({"aud": AUDIENCE})
+    process = run_handler(
+        {"JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": AUDIENCE},
+        [make_event("rest_token", f"Bearer {token}")],
+    )
+    (outcome,) = results(process)
+    assert outcome["response"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert issuer.requests == ["/.well-known/openid-configuration", "/jwks"]
+    assert issuer.connections == 1
+
+
+def test_the_head_start_thread_imports_nothing(tmp_path: Path) -> None:
+    """A module imported by two threads at once can be seen half made: the thread may not."""
+    context, ca_file = make_tls(tmp_path)
+    probe = (
+        "import sys, threading\n"
+        "seen = []\n"
+        "def hook(event, args):\n"
+        "    if event == 'import' and threading.current_thread().name == 'head-start':\n"
+        "        seen.append(args[0])\n"
+        "sys.addaudithook(hook)\n"
+        "from authorizer import app\n"
+        "assert app.AUTHORIZER.issuers[0].keys.loaded, 'no keys'\n"
+        "print(json_dumps(seen))\n"
+    ).replace("json_dumps", "__import__('json').dumps")
+    with DevIssuer(tls=context) as secure:
+        secure.latency = 0.05  # the thread still fetching while the main thread imports
+        ours = ("JWT_", "JWKS_", "SSL_CERT_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
+        env.update(
+            JWT_ISSUER=secure.issuer,
+            JWT_AUDIENCE=AUDIENCE,
+            SSL_CERT_DIR=str(hash_folder(ca_file)),
+            PYTHONPATH=str(ROOT),
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.splitlines()[-1]) == []
+        assert secure.requests == ["/.well-known/openid-configuration", "/jwks"]
+
+
+def test_a_hung_issuer_is_waited_for_no_longer_than_a_fetch_of_its_own(issuer: DevIssuer) -> None:
+    issuer.responder = lambda path: Reply(200, b"{}", delay=3.0)
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer, "JWKS_FETCH_TIMEOUT_SECONDS": "0.5"})
+    assert head is not None
+    fetcher = head.serving(HttpFetcher(timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"exceeded the 0\.5s deadline"):
+        fetcher.get_json(issuer.discovery_uri)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_head_start_gone_past_its_deadline_answers_at_once(issuer: DevIssuer) -> None:
+    ticks = itertools.count()  # a second a look: past the deadline at the second look
+    head = HeadStart(HttpFetcher(timeout=0.5), monotonic=lambda: float(next(ticks)))
+    assert isinstance(head.take(issuer.discovery_uri), FetchError)  # never started: as if hung
+    assert head.take(issuer.discovery_uri) is None  # given up on: the caller fetches
