@@ -83,6 +83,7 @@ SIZES = {
     "deps": "the four packages imported",
     "verify_only": "verify only: keys at init, `jwt.decode`",
     "https": "this authorizer, keys prefetched over HTTPS",
+    "https_far": "the same, the issuer 50 ms away",
     "bundled": "this authorizer, a bundled key set",
 }
 PEERS = {

@@ -13,6 +13,7 @@ loopback, trusted through the system's own store and the test CA. Handlers:
 * ``deps``: the four runtime packages imported (the least any handler on them pays);
 * ``verify_only``: ``deps``, the keys fetched at init, one ``jwt.decode`` per request;
 * ``https``: this authorizer at the template's defaults, keys prefetched over HTTPS;
+* ``https_far``: the same, the issuer :data:`~benchmarks.runtime.FAR_SECONDS` away;
 * ``bundled``: the same with a bundled key set (``keys pin``): no request at init.
 
 Reported per handler, best of the runs (init) and median of the warm invokes:
@@ -47,10 +48,10 @@ from benchmarks.cpushare import CpuShare, fraction, unavailable
 from benchmarks.entry_point import environment
 from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
-from benchmarks.runtime import handler_and_env
+from benchmarks.runtime import FAR_SECONDS, handler_and_env
 
 HERE = Path(__file__).resolve().parent
-HANDLERS = ("bare", "deps", "verify_only", "https", "bundled")
+HANDLERS = ("bare", "deps", "verify_only", "https", "https_far", "bundled")
 MEMORY_SIZES = (128, 512, 1024)
 #: us-east-1, arm64, on demand, read from https://aws.amazon.com/lambda/pricing/ and
 #: https://aws.amazon.com/dynamodb/pricing/on-demand/ (2026-12): USD.
@@ -116,6 +117,7 @@ class Setup:
 
 
 def _one(variant: str, setup: Setup) -> dict[str, float]:
+    setup.issuer.latency = FAR_SECONDS if variant == "https_far" else 0.0  # each variant says
     handler, env = handler_and_env(variant, setup.issuer, setup.keys)
     artifact, memory = setup.artifact, setup.memory
     env.update(
