@@ -94,11 +94,14 @@ class HeadStart:
             return None
         url, discovery = planned
         fetcher = HttpFetcher(timeout=_timeout(environ))
-        fetcher.prepare(url)  # every import the thread's fetches need, here, before it starts
         head = cls(fetcher)
         thread = threading.Thread(target=head._run, args=(url, discovery), name="head-start")
         thread.daemon = True
-        thread.start()
+        try:
+            fetcher.prepare(url)  # every import the thread's fetches need, before it starts
+            thread.start()
+        except (OSError, RuntimeError):  # a trust store or a thread refused: no head start,
+            return None  # and the prefetch meets (and reports) whatever it was on its own
         return head
 
     def serving(self, inner: JsonFetcher) -> PrimedFetcher:

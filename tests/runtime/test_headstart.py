@@ -14,7 +14,7 @@ import pytest
 
 from authorizer.errors import FetchError
 from authorizer.keys.fetch import HttpFetcher
-from authorizer.keys.headstart import FRESH_SECONDS, HeadStart, plan
+from authorizer.keys.headstart import FRESH_SECONDS, HeadStart, _timeout, plan
 from authorizer_tools.devissuer.issuer import DevIssuer, Reply
 from authorizer_tools.devissuer.tls import hash_folder, make_tls
 from authorizer_tools.eventgen import make_event
@@ -190,3 +190,24 @@ def test_a_head_start_gone_past_its_deadline_answers_at_once(issuer: DevIssuer) 
     head = HeadStart(HttpFetcher(timeout=0.5), monotonic=lambda: float(next(ticks)))
     assert isinstance(head.take(issuer.discovery_uri), FetchError)  # never started: as if hung
     assert head.take(issuer.discovery_uri) is None  # given up on: the caller fetches
+
+
+def test_a_head_start_that_cannot_begin_leaves_the_prefetch_to_itself(
+    issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: HttpFetcher, url: str) -> None:
+        raise OSError("no trust store")
+
+    monkeypatch.setattr(HttpFetcher, "prepare", refuse)
+    assert HeadStart.begin({"JWT_ISSUER": issuer.issuer}) is None
+    assert issuer.requests == []
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("1.5", 1.5), ("", 3.0), ("soon", 3.0), ("20", 3.0), ("0.01", 3.0)]
+)
+def test_the_head_starts_deadline_is_the_settings_or_their_default(
+    value: str, seconds: float
+) -> None:
+    """A value the settings refuse fails the cold start anyway: the default serves till then."""
+    assert _timeout({"JWKS_FETCH_TIMEOUT_SECONDS": value}) == seconds
