@@ -19,6 +19,11 @@ What it may do is narrow:
   :class:`PrimedFetcher` as if it had fetched them itself, and judges them as it
   judges any (the issuer they name, the key-set rules). A wrong guess costs a
   wasted request, never a wrong key;
+* it can only help. Its fetches run while the imports take the CPU (fifty
+  environments starting at once on two cores starved them past a 3 s deadline), so
+  they may take up to :data:`FRESH_SECONDS`; the key cache waits for one no longer
+  than for a fetch of its own (``JWKS_FETCH_TIMEOUT_SECONDS``), and a failure that
+  came before the cache asked is not its answer: the cache fetches for itself;
 * the thread imports nothing: all it runs is imported before it starts, because a
   module imported by two threads at once can be seen half made.
 """
@@ -35,9 +40,8 @@ from ..errors import FetchError
 from .fetch import HttpFetcher, JsonFetcher, discovery_uri, url_problem
 
 #: An answer not taken this soon after it arrived is dropped: it belongs to the init.
+#: Also the deadline of the thread's own fetches (Lambda's init lasts 10 s at most).
 FRESH_SECONDS = 10.0
-#: What a wait for the thread may take beyond the fetcher's deadline (its watchdog's slack).
-_MARGIN_SECONDS = 0.25
 _OFF = ("false", "0", "no", "off")
 _Answer = dict[str, Any] | FetchError
 
@@ -79,8 +83,15 @@ def _timeout(environ: Mapping[str, str]) -> float:
 class HeadStart:
     """Discovery and the key set, fetched in a thread begun at the top of the init."""
 
-    def __init__(self, fetcher: HttpFetcher, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        fetcher: HttpFetcher,
+        wait: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``wait``: how long a caller waits for an answer (its own fetch's deadline)."""
         self._fetcher = fetcher
+        self._wait = wait
         self._monotonic = monotonic
         self._answers: dict[str, tuple[_Answer, float]] = {}
         self._done = False
@@ -93,8 +104,8 @@ class HeadStart:
         if planned is None:
             return None
         url, discovery = planned
-        fetcher = HttpFetcher(timeout=_timeout(environ))
-        head = cls(fetcher)
+        fetcher = HttpFetcher(timeout=FRESH_SECONDS)
+        head = cls(fetcher, wait=_timeout(environ))
         thread = threading.Thread(target=head._run, args=(url, discovery), name="head-start")
         thread.daemon = True
         try:
@@ -109,24 +120,25 @@ class HeadStart:
         return PrimedFetcher(self, inner)
 
     def take(self, url: str) -> _Answer | None:
-        """The answer for ``url``, waiting while it may still come; ``None``: not fetched here.
+        """The answer for ``url``; ``None``: the caller fetches it itself.
 
-        Waits no longer than a fetch of the caller's own could take: the thread began
-        any fetch the caller waits for before the caller asked (discovery first, the key
-        set as soon as discovery answered), under the same deadline.
+        Waits while the answer may still come, no longer than the caller's own fetch
+        could take; past that, the deadline's :class:`FetchError`, and no later call
+        waits. A failure that came before the call is not the caller's answer.
         """
         with self._changed:
-            deadline = self._monotonic() + self._fetcher.timeout + _MARGIN_SECONDS
+            asked = self._monotonic()
             while url not in self._answers and not self._done:
-                remaining = deadline - self._monotonic()
+                remaining = asked + self._wait - self._monotonic()
                 if remaining <= 0:
                     self._done = True  # given up on: no later fetch waits for it again
-                    limit = self._fetcher.timeout
-                    return FetchError(f"GET {url} exceeded the {limit:g}s deadline")
+                    return FetchError(f"GET {url} exceeded the {self._wait:g}s deadline")
                 self._changed.wait(remaining)
             answer, arrived = self._answers.pop(url, (None, 0.0))
         if answer is None or self._monotonic() - arrived > FRESH_SECONDS:
             return None
+        if isinstance(answer, FetchError) and arrived < asked:
+            return None  # it failed during the imports, maybe for want of CPU: ask again
         return answer
 
     def _run(self, url: str, discovery: bool) -> None:

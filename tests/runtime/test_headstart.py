@@ -82,13 +82,25 @@ def test_an_issuer_far_away_is_waited_for_once(issuer: DevIssuer) -> None:
     assert issuer.connections == 1
 
 
-def test_a_failed_fetch_fails_the_prefetch_as_its_own_fetch_would(issuer: DevIssuer) -> None:
-    issuer.responder = lambda path: Reply(503, b"{}") if path.endswith("configuration") else None
+def test_a_failure_the_prefetch_waited_for_is_its_answer(issuer: DevIssuer) -> None:
+    issuer.responder = lambda path: Reply(503, b"{}", delay=0.3)
     head = HeadStart.begin({"JWT_ISSUER": issuer.issuer})
     assert head is not None
     with pytest.raises(FetchError, match="HTTP 503"):
         head.serving(HttpFetcher(timeout=2)).get_json(issuer.discovery_uri)
     assert issuer.requests == ["/.well-known/openid-configuration"]  # no key set asked for
+
+
+def test_a_failure_during_the_imports_leaves_the_prefetch_to_ask_again(issuer: DevIssuer) -> None:
+    """The head start fetches while the imports take the CPU: its failure may be theirs."""
+    issuer.responder = lambda path: Reply(503, b"{}")
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer})
+    assert head is not None
+    time.sleep(0.3)  # the imports: the head start failed meanwhile
+    issuer.responder = None
+    document = head.serving(HttpFetcher(timeout=2)).get_json(issuer.discovery_uri)
+    assert document["issuer"] == issuer.issuer
+    assert issuer.requests == ["/.well-known/openid-configuration"] * 2
 
 
 def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
@@ -99,7 +111,7 @@ def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
     with DevIssuer(tls=context) as secure:
         document = {"issuer": secure.issuer, "jwks_uri": issuer.jwks_uri}  # http, elsewhere
         secure.responder = lambda path: Reply(200, json.dumps(document).encode())
-        head = HeadStart(HttpFetcher(timeout=2, ca_file=str(ca_file)))
+        head = HeadStart(HttpFetcher(timeout=2, ca_file=str(ca_file)), wait=2)
         head._run(secure.discovery_uri, discovery=True)
         assert head.take(secure.discovery_uri) == document
     assert issuer.requests == []  # the prefetch judges that URL first, and fetches it if good
@@ -107,7 +119,7 @@ def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
 
 def test_an_answer_not_taken_in_time_is_never_served(issuer: DevIssuer) -> None:
     now = [0.0]
-    head = HeadStart(HttpFetcher(timeout=2), monotonic=lambda: now[0])
+    head = HeadStart(HttpFetcher(timeout=2), wait=2, monotonic=lambda: now[0])
     head._run(issuer.discovery_uri, discovery=False)
     now[0] = FRESH_SECONDS + 1  # an init long over: the document may have changed since
     assert head.take(issuer.discovery_uri) is None
@@ -187,7 +199,7 @@ def test_a_hung_issuer_is_waited_for_no_longer_than_a_fetch_of_its_own(issuer: D
 
 def test_a_head_start_gone_past_its_deadline_answers_at_once(issuer: DevIssuer) -> None:
     ticks = itertools.count()  # a second a look: past the deadline at the second look
-    head = HeadStart(HttpFetcher(timeout=0.5), monotonic=lambda: float(next(ticks)))
+    head = HeadStart(HttpFetcher(timeout=0.5), wait=0.5, monotonic=lambda: float(next(ticks)))
     assert isinstance(head.take(issuer.discovery_uri), FetchError)  # never started: as if hung
     assert head.take(issuer.discovery_uri) is None  # given up on: the caller fetches
 
@@ -211,3 +223,17 @@ def test_the_head_starts_deadline_is_the_settings_or_their_default(
 ) -> None:
     """A value the settings refuse fails the cold start anyway: the default serves till then."""
     assert _timeout({"JWKS_FETCH_TIMEOUT_SECONDS": value}) == seconds
+
+
+def test_a_slow_answer_during_the_imports_is_not_held_to_the_fetch_deadline(
+    issuer: DevIssuer,
+) -> None:
+    """Starved of CPU by the imports, a head start may take longer than a fetch may: it may."""
+    document = json.dumps({"issuer": issuer.issuer, "jwks_uri": issuer.jwks_uri}).encode()
+    issuer.responder = lambda path: Reply(200, document, delay=0.8)
+    head = HeadStart.begin({"JWT_ISSUER": issuer.issuer, "JWKS_FETCH_TIMEOUT_SECONDS": "0.5"})
+    assert head is not None
+    time.sleep(1.0)  # the imports
+    fetcher = head.serving(HttpFetcher(timeout=0.5))
+    assert fetcher.get_json(issuer.discovery_uri)["issuer"] == issuer.issuer
+    assert issuer.requests[0] == "/.well-known/openid-configuration"
