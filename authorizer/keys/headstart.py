@@ -12,8 +12,9 @@ What it may do is narrow:
   environment in the common case (:func:`plan`): one plain issuer, prefetch on, no
   bundled key set. Any other case gets no head start;
 * every URL it asks for passes the settings' own rule (:func:`.fetch.url_problem`);
-  the key set's URL, read from an unchecked discovery document, too, and only in
-  the scheme of the issuer's (``https``, or ``http`` on loopback for local work);
+  the key set's URL, read from the discovery document, too, only when that document
+  names the configured issuer (the key cache's first check of it) and only in the
+  scheme of the issuer's (``https``, or ``http`` on loopback for local work);
 * its answers are GET answers by URL, each handed out once, for
   :data:`FRESH_SECONDS` after it arrived: the key cache takes them through
   :class:`PrimedFetcher` as if it had fetched them itself, and judges them as it
@@ -46,8 +47,8 @@ _OFF = ("false", "0", "no", "off")
 _Answer = dict[str, Any] | FetchError
 
 
-def plan(environ: Mapping[str, str]) -> tuple[str, bool] | None:
-    """The prefetch's first URL, and whether it is discovery; ``None``: no head start.
+def plan(environ: Mapping[str, str]) -> tuple[str, str | None] | None:
+    """The prefetch's first URL, and the issuer if it is discovery; ``None``: no head start.
 
     Mirrors the settings only for the common case: one issuer in ``JWT_ISSUER``
     (no template, no tenants), prefetch on, no bundled key set (``JWT_KEYS_FILE``).
@@ -67,8 +68,8 @@ def plan(environ: Mapping[str, str]) -> tuple[str, bool] | None:
     ):
         return None
     jwks = value("JWT_JWKS_URI")
-    url, discovery = (jwks, False) if jwks else (discovery_uri(issuer), True)
-    return None if url_problem(url) or url_problem(issuer) else (url, discovery)
+    url, named = (jwks, None) if jwks else (discovery_uri(issuer), issuer)
+    return None if url_problem(url) or url_problem(issuer) else (url, named)
 
 
 def _timeout(environ: Mapping[str, str]) -> float:
@@ -103,10 +104,10 @@ class HeadStart:
         planned = plan(environ)
         if planned is None:
             return None
-        url, discovery = planned
+        url, issuer = planned
         fetcher = HttpFetcher(timeout=FRESH_SECONDS)
         head = cls(fetcher, wait=_timeout(environ))
-        thread = threading.Thread(target=head._run, args=(url, discovery), name="head-start")
+        thread = threading.Thread(target=head._run, args=(url, issuer), name="head-start")
         thread.daemon = True
         try:
             fetcher.prepare(url)  # every import the thread's fetches need, before it starts
@@ -141,12 +142,17 @@ class HeadStart:
             return None  # it failed during the imports, maybe for want of CPU: ask again
         return answer
 
-    def _run(self, url: str, discovery: bool) -> None:
+    def _run(self, url: str, issuer: str | None) -> None:
+        """Fetch ``url``; if it is ``issuer``'s discovery document, the key set it names."""
         try:
             document = self._fetch(url)
-            if discovery and isinstance(document, dict):
+            if issuer is not None and isinstance(document, dict):
                 jwks = document.get("jwks_uri")
-                if isinstance(jwks, str) and _follows(url, jwks):
+                if (
+                    document.get("issuer") == issuer
+                    and isinstance(jwks, str)
+                    and _follows(url, jwks)
+                ):
                     self._fetch(jwks)
         finally:
             with self._changed:

@@ -29,15 +29,15 @@ DISCOVERY = "https://idp.example.com/.well-known/openid-configuration"
 @pytest.mark.parametrize(
     ("environ", "planned"),
     [
-        ({"JWT_ISSUER": ISSUER}, (DISCOVERY, True)),
-        ({"JWT_ISSUER": ISSUER, "JWKS_PREFETCH": "true"}, (DISCOVERY, True)),
+        ({"JWT_ISSUER": ISSUER}, (DISCOVERY, ISSUER)),
+        ({"JWT_ISSUER": ISSUER, "JWKS_PREFETCH": "true"}, (DISCOVERY, ISSUER)),
         (
             {"JWT_ISSUER": ISSUER, "JWT_JWKS_URI": "https://idp.example.com/k"},
-            ("https://idp.example.com/k", False),
+            ("https://idp.example.com/k", None),
         ),
         (
             {"JWT_ISSUER": " http://127.0.0.1:8080 "},
-            ("http://127.0.0.1:8080/.well-known/openid-configuration", True),
+            ("http://127.0.0.1:8080/.well-known/openid-configuration", "http://127.0.0.1:8080"),
         ),
         ({"JWT_ISSUER": ISSUER, "JWKS_PREFETCH": "False"}, None),
         ({"JWT_ISSUER": ISSUER, "JWT_KEYS_FILE": "keys.json"}, None),
@@ -51,7 +51,7 @@ DISCOVERY = "https://idp.example.com/.well-known/openid-configuration"
     ],
 )
 def test_a_head_start_is_planned_only_for_one_plain_issuer_with_prefetch(
-    environ: dict[str, str], planned: tuple[str, bool] | None
+    environ: dict[str, str], planned: tuple[str, str | None] | None
 ) -> None:
     assert plan(environ) == planned
 
@@ -112,7 +112,7 @@ def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
         document = {"issuer": secure.issuer, "jwks_uri": issuer.jwks_uri}  # http, elsewhere
         secure.responder = lambda path: Reply(200, json.dumps(document).encode())
         head = HeadStart(HttpFetcher(timeout=2, ca_file=str(ca_file)), wait=2)
-        head._run(secure.discovery_uri, discovery=True)
+        head._run(secure.discovery_uri, secure.issuer)
         assert head.take(secure.discovery_uri) == document
     assert issuer.requests == []  # the prefetch judges that URL first, and fetches it if good
 
@@ -120,7 +120,7 @@ def test_a_key_set_in_another_scheme_is_left_to_the_prefetch(
 def test_an_answer_not_taken_in_time_is_never_served(issuer: DevIssuer) -> None:
     now = [0.0]
     head = HeadStart(HttpFetcher(timeout=2), wait=2, monotonic=lambda: now[0])
-    head._run(issuer.discovery_uri, discovery=False)
+    head._run(issuer.discovery_uri, None)
     now[0] = FRESH_SECONDS + 1  # an init long over: the document may have changed since
     assert head.take(issuer.discovery_uri) is None
     assert head.take(issuer.discovery_uri) is None  # nor later
@@ -237,3 +237,14 @@ def test_a_slow_answer_during_the_imports_is_not_held_to_the_fetch_deadline(
     fetcher = head.serving(HttpFetcher(timeout=0.5))
     assert fetcher.get_json(issuer.discovery_uri)["issuer"] == issuer.issuer
     assert issuer.requests[0] == "/.well-known/openid-configuration"
+
+
+def test_a_discovery_document_naming_another_issuer_leads_to_no_key_set(
+    issuer: DevIssuer,
+) -> None:
+    """The key cache refuses such a document: the head start follows nothing it names."""
+    document = {"issuer": "https://elsewhere.example.com", "jwks_uri": issuer.jwks_uri}
+    issuer.responder = lambda path: Reply(200, json.dumps(document).encode())
+    head = HeadStart(HttpFetcher(timeout=2), wait=2)
+    head._run(issuer.discovery_uri, issuer.issuer)
+    assert issuer.requests == ["/.well-known/openid-configuration"]
