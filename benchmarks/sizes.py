@@ -48,7 +48,7 @@ from benchmarks.cpushare import CpuShare, fraction, unavailable
 from benchmarks.entry_point import environment
 from benchmarks.issuer import AUDIENCE, trust_store
 from benchmarks.measure import Figure, write_figures
-from benchmarks.runtime import FAR_SECONDS, handler_and_env
+from benchmarks.runtime import handler_and_env
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = ("bare", "deps", "verify_only", "https", "https_far", "bundled")
@@ -117,7 +117,6 @@ class Setup:
 
 
 def _one(variant: str, setup: Setup) -> dict[str, float]:
-    setup.issuer.latency = FAR_SECONDS if variant == "https_far" else 0.0  # each variant says
     handler, env = handler_and_env(variant, setup.issuer, setup.keys)
     artifact, memory = setup.artifact, setup.memory
     env.update(
